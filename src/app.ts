@@ -1,0 +1,79 @@
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from '@fastify/type-provider-zod';
+import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import type { Cache } from './cache/cache.ts';
+import type { Config } from './config.ts';
+import type { DatabaseHandle } from './db/connect.ts';
+import { cachePlugin } from './plugins/cache.plugin.ts';
+import { databasePlugin } from './plugins/database.plugin.ts';
+import { errorHandlerPlugin } from './plugins/error-handler.plugin.ts';
+import { openapiPlugin } from './plugins/openapi.plugin.ts';
+import { eventRoutes } from './routes/events.routes.ts';
+import { healthRoutes } from './routes/health.routes.ts';
+import { itemRoutes } from './routes/items.routes.ts';
+import { userRoutes } from './routes/users.routes.ts';
+
+export interface AppDependencies {
+  config: Config;
+  /** An open, migrated database; the app closes it on close. */
+  database: DatabaseHandle;
+  /** The cache; the app closes it on close. */
+  cache: Cache;
+  /** Pino options or an instance; defaults to JSON logs at config.logLevel. */
+  logger?: FastifyServerOptions['loggerInstance'] | Exclude<FastifyServerOptions['logger'], boolean>;
+}
+
+// 1 MiB covers any single item or user; routes that take batches raise their own limit.
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+const REQUEST_ID_HEADER = 'x-request-id';
+const INCOMING_REQUEST_ID = /^[A-Za-z0-9._:@-]{1,128}$/;
+
+/** Builds the whole API on the given clients, without listening: tests inject requests, the server listens. */
+export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
+  const logger = deps.logger ?? { level: deps.config.logLevel };
+  const app = Fastify({
+    ...(isLoggerInstance(logger) ? { loggerInstance: logger } : { logger }),
+    bodyLimit: DEFAULT_BODY_LIMIT,
+    // Keep a caller's request id (from a gateway) when it is sane, so logs line up across services.
+    genReqId: (request) => {
+      const incoming = request.headers[REQUEST_ID_HEADER];
+      return typeof incoming === 'string' && INCOMING_REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    },
+    logController: new LogController({ requestIdLogLabel: 'requestId' }),
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 256 },
+  }).withTypeProvider<ZodTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  // JSON only: a text/plain body to a JSON route is a client mistake (415), not a string to validate.
+  app.removeContentTypeParser('text/plain');
+  app.addContentTypeParser(
+    'application/merge-patch+json',
+    { parseAs: 'string' },
+    app.getDefaultJsonParser('error', 'error'),
+  );
+  app.addHook('onSend', async (request, reply) => {
+    reply.header(REQUEST_ID_HEADER, request.id);
+  });
+
+  await app.register(errorHandlerPlugin);
+  await app.register(databasePlugin, { database: deps.database });
+  await app.register(cachePlugin, { cache: deps.cache });
+  await app.register(openapiPlugin);
+
+  await app.register(healthRoutes);
+  await app.register(itemRoutes, { prefix: '/v1' });
+  await app.register(userRoutes, { prefix: '/v1' });
+  await app.register(eventRoutes, { prefix: '/v1' });
+
+  return app;
+}
+
+function isLoggerInstance(logger: unknown): logger is NonNullable<FastifyServerOptions['loggerInstance']> {
+  return (
+    typeof logger === 'object' &&
+    logger !== null &&
+    typeof (logger as { child?: unknown }).child === 'function'
+  );
+}

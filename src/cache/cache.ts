@@ -1,0 +1,15 @@
+/**
+ * A best-effort key-value cache. Implementations never throw from get/set/delete: a cache that is down
+ * behaves like an empty one, so a request never fails because of it.
+ */
+export interface Cache {
+  readonly kind: 'memory' | 'redis';
+  get<T>(key: string): Promise<T | undefined>;
+  set(key: string, value: unknown, ttlSeconds: number): Promise<void>;
+  delete(...keys: string[]): Promise<void>;
+  /** Removes every key that starts with the prefix (privacy erasure, catalog changes). */
+  deleteByPrefix(prefix: string): Promise<void>;
+  /** 'degraded' when the backing store cannot be reached right now. */
+  health(): Promise<'ok' | 'degraded'>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,91 @@
+import { Redis } from 'ioredis';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Cache } from './cache.ts';
+
+// With Redis down, ioredis's defaults made a GET fail only after 73 s (../shared/FACTS.md). These bound
+// every call to about 100 ms: no offline queue (fail at once while disconnected), one attempt per
+// command, and a command time-out.
+const COMMAND_TIMEOUT_MS = 100;
+const MAX_RECONNECT_DELAY_MS = 2_000;
+const SCAN_BATCH = 500;
+
+export interface RedisCacheOptions {
+  url: string;
+  keyPrefix: string;
+  logger: Pick<FastifyBaseLogger, 'warn'>;
+}
+
+export function createRedisCache({ url, keyPrefix, logger }: RedisCacheOptions): Cache {
+  const redis = new Redis(url, {
+    keyPrefix,
+    enableOfflineQueue: false,
+    commandTimeout: COMMAND_TIMEOUT_MS,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2_000,
+    retryStrategy: (attempt) => Math.min(attempt * 200, MAX_RECONNECT_DELAY_MS),
+  });
+  // Without a listener ioredis prints every failed reconnect; one warning per outage is enough.
+  let warned = false;
+  redis.on('error', (error) => {
+    if (!warned) logger.warn({ err: error }, 'redis cache unavailable; serving without cache');
+    warned = true;
+  });
+  redis.on('ready', () => {
+    warned = false;
+  });
+
+  const degrade =
+    <T>(fallback: T) =>
+    (error: unknown) => {
+      if (!warned) logger.warn({ err: error }, 'redis cache call failed; continuing without cache');
+      warned = true;
+      return fallback;
+    };
+
+  return {
+    kind: 'redis',
+    async get<T>(key: string) {
+      const raw = await redis.get(key).catch(degrade(null));
+      if (raw === null) return undefined;
+      try {
+        return JSON.parse(raw) as T;
+      } catch {
+        return undefined;
+      }
+    },
+    async set(key, value, ttlSeconds) {
+      await redis
+        .set(key, JSON.stringify(value), 'EX', Math.max(1, Math.round(ttlSeconds)))
+        .catch(degrade(undefined));
+    },
+    async delete(...keys) {
+      if (keys.length > 0) await redis.unlink(...keys).catch(degrade(0));
+    },
+    async deleteByPrefix(prefix) {
+      // SCAN MATCH sees raw keys, so it needs ioredis's key prefix; UNLINK adds it again, so strip it.
+      const pattern = `${escapeGlob(keyPrefix + prefix)}*`;
+      let cursor = '0';
+      try {
+        do {
+          const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_BATCH);
+          cursor = next;
+          if (keys.length > 0) await redis.unlink(...keys.map((key) => key.slice(keyPrefix.length)));
+        } while (cursor !== '0');
+      } catch (error) {
+        degrade(undefined)(error);
+      }
+    },
+    async health() {
+      if (redis.status !== 'ready') return 'degraded';
+      const pong = await redis.ping().catch(() => null);
+      return pong === 'PONG' ? 'ok' : 'degraded';
+    },
+    async close() {
+      redis.disconnect();
+    },
+  };
+}
+
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, (character) => `\\${character}`);
+}

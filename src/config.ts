@@ -1,0 +1,130 @@
+import { z } from 'zod';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+// Docker env files and shells often leave a variable set to the empty string: treat that as unset.
+const optionalString = () =>
+  z.preprocess((value) => (value === '' ? undefined : value), z.string().trim().min(1).optional());
+
+const urlWithProtocols = (protocols: readonly string[]) =>
+  z.preprocess(
+    (value) => (value === '' ? undefined : value),
+    z
+      .url({ message: 'must be a URL' })
+      .refine((value) => protocols.includes(new URL(value).protocol), {
+        message: `must start with ${protocols.map((protocol) => `${protocol}//`).join(' or ')}`,
+      })
+      .optional(),
+  );
+
+const integerInRange = (min: number, max: number, fallback: number) =>
+  z.preprocess(
+    (value) => (value === undefined || value === '' ? fallback : value),
+    z.coerce
+      .number({ message: 'must be a number' })
+      .int({ message: 'must be a whole number' })
+      .min(min, { message: `must be at least ${min}` })
+      .max(max, { message: `must be at most ${max}` }),
+  );
+
+const environmentSchema = z.object({
+  PORT: integerInRange(1, 65_535, 8080),
+  HOST: z.preprocess((value) => (value === '' ? undefined : value), z.string().min(1).default('127.0.0.1')),
+  MARQUEE_DATA_DIR: z.preprocess(
+    (value) => (value === '' ? undefined : value),
+    z.string().min(1).default('./.marquee'),
+  ),
+  DATABASE_URL: urlWithProtocols(['postgres:', 'postgresql:']),
+  MARQUEE_DATABASE_POOL_SIZE: integerInRange(1, 200, 10),
+  REDIS_URL: urlWithProtocols(['redis:', 'rediss:']),
+  MARQUEE_REDIS_PREFIX: z.preprocess(
+    (value) => (value === '' ? undefined : value),
+    z
+      .string()
+      .regex(/^[A-Za-z0-9._:-]{1,64}$/, { message: 'must be 1 to 64 characters from A-Za-z0-9._:-' })
+      .default('marquee:'),
+  ),
+  OPENAI_API_KEY: optionalString(),
+  OPENAI_BASE_URL: urlWithProtocols(['http:', 'https:']),
+  LOG_LEVEL: z.preprocess(
+    (value) =>
+      value === '' || value === undefined ? 'info' : typeof value === 'string' ? value.toLowerCase() : value,
+    z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }),
+  ),
+  MARQUEE_ADMIN_KEY: z.preprocess(
+    (value) => (value === '' ? undefined : value),
+    z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
+  ),
+  MARQUEE_EMBEDDING_MODEL: z.preprocess(
+    (value) => (value === '' ? undefined : value),
+    z
+      .string()
+      .regex(/^[A-Za-z0-9._:/@-]{1,128}$/, { message: 'must be 1 to 128 characters from A-Za-z0-9._:/@-' })
+      .default('marquee-local-v1'),
+  ),
+  MARQUEE_EMBEDDING_DIMENSION: integerInRange(2, 4000, 256),
+});
+
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly logLevel: LogLevel;
+  readonly adminKey: string | undefined;
+  readonly database:
+    | { readonly kind: 'embedded'; /** A folder, or 'memory'. */ readonly dataDir: string }
+    | { readonly kind: 'postgres'; readonly url: string; readonly poolSize: number };
+  readonly redis: { readonly url: string; readonly keyPrefix: string } | undefined;
+  readonly openai: { readonly apiKey: string | undefined; readonly baseUrl: string | undefined };
+  readonly embedding: { readonly model: string; readonly dimension: number };
+}
+
+export class ConfigError extends Error {
+  readonly problems: readonly { variable: string; message: string }[];
+
+  constructor(problems: readonly { variable: string; message: string }[]) {
+    super(
+      `Invalid configuration:\n${problems.map((problem) => `  ${problem.variable}: ${problem.message}`).join('\n')}`,
+    );
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/**
+ * Turns an environment (normally `process.env`) into the one typed, frozen configuration object. Every bad
+ * variable is named in the thrown ConfigError, so a misconfigured deployment stops at start-up.
+ */
+export function loadConfig(environment: Record<string, string | undefined>): Config {
+  const parsed = environmentSchema.safeParse(environment);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => ({
+        variable: String(issue.path[0] ?? '(environment)'),
+        message: `${issue.message} (got ${JSON.stringify(environment[String(issue.path[0])] ?? null)})`,
+      })),
+    );
+  }
+  const env = parsed.data;
+  const config: Config = {
+    port: env.PORT,
+    host: env.HOST,
+    logLevel: env.LOG_LEVEL,
+    adminKey: env.MARQUEE_ADMIN_KEY,
+    database: env.DATABASE_URL
+      ? { kind: 'postgres', url: env.DATABASE_URL, poolSize: env.MARQUEE_DATABASE_POOL_SIZE }
+      : { kind: 'embedded', dataDir: env.MARQUEE_DATA_DIR === 'memory' ? 'memory' : env.MARQUEE_DATA_DIR },
+    redis: env.REDIS_URL ? { url: env.REDIS_URL, keyPrefix: env.MARQUEE_REDIS_PREFIX } : undefined,
+    openai: { apiKey: env.OPENAI_API_KEY, baseUrl: env.OPENAI_BASE_URL },
+    embedding: { model: env.MARQUEE_EMBEDDING_MODEL, dimension: env.MARQUEE_EMBEDDING_DIMENSION },
+  };
+  return deepFreeze(config);
+}
+
+function deepFreeze<T extends object>(value: T): T {
+  for (const child of Object.values(value)) {
+    if (child && typeof child === 'object') deepFreeze(child);
+  }
+  return Object.freeze(value);
+}

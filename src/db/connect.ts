@@ -1,0 +1,77 @@
+import { mkdir } from 'node:fs/promises';
+import { Kysely, PGliteDialect, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+import type { Config } from '../config.ts';
+import type { Database } from './database.ts';
+import { lockDataDir } from './data-dir-lock.ts';
+import { RemotePGlite } from './pglite-remote.ts';
+
+export type DatabaseMode = 'embedded' | 'postgres';
+
+/** A database client with what the rest of the app needs to know about it. */
+export interface DatabaseHandle {
+  readonly db: Kysely<Database>;
+  readonly mode: DatabaseMode;
+  /** Round trip to the database; throws when it is unreachable. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function connectDatabase(config: Config['database']): Promise<DatabaseHandle> {
+  return config.kind === 'postgres'
+    ? connectPostgres(config.url, config.poolSize)
+    : connectEmbedded(config.dataDir);
+}
+
+async function connectEmbedded(dataDir: string): Promise<DatabaseHandle> {
+  let unlock = async () => {};
+  if (dataDir !== 'memory') {
+    await mkdir(dataDir, { recursive: true });
+    unlock = await lockDataDir(dataDir);
+  }
+  const pglite = new RemotePGlite(dataDir);
+  try {
+    await pglite.waitReady;
+  } catch (error) {
+    await unlock();
+    throw error;
+  }
+  const db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite }) });
+  return {
+    db,
+    mode: 'embedded',
+    ping: async () => {
+      await sql`SELECT 1`.execute(db);
+    },
+    close: async () => {
+      await db.destroy();
+      // Kysely only closes PGlite once it has run a query; make sure the worker always ends.
+      await pglite.close();
+      await unlock();
+    },
+  };
+}
+
+async function connectPostgres(url: string, poolSize: number): Promise<DatabaseHandle> {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: poolSize,
+    // Fail a request quickly when Postgres is gone instead of queueing it forever.
+    connectionTimeoutMillis: 3_000,
+    idleTimeoutMillis: 30_000,
+    application_name: 'marquee',
+  });
+  // An idle client losing its connection (Postgres restart) must not crash the process; the pool replaces it.
+  pool.on('error', () => {});
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const handle: DatabaseHandle = {
+    db,
+    mode: 'postgres',
+    ping: async () => {
+      await sql`SELECT 1`.execute(db);
+    },
+    close: () => db.destroy(),
+  };
+  await handle.ping();
+  return handle;
+}

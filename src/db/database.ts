@@ -1,0 +1,86 @@
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+// One place that says what the tables hold. Columns are snake_case; the API layer maps them to camelCase.
+
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+type CreatedTimestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type Json<T> = ColumnType<T, string, string>;
+
+export interface Credit {
+  name: string;
+  role: string;
+}
+
+export interface MetaTable {
+  key: string;
+  value: Json<unknown>;
+  updated_at: CreatedTimestamp;
+}
+
+export interface ItemsTable {
+  id: string;
+  type: string;
+  title: string;
+  description: string | null;
+  genres: ColumnType<string[], string[] | undefined, string[]>;
+  tags: ColumnType<string[], string[] | undefined, string[]>;
+  credits: ColumnType<Credit[], string | undefined, string>;
+  language: string | null;
+  release_date: string | null;
+  release_year: number | null;
+  duration_seconds: number | null;
+  maturity_rating: string | null;
+  regions: ColumnType<string[], string[] | undefined, string[]>;
+  available_from: Timestamp | null;
+  available_until: Timestamp | null;
+  image_url: string | null;
+  url: string | null;
+  series_id: string | null;
+  attributes: ColumnType<Record<string, unknown>, string | undefined, string>;
+  created_at: CreatedTimestamp;
+  updated_at: CreatedTimestamp;
+}
+
+export interface UsersTable {
+  id: string;
+  attributes: ColumnType<Record<string, unknown>, string | undefined, string>;
+  created_at: CreatedTimestamp;
+  updated_at: CreatedTimestamp;
+}
+
+export interface EventsTable {
+  // bigint identity: pg returns it as a string, PGlite as a number; only ever compared and encoded.
+  seq: ColumnType<string | number, never, never>;
+  dedup_key: string;
+  client_id: string | null;
+  user_id: string;
+  item_id: string;
+  type: string;
+  value: number | null;
+  occurred_at: Timestamp;
+  recommendation_id: string | null;
+  context: ColumnType<Record<string, unknown> | null, string | null, string | null>;
+  received_at: Generated<Date>;
+}
+
+export interface ItemEmbeddingsTable {
+  item_id: string;
+  embedding: string;
+  content_hash: string;
+  embedded_at: Generated<Date>;
+}
+
+export interface Database {
+  marquee_meta: MetaTable;
+  items: ItemsTable;
+  users: UsersTable;
+  events: EventsTable;
+  item_embeddings: ItemEmbeddingsTable;
+}
+
+export type ItemRow = Selectable<ItemsTable>;
+export type NewItemRow = Insertable<ItemsTable>;
+export type ItemRowUpdate = Updateable<ItemsTable>;
+export type UserRow = Selectable<UsersTable>;
+export type EventRow = Selectable<EventsTable>;
+export type NewEventRow = Insertable<EventsTable>;

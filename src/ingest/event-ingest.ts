@@ -1,0 +1,83 @@
+import { createHash } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { Database, NewEventRow } from '../db/database.ts';
+import { insertNewEvents } from '../repositories/events.repository.ts';
+import { findExistingItemIds } from '../repositories/items.repository.ts';
+import { ensureUsersExist } from '../repositories/users.repository.ts';
+import { type EventBatchResult, type EventInput, eventInputSchema } from '../schemas/events.schema.ts';
+
+/**
+ * Validates and stores a batch of events, each on its own: a bad event is reported by index and the others
+ * go in. The write path shared by POST /v1/events and (later) bulk imports.
+ */
+export async function ingestEvents(
+  db: Kysely<Database>,
+  events: readonly unknown[],
+  now: Date = new Date(),
+): Promise<EventBatchResult> {
+  const rejected: EventBatchResult['rejected'] = [];
+  const valid: { index: number; event: EventInput }[] = [];
+  events.forEach((candidate, index) => {
+    const parsed = eventInputSchema.safeParse(candidate);
+    if (parsed.success) valid.push({ index, event: parsed.data });
+    else rejected.push({ index, problem: describeIssues(parsed.error.issues) });
+  });
+
+  const knownItems = await findExistingItemIds(db, [...new Set(valid.map(({ event }) => event.itemId))]);
+  const rows: NewEventRow[] = [];
+  for (const { index, event } of valid) {
+    if (knownItems.has(event.itemId)) rows.push(toEventRow(event, now));
+    else rejected.push({ index, problem: `itemId: unknown item "${event.itemId}"` });
+  }
+
+  const accepted =
+    rows.length === 0
+      ? 0
+      : await db.transaction().execute(async (trx) => {
+          await ensureUsersExist(
+            trx,
+            rows.map((row) => row.user_id),
+          );
+          return insertNewEvents(trx, rows);
+        });
+
+  rejected.sort((a, b) => a.index - b.index);
+  return { accepted, duplicates: rows.length - accepted, rejected };
+}
+
+function toEventRow(event: EventInput, now: Date): NewEventRow {
+  // Millisecond precision, like the timestamps clients send and the cursors handed out.
+  const occurredAt = event.timestamp ? new Date(event.timestamp) : now;
+  return {
+    dedup_key: event.id !== undefined ? `id:${event.id}` : naturalKey(event, occurredAt),
+    client_id: event.id ?? null,
+    user_id: event.userId,
+    item_id: event.itemId,
+    type: event.type,
+    value: event.value ?? null,
+    occurred_at: occurredAt,
+    recommendation_id: event.recommendationId ?? null,
+    context: event.context ? JSON.stringify(event.context) : null,
+  };
+}
+
+/** Without a client id, the same user, item, type and instant is the same event (replayed history). */
+function naturalKey(event: EventInput, occurredAt: Date): string {
+  const digest = createHash('sha256')
+    .update([event.userId, event.itemId, event.type, occurredAt.toISOString()].join('\u0000'))
+    .digest('base64url');
+  return `auto:${digest}`;
+}
+
+function describeIssues(
+  issues: readonly { path: readonly PropertyKey[]; message: string; code: string; keys?: string[] }[],
+) {
+  return issues
+    .map((issue) => {
+      if (issue.code === 'unrecognized_keys' && issue.keys)
+        return issue.keys.map((key) => `${key}: unknown field`).join('; ');
+      const path = issue.path.map(String).join('.');
+      return path ? `${path}: ${issue.message}` : issue.message;
+    })
+    .join('; ');
+}

@@ -1,0 +1,178 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import {
+  type FieldProblem,
+  HttpProblem,
+  NotFoundError,
+  PROBLEM_TYPE_PREFIX,
+  ServiceUnavailableError,
+  ValidationError,
+} from '../errors.ts';
+import type { Problem } from '../schemas/problem.schema.ts';
+
+const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
+
+// Error codes that mean the database cannot be reached right now (as opposed to a bad query):
+// connection refused/reset, Postgres shutting down or starting (57P01, 57P03), connection exceptions (08xxx).
+const DATABASE_UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  '57P01',
+  '57P03',
+]);
+const DATABASE_UNAVAILABLE_MESSAGES = [
+  'timeout exceeded when trying to connect',
+  'Connection terminated',
+  'embedded database worker exited',
+  'embedded database is closed',
+  'Client has encountered a connection error',
+];
+
+/** Statuses Fastify itself raises (body parsing, content types) and the problem kind each one maps to. */
+const FASTIFY_STATUS_PROBLEMS: Record<number, { slug: string; title: string }> = {
+  400: { slug: 'bad-request', title: 'The request is not valid' },
+  404: { slug: 'not-found', title: 'Not found' },
+  405: { slug: 'method-not-allowed', title: 'Method not allowed' },
+  406: { slug: 'not-acceptable', title: 'Not acceptable' },
+  408: { slug: 'timeout', title: 'Request timeout' },
+  413: { slug: 'payload-too-large', title: 'The request body is too large' },
+  414: { slug: 'uri-too-long', title: 'The request URI is too long' },
+  415: { slug: 'unsupported-media-type', title: 'Unsupported content type' },
+  431: { slug: 'headers-too-large', title: 'Request headers too large' },
+};
+
+/**
+ * The one place errors become answers: RFC 9457 problem+json for every 4xx and 5xx. Messages of unexpected
+ * errors are logged with the request id and never sent to the client.
+ */
+export const errorHandlerPlugin = fp(
+  async (app: FastifyInstance) => {
+    app.setErrorHandler((error: FastifyError, request, reply) => {
+      const problem = toProblem(error, request);
+      if (problem.status >= 500) {
+        request.log.error({ err: error }, 'request failed');
+      } else {
+        request.log.info({ status: problem.status, problem: problem.detail }, 'request rejected');
+      }
+      if (error instanceof ServiceUnavailableError || problem.type === `${PROBLEM_TYPE_PREFIX}unavailable`) {
+        reply.header(
+          'retry-after',
+          String(error instanceof ServiceUnavailableError ? error.retryAfterSeconds : 5),
+        );
+      }
+      return sendProblem(reply, problem);
+    });
+
+    app.setNotFoundHandler((request, reply) =>
+      sendProblem(
+        reply,
+        problemFrom(new NotFoundError(`No route ${request.method} ${request.url.split('?')[0]}`), request),
+      ),
+    );
+  },
+  { name: 'error-handler' },
+);
+
+function sendProblem(reply: FastifyReply, problem: Problem) {
+  return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(problem);
+}
+
+function toProblem(error: FastifyError, request: FastifyRequest): Problem {
+  if (error instanceof HttpProblem) return problemFrom(error, request);
+
+  if (error.validation) {
+    const location = locationName(error.validationContext);
+    const errors = error.validation.flatMap((issue): FieldProblem[] => {
+      const path = joinPath(location, issue.instancePath);
+      const unknownKeys = (issue.params as { keys?: unknown })?.keys;
+      if (issue.keyword === 'unrecognized_keys' && Array.isArray(unknownKeys)) {
+        return unknownKeys.map((key) => ({
+          path: joinPath(path, `/${String(key)}`),
+          message: 'unknown field',
+        }));
+      }
+      return [{ path, message: issue.message ?? 'is not valid' }];
+    });
+    return problemFrom(new ValidationError(errors), request);
+  }
+
+  if (isDatabaseUnavailable(error)) {
+    return problemFrom(
+      new ServiceUnavailableError('The database is unreachable right now; retry shortly.'),
+      request,
+    );
+  }
+
+  const status = typeof error.statusCode === 'number' ? error.statusCode : 500;
+  const known = FASTIFY_STATUS_PROBLEMS[status];
+  if (status >= 400 && status < 500) {
+    return {
+      type: PROBLEM_TYPE_PREFIX + (known?.slug ?? 'client-error'),
+      title: known?.title ?? 'Client error',
+      status,
+      detail: clientErrorDetail(error),
+      instance: request.url.split('?')[0],
+      requestId: request.id,
+    };
+  }
+  return {
+    type: `${PROBLEM_TYPE_PREFIX}internal`,
+    title: 'Internal server error',
+    status: 500,
+    detail: `Something went wrong on our side. Quote request id ${request.id} when reporting it.`,
+    instance: request.url.split('?')[0],
+    requestId: request.id,
+  };
+}
+
+function problemFrom(error: HttpProblem, request: FastifyRequest): Problem {
+  return {
+    type: error.type,
+    title: error.title,
+    status: error.status,
+    detail: error.message,
+    instance: request.url.split('?')[0],
+    requestId: request.id,
+    ...(error instanceof ValidationError ? { errors: [...error.errors] } : {}),
+  };
+}
+
+function clientErrorDetail(error: FastifyError): string {
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return 'The request body is larger than this endpoint accepts.';
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return 'Unsupported content type: send the body as application/json.';
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return 'The body is empty but the content type says JSON: send a JSON document or no content type.';
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return `The body is not valid JSON: ${error.message}`;
+    default:
+      // Fastify's own 4xx messages describe the request (bad JSON, bad header), never server internals.
+      return error instanceof SyntaxError ? `The body is not valid JSON: ${error.message}` : error.message;
+  }
+}
+
+function locationName(context: string | undefined): string {
+  if (context === 'querystring') return 'query';
+  return context ?? 'request';
+}
+
+/** `body` + `/events/3/value` → `body.events[3].value`. */
+function joinPath(base: string, instancePath: string): string {
+  const segments = instancePath.split('/').filter((segment) => segment !== '');
+  return segments.reduce(
+    (path, segment) => (/^\d+$/.test(segment) ? `${path}[${segment}]` : `${path}.${segment}`),
+    base,
+  );
+}
+
+function isDatabaseUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && (DATABASE_UNAVAILABLE_CODES.has(code) || code.startsWith('08')))
+    return true;
+  return DATABASE_UNAVAILABLE_MESSAGES.some((message) => error.message.includes(message));
+}

@@ -1,0 +1,59 @@
+import swagger from '@fastify/swagger';
+import { jsonSchemaTransform, jsonSchemaTransformObject } from '@fastify/type-provider-zod';
+import scalar from '@scalar/fastify-api-reference';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import packageJson from '../../package.json' with { type: 'json' };
+import { PROBLEM_TYPE_PREFIX } from '../errors.ts';
+import { finalizeOpenApiDocument } from './openapi-finalize.ts';
+
+export const OPENAPI_TAGS = [
+  { name: 'items', description: 'The catalog: movies, series, episodes, tracks, podcasts, articles.' },
+  { name: 'users', description: 'User profiles, their history, and privacy erasure.' },
+  { name: 'events', description: 'Interactions (views, plays, ratings...) that drive recommendations.' },
+  { name: 'health', description: 'Liveness and readiness for load balancers and orchestrators.' },
+];
+
+/** The OpenAPI 3.1 document generated from the routes' zod schemas, at /openapi.json, rendered at /docs. */
+export const openapiPlugin = fp(
+  async (app: FastifyInstance) => {
+    await app.register(swagger, {
+      openapi: {
+        openapi: '3.1.0',
+        info: {
+          title: 'Marquee API',
+          version: packageJson.version,
+          summary: 'Headless recommendations for media catalogs.',
+          description:
+            'Personalised rows, similar titles, search and chat for streaming video, music, podcasts and news. ' +
+            'JSON in camelCase. Every error is an RFC 9457 problem (application/problem+json) whose `type` ' +
+            `starts with \`${PROBLEM_TYPE_PREFIX}\`.`,
+          license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
+        },
+        servers: [{ url: 'http://127.0.0.1:8080', description: 'Local (npm start)' }],
+        tags: OPENAPI_TAGS,
+        // No access control yet: every operation is public until API keys arrive (issue 3).
+        security: [],
+      },
+      transform: jsonSchemaTransform,
+      transformObject: (document) =>
+        finalizeOpenApiDocument(jsonSchemaTransformObject(document) as Record<string, unknown>) as ReturnType<
+          typeof jsonSchemaTransformObject
+        >,
+    });
+
+    app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+    await app.register(scalar, {
+      routePrefix: '/docs',
+      configuration: {
+        url: '/openapi.json',
+        // Everything is served from this process: no web fonts, no request proxy, nothing from a CDN.
+        withDefaultFonts: false,
+        hideClientButton: true,
+        telemetry: false,
+      },
+    });
+  },
+  { name: 'openapi' },
+);

@@ -1,0 +1,38 @@
+import { z } from 'zod';
+import { idSchema, jsonObjectSchema } from './common.schema.ts';
+
+export const userInputSchema = z
+  .strictObject({
+    attributes: jsonObjectSchema()
+      .default({})
+      .describe(
+        'Free JSON object (at most 16 KB): plan, country, age band... Never sent to an LLM unless configured.',
+      ),
+  })
+  .meta({
+    id: 'UserWrite',
+    description: 'A user profile as a client sends it.',
+    examples: [{ attributes: { plan: 'premium', country: 'FR' } }],
+  });
+
+export const userSchema = z
+  .object({
+    id: idSchema,
+    attributes: z.record(z.string(), z.unknown()),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .meta({
+    id: 'User',
+    description: 'A user as stored.',
+    examples: [
+      {
+        id: 'user-7',
+        attributes: { plan: 'premium', country: 'FR' },
+        createdAt: '2026-11-01T12:00:00.000Z',
+        updatedAt: '2026-11-01T12:00:00.000Z',
+      },
+    ],
+  });
+
+export type User = z.infer<typeof userSchema>;

@@ -1,0 +1,67 @@
+import type { FastifyInstance } from 'fastify';
+import { pino, type Logger } from 'pino';
+import { buildApp } from './app.ts';
+import type { Cache } from './cache/cache.ts';
+import { createMemoryCache } from './cache/memory-cache.ts';
+import { createRedisCache } from './cache/redis-cache.ts';
+import type { Config } from './config.ts';
+import { connectDatabase, type DatabaseHandle } from './db/connect.ts';
+import { ensureEmbeddingSpace } from './db/embedding-space.ts';
+import { migrateToLatest } from './db/migrate.ts';
+
+/** Pino JSON logs; request lines carry `requestId`. Secrets in headers never reach the log. */
+export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
+  return pino({
+    level: config.logLevel,
+    redact: {
+      paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]'],
+      censor: '[redacted]',
+    },
+  });
+}
+
+/** Opens the database, brings its schema up to date and checks it was made for the configured embedder. */
+export async function openDatabase(config: Config, logger: Logger): Promise<DatabaseHandle> {
+  const database = await connectDatabase(config.database);
+  try {
+    const applied = await migrateToLatest(database.db);
+    if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
+    await ensureEmbeddingSpace(database.db, config.embedding);
+    return database;
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+}
+
+export function openCache(config: Config, logger: Logger): Cache {
+  return config.redis
+    ? createRedisCache({ url: config.redis.url, keyPrefix: config.redis.keyPrefix, logger })
+    : createMemoryCache();
+}
+
+/** Starts the API: database, cache, app, listen. The caller owns shutdown (app.close()). */
+export async function startServer(config: Config, logger = createLogger(config)): Promise<FastifyInstance> {
+  const database = await openDatabase(config, logger);
+  const cache = openCache(config, logger);
+  const app = await buildApp({ config, database, cache, logger });
+  try {
+    await app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    await app.close();
+    throw error;
+  }
+  logger.info(
+    {
+      database: database.mode,
+      cache: cache.kind,
+      docs: `http://${displayHost(config.host)}:${config.port}/docs`,
+    },
+    'marquee is serving',
+  );
+  return app;
+}
+
+function displayHost(host: string): string {
+  return host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+}

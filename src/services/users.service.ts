@@ -1,0 +1,82 @@
+import type { Kysely } from 'kysely';
+import { z } from 'zod';
+import type { Cache } from '../cache/cache.ts';
+import type { Database, EventRow, UserRow } from '../db/database.ts';
+import { NotFoundError } from '../errors.ts';
+import { decodeCursor, encodeCursor } from '../pagination.ts';
+import { listUserEvents } from '../repositories/events.repository.ts';
+import { deleteUser, findUserById, upsertUser } from '../repositories/users.repository.ts';
+import type { EventType } from '../schemas/events.schema.ts';
+import type { User } from '../schemas/users.schema.ts';
+
+/** Every cached value about one user starts with this, so erasure can purge them all. */
+export const userCachePrefix = (userId: string) => `user:${userId}:`;
+
+export async function getUser(db: Kysely<Database>, id: string): Promise<User> {
+  const row = await findUserById(db, id);
+  if (!row) throw new NotFoundError(`No user "${id}"`);
+  return toUser(row);
+}
+
+export async function putUser(
+  db: Kysely<Database>,
+  id: string,
+  attributes: Record<string, unknown>,
+): Promise<{ user: User; created: boolean }> {
+  const { user, created } = await upsertUser(db, id, attributes);
+  return { user: toUser(user), created };
+}
+
+/** Privacy erasure: the profile, every event and every cached result. Idempotent. */
+export async function eraseUser(db: Kysely<Database>, cache: Cache, id: string): Promise<void> {
+  await deleteUser(db, id);
+  await cache.deleteByPrefix(userCachePrefix(id));
+}
+
+export async function listUserEventPage(
+  db: Kysely<Database>,
+  userId: string,
+  limit: number,
+  cursor?: string,
+) {
+  const after = cursor
+    ? decodeCursor(cursor, { occurredAt: z.iso.datetime(), seq: z.string().regex(/^\d+$/) })
+    : undefined;
+  const [user, rows] = await Promise.all([
+    findUserById(db, userId),
+    listUserEvents(db, userId, limit + 1, after),
+  ]);
+  if (!user) throw new NotFoundError(`No user "${userId}"`);
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  return {
+    events: page.map(toEvent),
+    nextCursor:
+      rows.length > limit && last
+        ? encodeCursor({ occurredAt: last.occurred_at.toISOString(), seq: String(last.seq) })
+        : null,
+  };
+}
+
+function toUser(row: UserRow): User {
+  return {
+    id: row.id,
+    attributes: row.attributes,
+    createdAt: row.created_at.toISOString(),
+    updatedAt: row.updated_at.toISOString(),
+  };
+}
+
+function toEvent(row: EventRow) {
+  return {
+    ...(row.client_id !== null && { id: row.client_id }),
+    userId: row.user_id,
+    itemId: row.item_id,
+    type: row.type as EventType,
+    ...(row.value !== null && { value: row.value }),
+    timestamp: row.occurred_at.toISOString(),
+    ...(row.recommendation_id !== null && { recommendationId: row.recommendation_id }),
+    ...(row.context !== null && { context: row.context }),
+    receivedAt: row.received_at.toISOString(),
+  };
+}
