@@ -6,7 +6,7 @@ import type { Config } from './config.ts';
 import type { DatabaseHandle } from './db/connect.ts';
 import { cachePlugin } from './plugins/cache.plugin.ts';
 import { databasePlugin } from './plugins/database.plugin.ts';
-import { errorHandlerPlugin } from './plugins/error-handler.plugin.ts';
+import { answerFrameworkError, errorHandlerPlugin } from './plugins/error-handler.plugin.ts';
 import { openapiPlugin } from './plugins/openapi.plugin.ts';
 import { eventRoutes } from './routes/events.routes.ts';
 import { healthRoutes } from './routes/health.routes.ts';
@@ -41,6 +41,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     },
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 256 },
+    frameworkErrors: answerFrameworkError,
   }).withTypeProvider<ZodTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);

@@ -3,7 +3,7 @@ import { pino, type Logger } from 'pino';
 import { buildApp } from './app.ts';
 import type { Cache } from './cache/cache.ts';
 import { createMemoryCache } from './cache/memory-cache.ts';
-import { createRedisCache } from './cache/redis-cache.ts';
+import { openRedisCache } from './cache/redis-cache.ts';
 import type { Config } from './config.ts';
 import { connectDatabase, type DatabaseHandle } from './db/connect.ts';
 import { ensureEmbeddingSpace } from './db/embedding-space.ts';
@@ -34,16 +34,16 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
   }
 }
 
-export function openCache(config: Config, logger: Logger): Cache {
+export async function openCache(config: Config, logger: Logger): Promise<Cache> {
   return config.redis
-    ? createRedisCache({ url: config.redis.url, keyPrefix: config.redis.keyPrefix, logger })
+    ? openRedisCache({ url: config.redis.url, keyPrefix: config.redis.keyPrefix, logger })
     : createMemoryCache();
 }
 
 /** Starts the API: database, cache, app, listen. The caller owns shutdown (app.close()). */
 export async function startServer(config: Config, logger = createLogger(config)): Promise<FastifyInstance> {
   const database = await openDatabase(config, logger);
-  const cache = openCache(config, logger);
+  const cache = await openCache(config, logger);
   const app = await buildApp({ config, database, cache, logger });
   try {
     await app.listen({ port: config.port, host: config.host });

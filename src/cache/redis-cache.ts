@@ -8,6 +8,8 @@ import type { Cache } from './cache.ts';
 const COMMAND_TIMEOUT_MS = 100;
 const MAX_RECONNECT_DELAY_MS = 2_000;
 const SCAN_BATCH = 500;
+// How long start-up waits for Redis before serving without it (it keeps reconnecting in the background).
+const CONNECT_WAIT_MS = 2_000;
 
 export interface RedisCacheOptions {
   url: string;
@@ -15,7 +17,21 @@ export interface RedisCacheOptions {
   logger: Pick<FastifyBaseLogger, 'warn'>;
 }
 
-export function createRedisCache({ url, keyPrefix, logger }: RedisCacheOptions): Cache {
+/**
+ * Connects to Redis, waiting up to 2 s for the connection so that the first requests are cached; when Redis
+ * is down the cache starts degraded and recovers by itself when Redis comes back.
+ */
+export async function openRedisCache(options: RedisCacheOptions): Promise<Cache> {
+  const cache = createRedisCache(options);
+  await cache.waitUntilConnected(CONNECT_WAIT_MS);
+  return cache;
+}
+
+export function createRedisCache({
+  url,
+  keyPrefix,
+  logger,
+}: RedisCacheOptions): Cache & { waitUntilConnected(milliseconds: number): Promise<boolean> } {
   const redis = new Redis(url, {
     keyPrefix,
     enableOfflineQueue: false,
@@ -44,6 +60,20 @@ export function createRedisCache({ url, keyPrefix, logger }: RedisCacheOptions):
 
   return {
     kind: 'redis',
+    async waitUntilConnected(milliseconds) {
+      if (redis.status === 'ready') return true;
+      return new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => {
+          redis.off('ready', onReady);
+          resolve(false);
+        }, milliseconds);
+        const onReady = () => {
+          clearTimeout(timer);
+          resolve(true);
+        };
+        redis.once('ready', onReady);
+      });
+    },
     async get<T>(key: string) {
       const raw = await redis.get(key).catch(degrade(null));
       if (raw === null) return undefined;

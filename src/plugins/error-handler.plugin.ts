@@ -75,6 +75,28 @@ export const errorHandlerPlugin = fp(
   { name: 'error-handler' },
 );
 
+/**
+ * For Fastify's constructor option `frameworkErrors`: errors its router raises before any route or hook
+ * runs (a malformed URL, a path parameter over maxParamLength), answered as problems too.
+ */
+export function answerFrameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  const status = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 414 : (error.statusCode ?? 400);
+  const known = FASTIFY_STATUS_PROBLEMS[status] ?? FASTIFY_STATUS_PROBLEMS[400];
+  request.log.info({ status, code: error.code }, 'request rejected by the router');
+  // The message repeats the whole URL, which can be huge: describe the problem instead.
+  const detail =
+    error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? 'A path parameter is longer than this API accepts (ids are at most 128 characters).'
+      : 'The request URL is malformed.';
+  return sendProblem(reply, {
+    type: PROBLEM_TYPE_PREFIX + (known?.slug ?? 'bad-request'),
+    title: known?.title ?? 'Bad request',
+    status,
+    detail,
+    requestId: request.id,
+  });
+}
+
 function sendProblem(reply: FastifyReply, problem: Problem) {
   return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(problem);
 }

@@ -1,0 +1,93 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sql } from 'kysely';
+import t from 'tap';
+import { connectDatabase } from '../../src/db/connect.ts';
+import { DataDirInUseError } from '../../src/db/data-dir-lock.ts';
+import { EmbeddingSpaceMismatchError, ensureEmbeddingSpace } from '../../src/db/embedding-space.ts';
+import { migrateToLatest } from '../../src/db/migrate.ts';
+import { freshDatabaseConfig, servedMode } from '../helpers/test-app.ts';
+
+t.test('migrations run once: a second run applies nothing', async (t) => {
+  const database = await connectDatabase(await freshDatabaseConfig(t));
+  t.teardown(() => database.close());
+  t.same(await migrateToLatest(database.db), ['0001_initial']);
+  t.same(await migrateToLatest(database.db), []);
+  const tables = await sql<{ table_name: string }>`
+    SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`.execute(
+    database.db,
+  );
+  t.same(
+    tables.rows.map((row) => row.table_name).filter((name) => !name.startsWith('kysely_')),
+    ['events', 'item_embeddings', 'items', 'marquee_meta', 'users'],
+  );
+});
+
+if (servedMode) {
+  t.test(
+    'replicas starting together take turns on the advisory lock: one migrates, none fails',
+    async (t) => {
+      const config = await freshDatabaseConfig(t);
+      const replicas = await Promise.all([1, 2, 3, 4].map(() => connectDatabase(config)));
+      t.teardown(() => Promise.all(replicas.map((replica) => replica.close())));
+      const applied = await Promise.all(replicas.map((replica) => migrateToLatest(replica.db)));
+      t.same(applied.flat(), ['0001_initial'], 'exactly one replica ran the migration');
+      await Promise.all(
+        replicas.map((replica) => ensureEmbeddingSpace(replica.db, { model: 'model-a', dimension: 8 })),
+      );
+      t.pass('and all of them agreed on the embedding space');
+    },
+  );
+} else {
+  t.test('a second process cannot open an embedded database that is in use', async (t) => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'marquee-lock-'));
+    t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+    const first = await connectDatabase({ kind: 'embedded', dataDir });
+    // Another live process holds the lock: simulate it with our parent's pid.
+    await first.close();
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(join(dataDir, 'marquee.lock'), String(process.ppid));
+    await t.rejects(connectDatabase({ kind: 'embedded', dataDir }), DataDirInUseError);
+    // A lock left by a process that is gone is taken over.
+    await writeFile(join(dataDir, 'marquee.lock'), '999999999');
+    const reopened = await connectDatabase({ kind: 'embedded', dataDir });
+    await reopened.close();
+    t.pass('a stale lock is taken over');
+  });
+}
+
+t.test('the database remembers its embedding space and refuses another one', async (t) => {
+  const database = await connectDatabase(await freshDatabaseConfig(t));
+  t.teardown(() => database.close());
+  await migrateToLatest(database.db);
+  await ensureEmbeddingSpace(database.db, { model: 'model-a', dimension: 8 });
+  await ensureEmbeddingSpace(database.db, { model: 'model-a', dimension: 8 });
+  t.pass('the same space is accepted again');
+
+  const otherModel = ensureEmbeddingSpace(database.db, { model: 'model-b', dimension: 8 });
+  await t.rejects(otherModel, EmbeddingSpaceMismatchError);
+  await t.rejects(
+    ensureEmbeddingSpace(database.db, { model: 'model-a', dimension: 16 }),
+    { message: /model "model-a" with dimension 8.*"model-a" with dimension 16/ },
+    'the message names both spaces',
+  );
+
+  await database.db.insertInto('items').values({ id: 'i1', type: 'movie', title: 'T' }).execute();
+  await database.db
+    .insertInto('item_embeddings')
+    .values({ item_id: 'i1', embedding: '[1,2,3,4,5,6,7,8]', content_hash: 'h' })
+    .execute();
+  await t.rejects(
+    database.db
+      .insertInto('item_embeddings')
+      .values({ item_id: 'i1', embedding: '[1,2,3]', content_hash: 'h' })
+      .onConflict((conflict) => conflict.column('item_id').doUpdateSet({ embedding: '[1,2,3]' }))
+      .execute(),
+    { message: /dimensions/ },
+    'the vector column has the chosen dimension',
+  );
+  const index = await sql<{ indexdef: string }>`
+    SELECT indexdef FROM pg_indexes WHERE indexname = 'item_embeddings_hnsw_idx'`.execute(database.db);
+  t.match(index.rows[0]?.indexdef, /hnsw.*vector_cosine_ops/, 'an HNSW cosine index exists');
+});
