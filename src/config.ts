@@ -11,7 +11,7 @@ const urlWithProtocols = (protocols: readonly string[]) =>
     (value) => (value === '' ? undefined : value),
     z
       .url({ message: 'must be a URL' })
-      .refine((value) => protocols.includes(new URL(value).protocol), {
+      .refine((value) => !URL.canParse(value) || protocols.includes(new URL(value).protocol), {
         message: `must start with ${protocols.map((protocol) => `${protocol}//`).join(' or ')}`,
       })
       .optional(),

@@ -28,6 +28,8 @@ const DATABASE_UNAVAILABLE_MESSAGES = [
   'embedded database worker exited',
   'embedded database is closed',
   'Client has encountered a connection error',
+  // Kysely after the pool was closed: a request that arrives while the process shuts down.
+  'driver has already been destroyed',
 ];
 
 /** Statuses Fastify itself raises (body parsing, content types) and the problem kind each one maps to. */

@@ -30,7 +30,8 @@ export const openapiPlugin = fp(
             `starts with \`${PROBLEM_TYPE_PREFIX}\`.`,
           license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
         },
-        servers: [{ url: 'http://127.0.0.1:8080', description: 'Local (npm start)' }],
+        // Relative: "try it" in /docs and generated clients call the host that served the document.
+        servers: [{ url: '/', description: 'The server that serves this document' }],
         tags: OPENAPI_TAGS,
         // No access control yet: every operation is public until API keys arrive (issue 3).
         security: [],
@@ -52,6 +53,8 @@ export const openapiPlugin = fp(
         withDefaultFonts: false,
         hideClientButton: true,
         telemetry: false,
+        showDeveloperTools: 'never',
+        agent: { disabled: true },
       },
     });
   },

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from '@fastify/type-provider-zod';
 import { z } from 'zod';
+import { problemResponses } from '../schemas/problem.schema.ts';
 
 // A readiness probe must answer even when the database hangs: give up on it after this long.
 const DATABASE_PING_TIMEOUT_MS = 2_000;
@@ -44,6 +45,7 @@ export const healthRoutes: FastifyPluginAsyncZod = async (app) => {
         tags: ['health'],
         response: {
           200: z.object({ status: z.literal('ok') }).meta({ id: 'Liveness', examples: [{ status: 'ok' }] }),
+          ...problemResponses(),
         },
       },
     },
@@ -60,7 +62,11 @@ export const healthRoutes: FastifyPluginAsyncZod = async (app) => {
           'Checks the database and the cache. 200 when the database answers (the cache may be degraded: ' +
           'requests then run uncached); 503 when the database is unreachable.',
         tags: ['health'],
-        response: { 200: readinessSchema, 503: readinessSchema },
+        response: {
+          200: readinessSchema.describe('The database answers; the cache may be degraded.'),
+          503: readinessSchema.describe('The database is unreachable.'),
+          ...problemResponses(),
+        },
       },
     },
     async (_request, reply) => {

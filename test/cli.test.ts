@@ -1,0 +1,116 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import t from 'tap';
+import { freshDatabaseConfig, redisUrl } from './helpers/test-app.ts';
+import { CLI, startServerProcess } from './helpers/spawn-server.ts';
+
+const run = promisify(execFile);
+const cleanEnv = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' };
+
+t.test('--help works on the program and on every command', async (t) => {
+  for (const args of [['--help'], ['serve', '--help'], ['migrate', '--help']]) {
+    const { stdout } = await run(process.execPath, [CLI, ...args], { env: cleanEnv });
+    t.match(stdout, /^Usage: marquee/m, `marquee ${args.join(' ')}`);
+  }
+  const { stdout } = await run(process.execPath, [CLI, '--help'], { env: cleanEnv });
+  t.match(stdout, /serve/);
+  t.match(stdout, /migrate/);
+});
+
+t.test('a bad configuration stops start-up with a message naming the variable', async (t) => {
+  const failure = await run(process.execPath, [CLI, 'serve'], {
+    env: { ...cleanEnv, PORT: 'not-a-port', REDIS_URL: 'http://wrong' },
+  }).catch((error: { code: number; stderr: string }) => error);
+  t.equal((failure as { code: number }).code, 1);
+  t.match((failure as { stderr: string }).stderr, /PORT: must be a number/);
+  t.match((failure as { stderr: string }).stderr, /REDIS_URL: must start with redis:\/\/ or rediss:\/\//);
+  t.notMatch((failure as { stderr: string }).stderr, /at .*\.ts:\d+/, 'no stack trace for an operator error');
+});
+
+t.test('serve: data survives a graceful restart; logs are JSON lines with request ids', async (t) => {
+  const database = await freshDatabaseConfig(t);
+  const dataDir = await mkdtemp(join(tmpdir(), 'marquee-cli-'));
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+  const env: Record<string, string> =
+    database.kind === 'postgres'
+      ? {
+          DATABASE_URL: database.url,
+          ...(redisUrl && { REDIS_URL: redisUrl, MARQUEE_REDIS_PREFIX: `cli-test-${process.pid}:` }),
+        }
+      : { MARQUEE_DATA_DIR: dataDir };
+
+  const first = await startServerProcess(env);
+  t.teardown(() => first.stop('SIGKILL'));
+  t.comment(`first start ready after ${Math.round(first.readyAfterMs)} ms`);
+  const item = {
+    type: 'movie',
+    title: 'Alien',
+    genres: ['horror', 'science fiction'],
+    releaseDate: '1979-05-25',
+  };
+  const put = await fetch(`${first.baseUrl}/v1/items/alien`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(item),
+  });
+  t.equal(put.status, 201);
+  const events = await fetch(`${first.baseUrl}/v1/events`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ events: [{ id: 'e1', userId: 'ripley', itemId: 'alien', type: 'complete' }] }),
+  });
+  t.same(await events.json(), { accepted: 1, duplicates: 0, rejected: [] });
+
+  t.equal(await first.stop('SIGTERM'), 0, 'SIGTERM shuts down cleanly (exit code 0)');
+  const lines = first
+    .output()
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as { msg: string; requestId?: string; req?: unknown });
+  t.ok(lines.some((line) => line.msg === 'shutting down: finishing in-flight requests'));
+  const requestLines = lines.filter(
+    (line) => line.msg === 'incoming request' || line.msg === 'request completed',
+  );
+  t.ok(requestLines.length >= 4, 'request lines were logged');
+  t.ok(
+    requestLines.every((line) => typeof line.requestId === 'string'),
+    'every request line carries a request id',
+  );
+
+  const second = await startServerProcess(env);
+  t.teardown(() => second.stop('SIGKILL'));
+  const fetched = (await (await fetch(`${second.baseUrl}/v1/items/alien`)).json()) as Record<string, unknown>;
+  t.match(fetched, item, 'the item is still there after the restart');
+  const history = (await (await fetch(`${second.baseUrl}/v1/users/ripley/events`)).json()) as {
+    events: { id: string }[];
+  };
+  t.same(
+    history.events.map((event) => event.id),
+    ['e1'],
+  );
+  t.equal(await second.stop('SIGINT'), 0, 'SIGINT shuts down cleanly too');
+});
+
+t.test('migrate brings a fresh database up to date and exits 0', async (t) => {
+  const database = await freshDatabaseConfig(t);
+  const dataDir = await mkdtemp(join(tmpdir(), 'marquee-migrate-'));
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+  const env = database.kind === 'postgres' ? { DATABASE_URL: database.url } : { MARQUEE_DATA_DIR: dataDir };
+  const { stdout } = await run(process.execPath, [CLI, 'migrate'], { env: { ...cleanEnv, ...env } });
+  t.match(stdout, /"migrations":\["0001_initial"\]/);
+  t.match(stdout, /database schema is up to date/);
+  const again = await run(process.execPath, [CLI, 'migrate'], { env: { ...cleanEnv, ...env } });
+  t.notMatch(again.stdout, /0001_initial/, 'nothing left to apply');
+
+  const mismatch = await run(process.execPath, [CLI, 'migrate'], {
+    env: { ...cleanEnv, ...env, MARQUEE_EMBEDDING_DIMENSION: '384' },
+  }).catch((error: { code: number; stderr: string }) => error);
+  t.equal((mismatch as { code: number }).code, 1, 'a database made for another embedder is refused');
+  t.match(
+    (mismatch as { stderr: string }).stderr,
+    /created for embedding model "marquee-local-v1" with dimension 256/,
+  );
+});
