@@ -12,7 +12,8 @@ import { existsSync } from 'node:fs';
 const tap = new URL('../node_modules/.bin/tap', import.meta.url).pathname;
 if (existsSync(tap)) {
   const build = spawnSync(tap, ['build'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  if (build.status !== 0) console.warn('marquee: `tap build` failed; `npm test` will rebuild tap on its first run.');
+  if (build.status !== 0)
+    console.warn('marquee: `tap build` failed; `npm test` will rebuild tap on its first run.');
 }
 
 const source = new URL('../src/db/embedded-template.ts', import.meta.url);
