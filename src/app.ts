@@ -6,12 +6,14 @@ import type { Config } from './config.ts';
 import type { DatabaseHandle } from './db/connect.ts';
 import { cachePlugin } from './plugins/cache.plugin.ts';
 import { databasePlugin } from './plugins/database.plugin.ts';
+import { authPlugin } from './plugins/auth.plugin.ts';
 import { answerFrameworkError, errorHandlerPlugin } from './plugins/error-handler.plugin.ts';
 import { openapiPlugin } from './plugins/openapi.plugin.ts';
 import { eventRoutes } from './routes/events.routes.ts';
 import { healthRoutes } from './routes/health.routes.ts';
 import { itemRoutes } from './routes/items.routes.ts';
 import { userRoutes } from './routes/users.routes.ts';
+import { adminRoutes } from './routes/admin.routes.ts';
 
 export interface AppDependencies {
   config: Config;
@@ -61,12 +63,14 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(errorHandlerPlugin);
   await app.register(databasePlugin, { database: deps.database });
   await app.register(cachePlugin, { cache: deps.cache });
+  await app.register(authPlugin, { adminKey: deps.config.adminKey });
   await app.register(openapiPlugin);
 
   await app.register(healthRoutes);
   await app.register(itemRoutes, { prefix: '/v1' });
   await app.register(userRoutes, { prefix: '/v1' });
   await app.register(eventRoutes, { prefix: '/v1' });
+  await app.register(adminRoutes, { prefix: '/v1' });
 
   return app;
 }

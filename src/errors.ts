@@ -37,6 +37,18 @@ export class NotFoundError extends HttpProblem {
   readonly title = 'Not found';
 }
 
+export class UnauthorizedError extends HttpProblem {
+  readonly status = 401;
+  readonly slug = 'unauthorized';
+  readonly title = 'Authentication required';
+}
+
+export class ForbiddenError extends HttpProblem {
+  readonly status = 403;
+  readonly slug = 'forbidden';
+  readonly title = 'Not allowed';
+}
+
 export class ConflictError extends HttpProblem {
   readonly status = 409;
   readonly slug = 'conflict';

@@ -8,6 +8,7 @@ import type { Config } from './config.ts';
 import { connectDatabase, type DatabaseHandle } from './db/connect.ts';
 import { ensureEmbeddingSpace } from './db/embedding-space.ts';
 import { migrateToLatest } from './db/migrate.ts';
+import { createBootstrapAdminKey } from './services/api-keys.service.ts';
 
 /** Pino JSON logs; request lines carry `requestId`. Secrets in headers never reach the log. */
 export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
@@ -40,9 +41,21 @@ export async function openCache(config: Config, logger: Logger): Promise<Cache> 
     : createMemoryCache();
 }
 
-/** Starts the API: database, cache, app, listen. The caller owns shutdown (app.close()). */
-export async function startServer(config: Config, logger = createLogger(config)): Promise<FastifyInstance> {
+/**
+ * Starts the API: database, cache, app, listen. The caller owns shutdown (app.close()). `bootstrapKey` is
+ * the admin key created on a first start without any key, for the caller to show once.
+ */
+export async function startServer(
+  config: Config,
+  logger = createLogger(config),
+): Promise<{ app: FastifyInstance; bootstrapKey: string | undefined }> {
   const database = await openDatabase(config, logger);
+  const bootstrapKey = await createBootstrapAdminKey(database.db, config.adminKey !== undefined).catch(
+    async (error: unknown) => {
+      await database.close();
+      throw error;
+    },
+  );
   const cache = await openCache(config, logger);
   const app = await buildApp({ config, database, cache, logger });
   try {
@@ -59,7 +72,7 @@ export async function startServer(config: Config, logger = createLogger(config))
     },
     'marquee is serving',
   );
-  return app;
+  return { app, bootstrapKey };
 }
 
 function displayHost(host: string): string {

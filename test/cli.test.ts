@@ -9,6 +9,7 @@ import { CLI, startServerProcess } from './helpers/spawn-server.ts';
 
 const run = promisify(execFile);
 const cleanEnv = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' };
+const KEY_PATTERN = /mq_[0-9a-f]{8}_[A-Za-z0-9_-]{43}/;
 
 t.test('--help works on the program and on every command', async (t) => {
   for (const args of [['--help'], ['serve', '--help'], ['migrate', '--help']]) {
@@ -45,6 +46,10 @@ t.test('serve: data survives a graceful restart; logs are JSON lines with reques
   const first = await startServerProcess(env);
   t.teardown(() => first.stop('SIGKILL'));
   t.comment(`first start ready after ${Math.round(first.readyAfterMs)} ms`);
+  const bootstrapKey = KEY_PATTERN.exec(first.output())?.[0];
+  t.ok(bootstrapKey, 'a first start without any key prints an admin key');
+  const auth = { authorization: `Bearer ${bootstrapKey}` };
+  t.equal((await fetch(`${first.baseUrl}/v1/items`)).status, 401, 'the API wants credentials');
   const item = {
     type: 'movie',
     title: 'Alien',
@@ -53,13 +58,13 @@ t.test('serve: data survives a graceful restart; logs are JSON lines with reques
   };
   const put = await fetch(`${first.baseUrl}/v1/items/alien`, {
     method: 'PUT',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...auth },
     body: JSON.stringify(item),
   });
   t.equal(put.status, 201);
   const events = await fetch(`${first.baseUrl}/v1/events`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...auth },
     body: JSON.stringify({ events: [{ id: 'e1', userId: 'ripley', itemId: 'alien', type: 'complete' }] }),
   });
   t.same(await events.json(), { accepted: 1, duplicates: 0, rejected: [] });
@@ -82,9 +87,14 @@ t.test('serve: data survives a graceful restart; logs are JSON lines with reques
 
   const second = await startServerProcess(env);
   t.teardown(() => second.stop('SIGKILL'));
-  const fetched = (await (await fetch(`${second.baseUrl}/v1/items/alien`)).json()) as Record<string, unknown>;
+  t.notMatch(second.output(), KEY_PATTERN, 'no second bootstrap key');
+  const fetched = (await (
+    await fetch(`${second.baseUrl}/v1/items/alien`, { headers: auth })
+  ).json()) as Record<string, unknown>;
   t.match(fetched, item, 'the item is still there after the restart');
-  const history = (await (await fetch(`${second.baseUrl}/v1/users/ripley/events`)).json()) as {
+  const history = (await (
+    await fetch(`${second.baseUrl}/v1/users/ripley/events`, { headers: auth })
+  ).json()) as {
     events: { id: string }[];
   };
   t.same(
@@ -100,7 +110,7 @@ t.test('migrate brings a fresh database up to date and exits 0', async (t) => {
   t.teardown(() => rm(dataDir, { recursive: true, force: true }));
   const env = database.kind === 'postgres' ? { DATABASE_URL: database.url } : { MARQUEE_DATA_DIR: dataDir };
   const { stdout } = await run(process.execPath, [CLI, 'migrate'], { env: { ...cleanEnv, ...env } });
-  t.match(stdout, /"migrations":\["0001_initial"\]/);
+  t.match(stdout, /"migrations":\["0001_initial","0002_api_keys"\]/);
   t.match(stdout, /database schema is up to date/);
   const again = await run(process.execPath, [CLI, 'migrate'], { env: { ...cleanEnv, ...env } });
   t.notMatch(again.stdout, /0001_initial/, 'nothing left to apply');
@@ -113,4 +123,43 @@ t.test('migrate brings a fresh database up to date and exits 0', async (t) => {
     (mismatch as { stderr: string }).stderr,
     /created for embedding model "marquee-local-v1" with dimension 256/,
   );
+});
+
+t.test('keys create, list and revoke from the command line', async (t) => {
+  const database = await freshDatabaseConfig(t);
+  const dataDir = await mkdtemp(join(tmpdir(), 'marquee-keys-'));
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+  const env = {
+    ...cleanEnv,
+    ...(database.kind === 'postgres' ? { DATABASE_URL: database.url } : { MARQUEE_DATA_DIR: dataDir }),
+  };
+  const created = await run(
+    process.execPath,
+    [CLI, 'keys', 'create', '--name', 'nightly import', '--scope', 'ingest', 'read'],
+    { env },
+  );
+  const key = created.stdout.trim();
+  t.match(key, new RegExp(`^${KEY_PATTERN.source}$`), 'standard output is the key alone, for scripts');
+  t.match(created.stderr, /created mq_[0-9a-f]{8} "nightly import" with scopes ingest, read/);
+  const id = key.slice(0, 11);
+
+  const listed = await run(process.execPath, [CLI, 'keys', 'list'], { env });
+  t.match(listed.stdout, new RegExp(`^${id}\\tnightly import\\tingest,read\\t.*\\tactive$`, 'm'));
+  t.notMatch(listed.stdout, key.slice(12), 'no secret listed');
+
+  await run(process.execPath, [CLI, 'keys', 'revoke', id], { env });
+  t.match(
+    (await run(process.execPath, [CLI, 'keys', 'list'], { env })).stdout,
+    new RegExp(`^${id}\\t.*\\trevoked `, 'm'),
+  );
+
+  const badScope = await run(process.execPath, [CLI, 'keys', 'create', '--name', 'x', '--scope', 'root'], {
+    env,
+  }).catch((error: { code: number; stderr: string }) => error);
+  t.equal((badScope as { code: number }).code, 1);
+  t.match((badScope as { stderr: string }).stderr, /unknown scope root/);
+  const unknown = await run(process.execPath, [CLI, 'keys', 'revoke', 'mq_00000000'], { env }).catch(
+    (error: { code: number; stderr: string }) => error,
+  );
+  t.match((unknown as { stderr: string }).stderr, /No API key "mq_00000000"/);
 });

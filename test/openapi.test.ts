@@ -24,8 +24,8 @@ t.test('the committed openapi/openapi.json is what the code generates (run `npm 
 });
 
 t.test('/openapi.json serves the same document', async (t) => {
-  const { app } = await buildTestApp(t);
-  const served = await app.inject({ method: 'GET', url: '/openapi.json' });
+  const { inject } = await buildTestApp(t);
+  const served = await inject({ method: 'GET', url: '/openapi.json' });
   t.equal(served.statusCode, 200);
   t.same(served.json(), JSON.parse(await readFile(committedPath, 'utf8')));
 });

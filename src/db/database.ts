@@ -70,12 +70,23 @@ export interface ItemEmbeddingsTable {
   embedded_at: Generated<Date>;
 }
 
+export interface ApiKeysTable {
+  id: string;
+  name: string;
+  scopes: ColumnType<string[], string[], string[]>;
+  secret_hash: string;
+  created_at: CreatedTimestamp;
+  last_used_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  revoked_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+}
+
 export interface Database {
   marquee_meta: MetaTable;
   items: ItemsTable;
   users: UsersTable;
   events: EventsTable;
   item_embeddings: ItemEmbeddingsTable;
+  api_keys: ApiKeysTable;
 }
 
 export type ItemRow = Selectable<ItemsTable>;
@@ -83,4 +94,5 @@ export type NewItemRow = Insertable<ItemsTable>;
 export type ItemRowUpdate = Updateable<ItemsTable>;
 export type UserRow = Selectable<UsersTable>;
 export type EventRow = Selectable<EventsTable>;
+export type ApiKeyRow = Selectable<ApiKeysTable>;
 export type NewEventRow = Insertable<EventsTable>;

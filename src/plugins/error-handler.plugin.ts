@@ -6,6 +6,7 @@ import {
   NotFoundError,
   PROBLEM_TYPE_PREFIX,
   ServiceUnavailableError,
+  UnauthorizedError,
   ValidationError,
 } from '../errors.ts';
 import type { Problem } from '../schemas/problem.schema.ts';
@@ -58,6 +59,7 @@ export const errorHandlerPlugin = fp(
       } else {
         request.log.info({ status: problem.status, problem: problem.detail }, 'request rejected');
       }
+      if (error instanceof UnauthorizedError) reply.header('www-authenticate', 'Bearer realm="marquee"');
       if (error instanceof ServiceUnavailableError || problem.type === `${PROBLEM_TYPE_PREFIX}unavailable`) {
         reply.header(
           'retry-after',

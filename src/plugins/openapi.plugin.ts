@@ -4,6 +4,7 @@ import scalar from '@scalar/fastify-api-reference';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import packageJson from '../../package.json' with { type: 'json' };
+import { SCOPE_DESCRIPTIONS } from '../auth/access.ts';
 import { PROBLEM_TYPE_PREFIX } from '../errors.ts';
 import { finalizeOpenApiDocument } from './openapi-finalize.ts';
 
@@ -12,6 +13,7 @@ export const OPENAPI_TAGS = [
   { name: 'users', description: 'User profiles, their history, and privacy erasure.' },
   { name: 'events', description: 'Interactions (views, plays, ratings...) that drive recommendations.' },
   { name: 'health', description: 'Liveness and readiness for load balancers and orchestrators.' },
+  { name: 'admin', description: 'API keys and per-user tokens.' },
 ];
 
 /** The OpenAPI 3.1 document generated from the routes' zod schemas, at /openapi.json, rendered at /docs. */
@@ -33,8 +35,27 @@ export const openapiPlugin = fp(
         // Relative: "try it" in /docs and generated clients call the host that served the document.
         servers: [{ url: '/', description: 'The server that serves this document' }],
         tags: OPENAPI_TAGS,
-        // No access control yet: every operation is public until API keys arrive (issue 3).
-        security: [],
+        components: {
+          securitySchemes: {
+            apiKey: {
+              type: 'http',
+              scheme: 'bearer',
+              description:
+                'An API key (mq_…), sent as `Authorization: Bearer <key>`. Scopes: ' +
+                Object.entries(SCOPE_DESCRIPTIONS)
+                  .map(([scope, description]) => `\`${scope}\` (${description})`)
+                  .join('; ') +
+                '. Create keys with `marquee keys create` or POST /v1/admin/keys.',
+            },
+            userToken: {
+              type: 'http',
+              scheme: 'bearer',
+              bearerFormat: 'JWT',
+              description:
+                "A short-lived token bound to one user (POST /v1/admin/user-tokens), for browsers and apps: it may only read that user's recommendations and post that user's events.",
+            },
+          },
+        },
       },
       transform: jsonSchemaTransform,
       transformObject: (document) =>
@@ -43,7 +64,9 @@ export const openapiPlugin = fp(
         >,
     });
 
-    app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+    app.get('/openapi.json', { schema: { hide: true }, config: { access: { public: true } } }, async () =>
+      app.swagger(),
+    );
 
     await app.register(scalar, {
       routePrefix: '/docs',

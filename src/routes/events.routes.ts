@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from '@fastify/type-provider-zod';
 import { validatorCompiler } from '@fastify/type-provider-zod';
+import { requireScope } from '../auth/access.ts';
 import { ingestEvents } from '../ingest/event-ingest.ts';
 import {
   eventBatchEnvelopeSchema,
@@ -16,6 +17,7 @@ export const eventRoutes: FastifyPluginAsyncZod = async (app) => {
     '/events',
     {
       bodyLimit: EVENT_BATCH_BODY_LIMIT,
+      config: { access: requireScope(['client', 'ingest'], { userToken: 'own-events' }) },
       schema: {
         operationId: 'postEvents',
         summary: 'Record events',

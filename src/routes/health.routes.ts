@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from '@fastify/type-provider-zod';
 import { z } from 'zod';
+import { publicAccess } from '../auth/access.ts';
 import { problemResponses } from '../schemas/problem.schema.ts';
 
 // A readiness probe must answer even when the database hangs: give up on it after this long.
@@ -38,6 +39,7 @@ export const healthRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get(
     '/healthz',
     {
+      config: { access: publicAccess },
       schema: {
         operationId: 'getLiveness',
         summary: 'Liveness',
@@ -55,6 +57,7 @@ export const healthRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get(
     '/readyz',
     {
+      config: { access: publicAccess },
       schema: {
         operationId: 'getReadiness',
         summary: 'Readiness',

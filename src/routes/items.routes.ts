@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from '@fastify/type-provider-zod';
 import { z } from 'zod';
+import { requireScope } from '../auth/access.ts';
 import { itemIdParamsSchema } from '../schemas/common.schema.ts';
 import {
   itemInputSchema,
@@ -15,6 +16,7 @@ export const itemRoutes: FastifyPluginAsyncZod = async (app) => {
   app.put(
     '/items/:itemId',
     {
+      config: { access: requireScope('ingest') },
       schema: {
         operationId: 'putItem',
         summary: 'Create or replace an item',
@@ -40,6 +42,7 @@ export const itemRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get(
     '/items/:itemId',
     {
+      config: { access: requireScope('read') },
       schema: {
         operationId: 'getItem',
         summary: 'Get an item',
@@ -55,6 +58,7 @@ export const itemRoutes: FastifyPluginAsyncZod = async (app) => {
   app.patch(
     '/items/:itemId',
     {
+      config: { access: requireScope('ingest') },
       schema: {
         operationId: 'patchItem',
         summary: 'Update some fields of an item',
@@ -73,6 +77,7 @@ export const itemRoutes: FastifyPluginAsyncZod = async (app) => {
   app.delete(
     '/items/:itemId',
     {
+      config: { access: requireScope('ingest') },
       schema: {
         operationId: 'deleteItem',
         summary: 'Delete an item',
@@ -93,6 +98,7 @@ export const itemRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get(
     '/items',
     {
+      config: { access: requireScope('read') },
       schema: {
         operationId: 'listItems',
         summary: 'List items',

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from '@fastify/type-provider-zod';
 import { z } from 'zod';
+import { requireScope } from '../auth/access.ts';
 import { userIdParamsSchema } from '../schemas/common.schema.ts';
 import { eventListQuerySchema, eventListSchema } from '../schemas/events.schema.ts';
 import { problemResponses } from '../schemas/problem.schema.ts';
@@ -10,6 +11,7 @@ export const userRoutes: FastifyPluginAsyncZod = async (app) => {
   app.put(
     '/users/:userId',
     {
+      config: { access: requireScope('ingest') },
       schema: {
         operationId: 'putUser',
         summary: 'Create or replace a user',
@@ -35,6 +37,7 @@ export const userRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get(
     '/users/:userId',
     {
+      config: { access: requireScope('ingest') },
       schema: {
         operationId: 'getUser',
         summary: 'Get a user',
@@ -50,6 +53,7 @@ export const userRoutes: FastifyPluginAsyncZod = async (app) => {
   app.delete(
     '/users/:userId',
     {
+      config: { access: requireScope('ingest') },
       schema: {
         operationId: 'deleteUser',
         summary: 'Erase a user',
@@ -70,6 +74,7 @@ export const userRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get(
     '/users/:userId/events',
     {
+      config: { access: requireScope(['client', 'ingest']) },
       schema: {
         operationId: 'listUserEvents',
         summary: "List a user's events",

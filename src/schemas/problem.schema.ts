@@ -45,6 +45,8 @@ export type Problem = z.infer<typeof problemSchema>;
 
 const STATUS_DESCRIPTIONS: Record<number, string> = {
   400: 'The request is not valid: a field, query parameter, cursor or JSON body is wrong.',
+  401: 'No credentials, or credentials that are not valid: send Authorization: Bearer <API key or user token>.',
+  403: 'The credentials do not allow this operation (scope, or another user).',
   404: 'Not found.',
   409: 'Conflict with the current state.',
   413: 'The request body is too large.',

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import pg from 'pg';
 import { pino } from 'pino';
 import type { Test } from 'tap';
@@ -16,8 +16,21 @@ import { migrateToLatest } from '../../src/db/migrate.ts';
 export const servedMode = Boolean(process.env.DATABASE_URL);
 export const redisUrl = process.env.REDIS_URL;
 
+/** The admin key every test app accepts (MARQUEE_ADMIN_KEY). */
+export const TEST_ADMIN_KEY = 'test-admin-key-0123456789';
+
 export function testConfig(overrides: Record<string, string> = {}): Config {
-  return loadConfig({ LOG_LEVEL: 'silent', MARQUEE_DATA_DIR: 'memory', ...overrides });
+  return loadConfig({
+    LOG_LEVEL: 'silent',
+    MARQUEE_DATA_DIR: 'memory',
+    MARQUEE_ADMIN_KEY: TEST_ADMIN_KEY,
+    ...overrides,
+  });
+}
+
+/** Adds the admin key to a request unless it sets its own authorization header. */
+export function asAdmin(options: InjectOptions): InjectOptions {
+  return { ...options, headers: { authorization: `Bearer ${TEST_ADMIN_KEY}`, ...options.headers } };
 }
 
 /**
@@ -68,6 +81,8 @@ export async function openTestCache(): Promise<Cache> {
 
 export interface TestApp {
   app: FastifyInstance;
+  /** app.inject with the admin key, unless the request sets its own authorization header. */
+  inject: (options: InjectOptions) => Promise<LightMyRequestResponse>;
   database: DatabaseHandle;
   cache: Cache;
   config: Config;
@@ -84,7 +99,7 @@ export async function buildTestApp(t: Test, options: { logger?: pino.Logger } = 
     await app.close();
   });
   await app.ready();
-  return { app, database, cache, config };
+  return { app, inject: (options) => app.inject(asAdmin(options)), database, cache, config };
 }
 
 export const json = (body: unknown) => ({

@@ -4,7 +4,7 @@ import { buildTestApp, json } from '../helpers/test-app.ts';
 async function withCatalog(t: Parameters<typeof buildTestApp>[0]) {
   const context = await buildTestApp(t);
   for (const id of ['m1', 'm2', 'm3']) {
-    await context.app.inject({ method: 'PUT', url: `/v1/items/${id}`, ...json({ title: `Title ${id}` }) });
+    await context.inject({ method: 'PUT', url: `/v1/items/${id}`, ...json({ title: `Title ${id}` }) });
   }
   return context;
 }
@@ -12,8 +12,8 @@ async function withCatalog(t: Parameters<typeof buildTestApp>[0]) {
 t.test(
   'each event is judged on its own: good ones are stored, bad ones listed with the reason',
   async (t) => {
-    const { app } = await withCatalog(t);
-    const response = await app.inject({
+    const { inject } = await withCatalog(t);
+    const response = await inject({
       method: 'POST',
       url: '/v1/events',
       ...json({
@@ -61,7 +61,7 @@ t.test(
     t.match(problems[8], /^colour: unknown field/);
     t.match(problems[9], /^timestamp: must not be in the future/);
 
-    const stored = (await app.inject({ method: 'GET', url: '/v1/users/u1/events' })).json().events;
+    const stored = (await inject({ method: 'GET', url: '/v1/users/u1/events' })).json().events;
     t.equal(stored.length, 3);
     const rated = stored.find((event: { type: string }) => event.type === 'rate');
     t.match(rated, { itemId: 'm3', value: 4.5, context: { device: 'tv' }, recommendationId: 'rec-1' });
@@ -71,7 +71,7 @@ t.test(
 );
 
 t.test('duplicates: a repeated id, or the same user, item, type and time, changes nothing', async (t) => {
-  const { app } = await withCatalog(t);
+  const { inject } = await withCatalog(t);
   const batch = {
     events: [
       { id: 'evt-1', userId: 'u1', itemId: 'm1', type: 'play' },
@@ -79,33 +79,33 @@ t.test('duplicates: a repeated id, or the same user, item, type and time, change
       { id: 'evt-1', userId: 'u1', itemId: 'm3', type: 'like' },
     ],
   };
-  const first = (await app.inject({ method: 'POST', url: '/v1/events', ...json(batch) })).json();
+  const first = (await inject({ method: 'POST', url: '/v1/events', ...json(batch) })).json();
   t.same(
     first,
     { accepted: 2, duplicates: 1, rejected: [] },
     'a repeated id within one batch is a duplicate',
   );
-  const again = (await app.inject({ method: 'POST', url: '/v1/events', ...json(batch) })).json();
+  const again = (await inject({ method: 'POST', url: '/v1/events', ...json(batch) })).json();
   t.same(again, { accepted: 0, duplicates: 3, rejected: [] });
-  const events = (await app.inject({ method: 'GET', url: '/v1/users/u1/events' })).json().events;
+  const events = (await inject({ method: 'GET', url: '/v1/users/u1/events' })).json().events;
   t.equal(events.length, 2);
   t.equal(events.find((event: { itemId: string }) => event.itemId === 'm1').id, 'evt-1');
 });
 
 t.test('an unknown user is created on the fly', async (t) => {
-  const { app } = await withCatalog(t);
-  await app.inject({
+  const { inject } = await withCatalog(t);
+  await inject({
     method: 'POST',
     url: '/v1/events',
     ...json({ events: [{ userId: 'newbie', itemId: 'm1', type: 'view' }] }),
   });
-  const user = await app.inject({ method: 'GET', url: '/v1/users/newbie' });
+  const user = await inject({ method: 'GET', url: '/v1/users/newbie' });
   t.equal(user.statusCode, 200);
   t.same(user.json().attributes, {});
 });
 
 t.test('events list newest first across pages, with a stable cursor', async (t) => {
-  const { app } = await withCatalog(t);
+  const { inject } = await withCatalog(t);
   const events = Array.from({ length: 25 }, (_, index) => ({
     id: `e-${index}`,
     userId: 'u1',
@@ -114,13 +114,13 @@ t.test('events list newest first across pages, with a stable cursor', async (t) 
     // two events per instant, so the cursor must break ties
     timestamp: new Date(Date.UTC(2024, 0, 1, 0, Math.floor(index / 2))).toISOString(),
   }));
-  const posted = (await app.inject({ method: 'POST', url: '/v1/events', ...json({ events }) })).json();
+  const posted = (await inject({ method: 'POST', url: '/v1/events', ...json({ events }) })).json();
   t.equal(posted.accepted, 25);
   const seen: string[] = [];
   let cursor: string | null = null;
   do {
     const url: string = `/v1/users/u1/events?limit=4${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
-    const page = (await app.inject({ method: 'GET', url })).json();
+    const page = (await inject({ method: 'GET', url })).json();
     seen.push(...page.events.map((event: { id: string }) => event.id));
     cursor = page.nextCursor;
   } while (cursor);
@@ -135,15 +135,15 @@ t.test('events list newest first across pages, with a stable cursor', async (t) 
 });
 
 t.test('a batch is 1 to 1,000 events', async (t) => {
-  const { app } = await withCatalog(t);
-  const empty = await app.inject({ method: 'POST', url: '/v1/events', ...json({ events: [] }) });
+  const { inject } = await withCatalog(t);
+  const empty = await inject({ method: 'POST', url: '/v1/events', ...json({ events: [] }) });
   t.equal(empty.statusCode, 400);
   t.equal(empty.json().errors[0].path, 'body.events');
   const tooMany = Array.from({ length: 1001 }, () => ({ userId: 'u', itemId: 'm1', type: 'view' }));
-  const large = await app.inject({ method: 'POST', url: '/v1/events', ...json({ events: tooMany }) });
+  const large = await inject({ method: 'POST', url: '/v1/events', ...json({ events: tooMany }) });
   t.equal(large.statusCode, 400);
   t.match(large.json().detail, /at most 1000/);
   const thousand = tooMany.slice(0, 1000).map((event, index) => ({ ...event, id: `bulk-${index}` }));
-  const full = await app.inject({ method: 'POST', url: '/v1/events', ...json({ events: thousand }) });
+  const full = await inject({ method: 'POST', url: '/v1/events', ...json({ events: thousand }) });
   t.equal(full.json().accepted, 1000);
 });

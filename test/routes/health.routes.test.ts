@@ -4,6 +4,7 @@ import { buildApp } from '../../src/app.ts';
 import { createRedisCache } from '../../src/cache/redis-cache.ts';
 import { startBlackHoleServer } from '../helpers/black-hole-server.ts';
 import {
+  asAdmin,
   buildTestApp,
   json,
   openTestDatabase,
@@ -13,13 +14,13 @@ import {
 } from '../helpers/test-app.ts';
 
 t.test('/healthz answers 200 and /readyz reports the database and cache', async (t) => {
-  const { app } = await buildTestApp(t);
-  const live = await app.inject({ method: 'GET', url: '/healthz' });
+  const { inject } = await buildTestApp(t);
+  const live = await inject({ method: 'GET', url: '/healthz' });
   t.equal(live.statusCode, 200);
   t.same(live.json(), { status: 'ok' });
   t.ok(live.headers['x-request-id'], 'every answer carries a request id');
 
-  const ready = await app.inject({ method: 'GET', url: '/readyz' });
+  const ready = await inject({ method: 'GET', url: '/readyz' });
   t.equal(ready.statusCode, 200);
   t.match(ready.json(), {
     status: 'ok',
@@ -31,14 +32,14 @@ t.test('/healthz answers 200 and /readyz reports the database and cache', async 
 });
 
 t.test('a caller-supplied x-request-id is kept when it is sane', async (t) => {
-  const { app } = await buildTestApp(t);
-  const kept = await app.inject({
+  const { inject } = await buildTestApp(t);
+  const kept = await inject({
     method: 'GET',
     url: '/healthz',
     headers: { 'x-request-id': 'gateway-123' },
   });
   t.equal(kept.headers['x-request-id'], 'gateway-123');
-  const replaced = await app.inject({
+  const replaced = await inject({
     method: 'GET',
     url: '/healthz',
     headers: { 'x-request-id': 'bad id\u0001' },
@@ -49,13 +50,13 @@ t.test('a caller-supplied x-request-id is kept when it is sane', async (t) => {
 t.test(
   '/readyz answers 503 with Retry-After once the database is unreachable; requests get 503 problems',
   async (t) => {
-    const { app, database } = await buildTestApp(t);
+    const { inject, database } = await buildTestApp(t);
     await database.close();
-    const ready = await app.inject({ method: 'GET', url: '/readyz' });
+    const ready = await inject({ method: 'GET', url: '/readyz' });
     t.equal(ready.statusCode, 503);
     t.equal(ready.headers['retry-after'], '5');
     t.match(ready.json(), { status: 'unavailable', checks: { database: { status: 'unavailable' } } });
-    const read = await app.inject({ method: 'GET', url: '/v1/items/anything' });
+    const read = await inject({ method: 'GET', url: '/v1/items/anything' });
     t.equal(read.statusCode, 503, 'a read is answered 503, not 500');
     t.equal(read.headers['retry-after'], '5');
     t.equal(read.json().type, 'urn:marquee:problem:unavailable');
@@ -89,11 +90,13 @@ t.test(
       `three cache calls gave up quickly (${Math.round(elapsed)} ms), not after the 73 s default`,
     );
 
-    const put = await app.inject({ method: 'PUT', url: '/v1/items/m1', ...json({ title: 'Alien' }) });
+    const put = await app.inject(
+      asAdmin({ method: 'PUT', url: '/v1/items/m1', ...json({ title: 'Alien' }) }),
+    );
     t.equal(put.statusCode, 201);
-    const erase = await app.inject({ method: 'DELETE', url: '/v1/users/u1' });
+    const erase = await app.inject(asAdmin({ method: 'DELETE', url: '/v1/users/u1' }));
     t.equal(erase.statusCode, 204, 'erasure still succeeds without the cache');
-    const ready = await app.inject({ method: 'GET', url: '/readyz' });
+    const ready = await app.inject(asAdmin({ method: 'GET', url: '/readyz' }));
     t.equal(ready.statusCode, 200);
     t.match(ready.json(), { status: 'degraded', checks: { cache: { status: 'degraded', kind: 'redis' } } });
   },
@@ -111,9 +114,10 @@ t.test('a Redis that refuses connections also degrades: no error reaches the cli
   const app = await buildApp({ config, database, cache });
   t.teardown(() => app.close());
   t.equal(
-    (await app.inject({ method: 'PUT', url: '/v1/items/m1', ...json({ title: 'Alien' }) })).statusCode,
+    (await app.inject(asAdmin({ method: 'PUT', url: '/v1/items/m1', ...json({ title: 'Alien' }) })))
+      .statusCode,
     201,
   );
-  t.equal((await app.inject({ method: 'GET', url: '/v1/items/m1' })).json().title, 'Alien');
-  t.equal((await app.inject({ method: 'GET', url: '/readyz' })).json().status, 'degraded');
+  t.equal((await app.inject(asAdmin({ method: 'GET', url: '/v1/items/m1' }))).json().title, 'Alien');
+  t.equal((await app.inject(asAdmin({ method: 'GET', url: '/readyz' }))).json().status, 'degraded');
 });

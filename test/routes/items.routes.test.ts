@@ -27,20 +27,20 @@ const martian = {
 t.test(
   'PUT creates an item (201), GET returns it field for field, PUT again replaces it (200)',
   async (t) => {
-    const { app } = await buildTestApp(t);
-    const created = await app.inject({ method: 'PUT', url: '/v1/items/movie-42', ...json(martian) });
+    const { inject } = await buildTestApp(t);
+    const created = await inject({ method: 'PUT', url: '/v1/items/movie-42', ...json(martian) });
     t.equal(created.statusCode, 201);
     const body = created.json();
     t.match(body, { id: 'movie-42', ...martian });
     t.ok(Date.parse(body.createdAt) > 0, 'createdAt is a timestamp');
 
-    const fetched = await app.inject({ method: 'GET', url: '/v1/items/movie-42' });
+    const fetched = await inject({ method: 'GET', url: '/v1/items/movie-42' });
     t.equal(fetched.statusCode, 200);
     const { createdAt, updatedAt, ...stored } = fetched.json();
     t.same(stored, { id: 'movie-42', ...martian }, 'what was PUT comes back equal');
     t.equal(createdAt, body.createdAt);
 
-    const replaced = await app.inject({
+    const replaced = await inject({
       method: 'PUT',
       url: '/v1/items/movie-42',
       ...json({ title: 'The Martian (Extended)', genres: ['drama'] }),
@@ -60,8 +60,8 @@ t.test(
 t.test(
   'PUT normalises what it stores: trims text, removes repeated genres, keeps instants in UTC',
   async (t) => {
-    const { app } = await buildTestApp(t);
-    const response = await app.inject({
+    const { inject } = await buildTestApp(t);
+    const response = await inject({
       method: 'PUT',
       url: '/v1/items/m1',
       ...json({
@@ -78,18 +78,18 @@ t.test(
 );
 
 t.test('PUT with an id in the body that differs from the path is refused and stores nothing', async (t) => {
-  const { app } = await buildTestApp(t);
-  const response = await app.inject({ method: 'PUT', url: '/v1/items/a', ...json({ id: 'b', title: 'x' }) });
+  const { inject } = await buildTestApp(t);
+  const response = await inject({ method: 'PUT', url: '/v1/items/a', ...json({ id: 'b', title: 'x' }) });
   t.equal(response.statusCode, 400);
   t.equal(response.json().errors[0].path, 'body.id');
-  t.equal((await app.inject({ method: 'GET', url: '/v1/items/a' })).statusCode, 404);
-  t.equal((await app.inject({ method: 'GET', url: '/v1/items/b' })).statusCode, 404);
+  t.equal((await inject({ method: 'GET', url: '/v1/items/a' })).statusCode, 404);
+  t.equal((await inject({ method: 'GET', url: '/v1/items/b' })).statusCode, 404);
 });
 
 t.test('PATCH merges: replaces given fields, null clears, attributes merge key by key', async (t) => {
-  const { app } = await buildTestApp(t);
-  await app.inject({ method: 'PUT', url: '/v1/items/movie-42', ...json(martian) });
-  const patched = await app.inject({
+  const { inject } = await buildTestApp(t);
+  await inject({ method: 'PUT', url: '/v1/items/movie-42', ...json(martian) });
+  const patched = await inject({
     method: 'PATCH',
     url: '/v1/items/movie-42',
     headers: { 'content-type': 'application/merge-patch+json' },
@@ -107,16 +107,16 @@ t.test('PATCH merges: replaces given fields, null clears, attributes merge key b
   t.equal(item.title, martian.title, 'untouched fields stay');
   t.same(item.credits, martian.credits);
 
-  const stored = (await app.inject({ method: 'GET', url: '/v1/items/movie-42' })).json();
+  const stored = (await inject({ method: 'GET', url: '/v1/items/movie-42' })).json();
   t.same(stored.attributes, item.attributes, 'the merge was stored');
 });
 
 t.test('PATCH checks the merged item like a full one and leaves it unchanged when invalid', async (t) => {
-  const { app } = await buildTestApp(t);
-  await app.inject({ method: 'PUT', url: '/v1/items/movie-42', ...json(martian) });
-  const before = (await app.inject({ method: 'GET', url: '/v1/items/movie-42' })).json();
+  const { inject } = await buildTestApp(t);
+  await inject({ method: 'PUT', url: '/v1/items/movie-42', ...json(martian) });
+  const before = (await inject({ method: 'GET', url: '/v1/items/movie-42' })).json();
 
-  const windowBackwards = await app.inject({
+  const windowBackwards = await inject({
     method: 'PATCH',
     url: '/v1/items/movie-42',
     ...json({ availableUntil: '2019-01-01T00:00:00Z' }),
@@ -124,52 +124,52 @@ t.test('PATCH checks the merged item like a full one and leaves it unchanged whe
   t.equal(windowBackwards.statusCode, 400);
   t.equal(windowBackwards.json().errors[0].path, 'body.availableUntil');
 
-  const titleCleared = await app.inject({
+  const titleCleared = await inject({
     method: 'PATCH',
     url: '/v1/items/movie-42',
     ...json({ title: null }),
   });
   t.equal(titleCleared.statusCode, 400);
 
-  const after = (await app.inject({ method: 'GET', url: '/v1/items/movie-42' })).json();
+  const after = (await inject({ method: 'GET', url: '/v1/items/movie-42' })).json();
   t.same(after, before, 'nothing changed');
 
-  const missing = await app.inject({ method: 'PATCH', url: '/v1/items/nope', ...json({ title: 'x' }) });
+  const missing = await inject({ method: 'PATCH', url: '/v1/items/nope', ...json({ title: 'x' }) });
   t.equal(missing.statusCode, 404);
   t.equal(missing.headers['content-type'], 'application/problem+json; charset=utf-8');
 });
 
 t.test('DELETE removes an item (204), is idempotent, and keeps its events as history', async (t) => {
-  const { app } = await buildTestApp(t);
-  await app.inject({ method: 'PUT', url: '/v1/items/ep-1', ...json({ title: 'Pilot', type: 'episode' }) });
-  const posted = await app.inject({
+  const { inject } = await buildTestApp(t);
+  await inject({ method: 'PUT', url: '/v1/items/ep-1', ...json({ title: 'Pilot', type: 'episode' }) });
+  const posted = await inject({
     method: 'POST',
     url: '/v1/events',
     ...json({ events: [{ userId: 'u1', itemId: 'ep-1', type: 'complete' }] }),
   });
   t.equal(posted.json().accepted, 1);
 
-  const deleted = await app.inject({ method: 'DELETE', url: '/v1/items/ep-1' });
+  const deleted = await inject({ method: 'DELETE', url: '/v1/items/ep-1' });
   t.equal(deleted.statusCode, 204);
   t.equal(deleted.body, '');
-  t.equal((await app.inject({ method: 'GET', url: '/v1/items/ep-1' })).statusCode, 404);
-  t.equal((await app.inject({ method: 'DELETE', url: '/v1/items/ep-1' })).statusCode, 204, 'idempotent');
+  t.equal((await inject({ method: 'GET', url: '/v1/items/ep-1' })).statusCode, 404);
+  t.equal((await inject({ method: 'DELETE', url: '/v1/items/ep-1' })).statusCode, 204, 'idempotent');
 
-  const history = (await app.inject({ method: 'GET', url: '/v1/users/u1/events' })).json();
+  const history = (await inject({ method: 'GET', url: '/v1/users/u1/events' })).json();
   t.same(
     history.events.map((event: { itemId: string }) => event.itemId),
     ['ep-1'],
     'the event stays',
   );
-  const list = (await app.inject({ method: 'GET', url: '/v1/items' })).json();
+  const list = (await inject({ method: 'GET', url: '/v1/items' })).json();
   t.same(list.items, [], 'a deleted item is not listed');
 });
 
 t.test('GET /v1/items pages through the catalog with a cursor and filters', async (t) => {
-  const { app } = await buildTestApp(t);
+  const { inject } = await buildTestApp(t);
   for (let index = 0; index < 7; index++) {
     const id = `item-${String(index).padStart(2, '0')}`;
-    await app.inject({
+    await inject({
       method: 'PUT',
       url: `/v1/items/${id}`,
       ...json({
@@ -185,7 +185,7 @@ t.test('GET /v1/items pages through the catalog with a cursor and filters', asyn
   let pages = 0;
   do {
     const url: string = `/v1/items?limit=3${cursor ? `&cursor=${cursor}` : ''}`;
-    const page = (await app.inject({ method: 'GET', url })).json();
+    const page = (await inject({ method: 'GET', url })).json();
     seen.push(...page.items.map((item: { id: string }) => item.id));
     cursor = page.nextCursor;
     pages++;
@@ -193,32 +193,30 @@ t.test('GET /v1/items pages through the catalog with a cursor and filters', asyn
   t.same(seen, ['item-00', 'item-01', 'item-02', 'item-03', 'item-04', 'item-05', 'item-06']);
   t.equal(pages, 3);
 
-  const movies = (await app.inject({ method: 'GET', url: '/v1/items?type=movie' })).json();
+  const movies = (await inject({ method: 'GET', url: '/v1/items?type=movie' })).json();
   t.same(
     movies.items.map((item: { id: string }) => item.id),
     ['item-00', 'item-02', 'item-04', 'item-06'],
   );
   t.equal(movies.nextCursor, null);
 
-  const comedies = (await app.inject({ method: 'GET', url: '/v1/items?genre=comedy&type=series' })).json();
+  const comedies = (await inject({ method: 'GET', url: '/v1/items?genre=comedy&type=series' })).json();
   t.same(
     comedies.items.map((item: { id: string }) => item.id),
     ['item-01'],
   );
 
-  const future = (
-    await app.inject({ method: 'GET', url: '/v1/items?updatedSince=2099-01-01T00:00:00Z' })
-  ).json();
+  const future = (await inject({ method: 'GET', url: '/v1/items?updatedSince=2099-01-01T00:00:00Z' })).json();
   t.same(future.items, []);
   const past = (
-    await app.inject({ method: 'GET', url: '/v1/items?updatedSince=2000-01-01T00:00:00Z&limit=500' })
+    await inject({ method: 'GET', url: '/v1/items?updatedSince=2000-01-01T00:00:00Z&limit=500' })
   ).json();
   t.equal(past.items.length, 7);
 });
 
 t.test('an unknown item is a 404 problem naming it', async (t) => {
-  const { app } = await buildTestApp(t);
-  const response = await app.inject({ method: 'GET', url: '/v1/items/does-not-exist' });
+  const { inject } = await buildTestApp(t);
+  const response = await inject({ method: 'GET', url: '/v1/items/does-not-exist' });
   t.equal(response.statusCode, 404);
   t.match(response.json(), {
     type: 'urn:marquee:problem:not-found',

@@ -3,8 +3,8 @@ import { userCachePrefix } from '../../src/services/users.service.ts';
 import { buildTestApp, json } from '../helpers/test-app.ts';
 
 t.test('PUT creates (201) then replaces (200) a user; GET returns the attributes', async (t) => {
-  const { app } = await buildTestApp(t);
-  const created = await app.inject({
+  const { inject } = await buildTestApp(t);
+  const created = await inject({
     method: 'PUT',
     url: '/v1/users/user-7',
     ...json({ attributes: { plan: 'premium', country: 'FR' } }),
@@ -12,7 +12,7 @@ t.test('PUT creates (201) then replaces (200) a user; GET returns the attributes
   t.equal(created.statusCode, 201);
   t.same(created.json().attributes, { plan: 'premium', country: 'FR' });
 
-  const replaced = await app.inject({
+  const replaced = await inject({
     method: 'PUT',
     url: '/v1/users/user-7',
     ...json({ attributes: { plan: 'free' } }),
@@ -20,16 +20,16 @@ t.test('PUT creates (201) then replaces (200) a user; GET returns the attributes
   t.equal(replaced.statusCode, 200);
   t.equal(replaced.json().createdAt, created.json().createdAt);
 
-  const fetched = await app.inject({ method: 'GET', url: '/v1/users/user-7' });
+  const fetched = await inject({ method: 'GET', url: '/v1/users/user-7' });
   t.same(fetched.json().attributes, { plan: 'free' });
-  t.equal((await app.inject({ method: 'GET', url: '/v1/users/nobody' })).statusCode, 404);
+  t.equal((await inject({ method: 'GET', url: '/v1/users/nobody' })).statusCode, 404);
 });
 
 t.test('DELETE erases the profile, every event and every cached result of that user only', async (t) => {
-  const { app, cache } = await buildTestApp(t);
-  await app.inject({ method: 'PUT', url: '/v1/items/m1', ...json({ title: 'Alien' }) });
-  await app.inject({ method: 'PUT', url: '/v1/users/alice', ...json({ attributes: { plan: 'premium' } }) });
-  const posted = await app.inject({
+  const { app, inject, cache } = await buildTestApp(t);
+  await inject({ method: 'PUT', url: '/v1/items/m1', ...json({ title: 'Alien' }) });
+  await inject({ method: 'PUT', url: '/v1/users/alice', ...json({ attributes: { plan: 'premium' } }) });
+  const posted = await inject({
     method: 'POST',
     url: '/v1/events',
     ...json({
@@ -44,10 +44,10 @@ t.test('DELETE erases the profile, every event and every cached result of that u
   await cache.set(`${userCachePrefix('alice')}recommendations:abc`, { items: ['m1'] }, 60);
   await cache.set(`${userCachePrefix('bob')}recommendations:abc`, { items: ['m1'] }, 60);
 
-  const erased = await app.inject({ method: 'DELETE', url: '/v1/users/alice' });
+  const erased = await inject({ method: 'DELETE', url: '/v1/users/alice' });
   t.equal(erased.statusCode, 204);
-  t.equal((await app.inject({ method: 'GET', url: '/v1/users/alice' })).statusCode, 404);
-  t.equal((await app.inject({ method: 'GET', url: '/v1/users/alice/events' })).statusCode, 404);
+  t.equal((await inject({ method: 'GET', url: '/v1/users/alice' })).statusCode, 404);
+  t.equal((await inject({ method: 'GET', url: '/v1/users/alice/events' })).statusCode, 404);
   t.equal(
     await cache.get(`${userCachePrefix('alice')}recommendations:abc`),
     undefined,
@@ -66,6 +66,6 @@ t.test('DELETE erases the profile, every event and every cached result of that u
     "bob's cache stays",
   );
 
-  t.equal((await app.inject({ method: 'DELETE', url: '/v1/users/alice' })).statusCode, 204, 'idempotent');
-  t.equal((await app.inject({ method: 'DELETE', url: '/v1/users/never-existed' })).statusCode, 204);
+  t.equal((await inject({ method: 'DELETE', url: '/v1/users/alice' })).statusCode, 204, 'idempotent');
+  t.equal((await inject({ method: 'DELETE', url: '/v1/users/never-existed' })).statusCode, 204);
 });

@@ -1,0 +1,90 @@
+import type { FastifyPluginAsyncZod } from '@fastify/type-provider-zod';
+import { z } from 'zod';
+import { requireScope } from '../auth/access.ts';
+import {
+  apiKeyCreateSchema,
+  apiKeyIdParamsSchema,
+  apiKeyListSchema,
+  createdApiKeySchema,
+  userTokenRequestSchema,
+  userTokenSchema,
+} from '../schemas/admin.schema.ts';
+import { problemResponses } from '../schemas/problem.schema.ts';
+import { createApiKey, listApiKeySummaries } from '../services/api-keys.service.ts';
+import { mintUserToken } from '../services/user-tokens.service.ts';
+
+export const adminRoutes: FastifyPluginAsyncZod = async (app) => {
+  app.post(
+    '/admin/keys',
+    {
+      config: { access: requireScope('admin') },
+      schema: {
+        operationId: 'createApiKey',
+        summary: 'Create an API key',
+        description:
+          'Creates a key with the given scopes. The secret is in this answer only; only its hash is stored.',
+        tags: ['admin'],
+        body: apiKeyCreateSchema,
+        response: { 201: createdApiKeySchema, ...problemResponses(400, 413, 415) },
+      },
+    },
+    async (request, reply) => reply.code(201).send(await createApiKey(app.db, request.body)),
+  );
+
+  app.get(
+    '/admin/keys',
+    {
+      config: { access: requireScope('admin') },
+      schema: {
+        operationId: 'listApiKeys',
+        summary: 'List API keys',
+        description:
+          'Every key with its name, scopes and times, revoked ones included. Secrets are never shown.',
+        tags: ['admin'],
+        response: { 200: apiKeyListSchema, ...problemResponses() },
+      },
+    },
+    async () => ({ keys: await listApiKeySummaries(app.db) }),
+  );
+
+  app.delete(
+    '/admin/keys/:keyId',
+    {
+      config: { access: requireScope('admin') },
+      schema: {
+        operationId: 'revokeApiKey',
+        summary: 'Revoke an API key',
+        description:
+          'The key stops working at once on this replica and within 10 seconds on the others. 404 for an unknown key.',
+        tags: ['admin'],
+        params: apiKeyIdParamsSchema,
+        response: { 204: z.null().describe('Revoked.'), ...problemResponses(400, 404) },
+      },
+    },
+    async (request, reply) => {
+      await app.apiKeys.revoke(request.params.keyId);
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.post(
+    '/admin/user-tokens',
+    {
+      config: { access: requireScope(['admin', 'client']) },
+      schema: {
+        operationId: 'createUserToken',
+        summary: 'Mint a user token',
+        description:
+          "A short-lived signed token (at most 24 h) bound to one user, for a browser or app to call Marquee directly: it may only read that user's recommendations and post that user's events.",
+        tags: ['admin'],
+        body: userTokenRequestSchema,
+        response: { 201: userTokenSchema, ...problemResponses(400, 413, 415) },
+      },
+    },
+    async (request, reply) => {
+      const { userId, expiresInSeconds } = request.body;
+      const minted = await mintUserToken(await app.userTokenSecret(), userId, expiresInSeconds);
+      return reply.code(201).send({ ...minted, userId });
+    },
+  );
+};
