@@ -7,6 +7,10 @@ import type { DatabaseHandle } from './db/connect.ts';
 import { cachePlugin } from './plugins/cache.plugin.ts';
 import { databasePlugin } from './plugins/database.plugin.ts';
 import { authPlugin } from './plugins/auth.plugin.ts';
+import { metricsPlugin } from './plugins/metrics.plugin.ts';
+import { rateLimitPlugin } from './plugins/rate-limit.plugin.ts';
+import { retentionPlugin } from './plugins/retention.plugin.ts';
+import { securityPlugin } from './plugins/security.plugin.ts';
 import { answerFrameworkError, errorHandlerPlugin } from './plugins/error-handler.plugin.ts';
 import { openapiPlugin } from './plugins/openapi.plugin.ts';
 import { eventRoutes } from './routes/events.routes.ts';
@@ -36,6 +40,10 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   const app = Fastify({
     ...(isLoggerInstance(logger) ? { loggerInstance: logger } : { logger }),
     bodyLimit: DEFAULT_BODY_LIMIT,
+    // Cooperative: the client gets a 503 problem at once, request.signal tells the work to stop.
+    handlerTimeout: deps.config.requestTimeoutMs,
+    // A client that takes longer than this to send its request is cut off (slow-loris).
+    requestTimeout: 60_000,
     // Keep a caller's request id (from a gateway) when it is sane, so logs line up across services.
     genReqId: (request) => {
       const incoming = request.headers[REQUEST_ID_HEADER];
@@ -63,8 +71,17 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(errorHandlerPlugin);
   await app.register(databasePlugin, { database: deps.database });
   await app.register(cachePlugin, { cache: deps.cache });
+  await app.register(securityPlugin, { corsOrigins: deps.config.corsOrigins });
   await app.register(authPlugin, { adminKey: deps.config.adminKey });
+  await app.register(rateLimitPlugin, {
+    limits: deps.config.rateLimits,
+    redisUrl: deps.config.redis?.url,
+    keyPrefix: deps.config.redis?.keyPrefix ?? 'marquee:',
+  });
+  await app.register(retentionPlugin, { days: deps.config.eventRetentionDays });
   await app.register(openapiPlugin);
+  // After the OpenAPI plugin, so that /metrics is documented (and walked by the access test) like any route.
+  await app.register(metricsPlugin);
 
   await app.register(healthRoutes);
   await app.register(itemRoutes, { prefix: '/v1' });

@@ -63,6 +63,40 @@ const environmentSchema = z.object({
       .default('marquee-local-v1'),
   ),
   MARQUEE_EMBEDDING_DIMENSION: integerInRange(2, 4000, 256),
+  MARQUEE_CORS_ORIGINS: z.preprocess(
+    (value) =>
+      typeof value === 'string'
+        ? value
+            .split(',')
+            .map((origin) => origin.trim())
+            .filter(Boolean)
+        : [],
+    z.array(
+      z
+        .url({ message: 'must be a comma-separated list of origins like https://app.example.com' })
+        .refine((origin) => URL.canParse(origin) && new URL(origin).origin === origin, {
+          message: 'each origin is scheme://host[:port], without a path',
+        }),
+    ),
+  ),
+  // Requests per minute, per API key (by its most generous scope), per user token, per IP without one.
+  MARQUEE_RATE_LIMIT_ADMIN: integerInRange(1, 10_000_000, 6_000),
+  MARQUEE_RATE_LIMIT_INGEST: integerInRange(1, 10_000_000, 6_000),
+  MARQUEE_RATE_LIMIT_CLIENT: integerInRange(1, 10_000_000, 12_000),
+  MARQUEE_RATE_LIMIT_READ: integerInRange(1, 10_000_000, 3_000),
+  MARQUEE_RATE_LIMIT_USER: integerInRange(1, 10_000_000, 600),
+  MARQUEE_RATE_LIMIT_ANONYMOUS: integerInRange(1, 10_000_000, 300),
+  // Longest a request may take from routing to the last byte of its answer; past it, 503.
+  MARQUEE_REQUEST_TIMEOUT_MS: integerInRange(100, 600_000, 30_000),
+  MARQUEE_EVENT_RETENTION_DAYS: z.preprocess(
+    (value) => (value === '' || value === undefined ? undefined : value),
+    z.coerce
+      .number({ message: 'must be a number of days' })
+      .int({ message: 'must be a whole number of days' })
+      .min(1, { message: 'must be at least 1' })
+      .max(36_500)
+      .optional(),
+  ),
 });
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -78,6 +112,18 @@ export interface Config {
   readonly redis: { readonly url: string; readonly keyPrefix: string } | undefined;
   readonly openai: { readonly apiKey: string | undefined; readonly baseUrl: string | undefined };
   readonly embedding: { readonly model: string; readonly dimension: number };
+  readonly corsOrigins: readonly string[];
+  readonly requestTimeoutMs: number;
+  /** Events older than this many days are deleted on a schedule; undefined keeps them forever. */
+  readonly eventRetentionDays: number | undefined;
+  readonly rateLimits: {
+    readonly admin: number;
+    readonly ingest: number;
+    readonly client: number;
+    readonly read: number;
+    readonly user: number;
+    readonly anonymous: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -118,6 +164,17 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
     redis: env.REDIS_URL ? { url: env.REDIS_URL, keyPrefix: env.MARQUEE_REDIS_PREFIX } : undefined,
     openai: { apiKey: env.OPENAI_API_KEY, baseUrl: env.OPENAI_BASE_URL },
     embedding: { model: env.MARQUEE_EMBEDDING_MODEL, dimension: env.MARQUEE_EMBEDDING_DIMENSION },
+    corsOrigins: env.MARQUEE_CORS_ORIGINS,
+    requestTimeoutMs: env.MARQUEE_REQUEST_TIMEOUT_MS,
+    eventRetentionDays: env.MARQUEE_EVENT_RETENTION_DAYS,
+    rateLimits: {
+      admin: env.MARQUEE_RATE_LIMIT_ADMIN,
+      ingest: env.MARQUEE_RATE_LIMIT_INGEST,
+      client: env.MARQUEE_RATE_LIMIT_CLIENT,
+      read: env.MARQUEE_RATE_LIMIT_READ,
+      user: env.MARQUEE_RATE_LIMIT_USER,
+      anonymous: env.MARQUEE_RATE_LIMIT_ANONYMOUS,
+    },
   };
   return deepFreeze(config);
 }

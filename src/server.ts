@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { pino, type Logger } from 'pino';
+import { type DestinationStream, type Logger, pino } from 'pino';
 import { buildApp } from './app.ts';
 import type { Cache } from './cache/cache.ts';
 import { createMemoryCache } from './cache/memory-cache.ts';
@@ -10,15 +10,19 @@ import { ensureEmbeddingSpace } from './db/embedding-space.ts';
 import { migrateToLatest } from './db/migrate.ts';
 import { createBootstrapAdminKey } from './services/api-keys.service.ts';
 
-/** Pino JSON logs; request lines carry `requestId`. Secrets in headers never reach the log. */
-export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
-  return pino({
+/**
+ * Pino JSON logs; request lines carry `requestId`. Request lines hold the method, URL and addresses only
+ * (never bodies, so never user attributes); credentials are redacted wherever a header object is logged.
+ */
+export function createLogger(config: Pick<Config, 'logLevel'>, destination?: DestinationStream): Logger {
+  const options = {
     level: config.logLevel,
     redact: {
-      paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]'],
+      paths: ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'headers.cookie'],
       censor: '[redacted]',
     },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 /** Opens the database, brings its schema up to date and checks it was made for the configured embedder. */

@@ -12,6 +12,8 @@ export type DatabaseMode = 'embedded' | 'postgres';
 export interface DatabaseHandle {
   readonly db: Kysely<Database>;
   readonly mode: DatabaseMode;
+  /** The pg pool's live counts (served mode), for metrics. */
+  readonly pool?: { readonly totalCount: number; readonly idleCount: number; readonly waitingCount: number };
   /** Round trip to the database; throws when it is unreachable. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -61,12 +63,16 @@ async function connectPostgres(url: string, poolSize: number): Promise<DatabaseH
     idleTimeoutMillis: 30_000,
     application_name: 'marquee',
   });
-  // An idle client losing its connection (Postgres restart) must not crash the process; the pool replaces it.
+  // A client losing its connection (Postgres restart, network cut) must never crash the process: pg emits an
+  // 'error' event on the client, fatal when nothing listens. Queries still fail through their promises, the
+  // pool drops the client and connects a new one for the next query.
   pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   const handle: DatabaseHandle = {
     db,
     mode: 'postgres',
+    pool,
     ping: async () => {
       await sql`SELECT 1`.execute(db);
     },

@@ -38,7 +38,8 @@ export const authPlugin = fp(
     app.decorateRequest('principal', undefined);
 
     app.addHook('onRoute', (route) => {
-      if (DOCUMENTATION_ROUTE.test(route.url)) {
+      // Documentation pages, and CORS preflights (which by design carry no credentials), are public.
+      if (DOCUMENTATION_ROUTE.test(route.url) || route.method === 'OPTIONS') {
         route.config = { ...route.config, access: { public: true } };
       }
       const access = route.config?.access;

@@ -43,6 +43,7 @@ const FASTIFY_STATUS_PROBLEMS: Record<number, { slug: string; title: string }> =
   413: { slug: 'payload-too-large', title: 'The request body is too large' },
   414: { slug: 'uri-too-long', title: 'The request URI is too long' },
   415: { slug: 'unsupported-media-type', title: 'Unsupported content type' },
+  429: { slug: 'rate-limited', title: 'Too many requests' },
   431: { slug: 'headers-too-large', title: 'Request headers too large' },
 };
 
@@ -122,6 +123,13 @@ function toProblem(error: FastifyError, request: FastifyRequest): Problem {
       return [{ path, message: issue.message ?? 'is not valid' }];
     });
     return problemFrom(new ValidationError(errors), request);
+  }
+
+  if (error.code === 'FST_ERR_HANDLER_TIMEOUT') {
+    return problemFrom(
+      new ServiceUnavailableError('The request took longer than this server allows; retry shortly.'),
+      request,
+    );
   }
 
   if (isDatabaseUnavailable(error)) {

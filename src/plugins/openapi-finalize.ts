@@ -21,9 +21,8 @@ export function finalizeOpenApiDocument<T extends JsonObject>(document: T): T {
 function declareProblemContentType(operation: JsonObject) {
   const responses = (operation.responses ?? {}) as Record<string, { content?: Record<string, unknown> }>;
   for (const [status, response] of Object.entries(responses)) {
-    if (Number(status) >= 400 && response.content?.['application/json']) {
-      response.content = { 'application/problem+json': response.content['application/json'] };
-    }
+    const documented = response.content && Object.values(response.content)[0];
+    if (Number(status) >= 400 && documented) response.content = { 'application/problem+json': documented };
   }
 }
 

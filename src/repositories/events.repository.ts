@@ -39,3 +39,25 @@ export async function listUserEvents(
   }
   return query.execute();
 }
+
+/** All of a user's events, oldest first (privacy export). */
+export async function listAllUserEvents(db: Kysely<Database>, userId: string): Promise<EventRow[]> {
+  return db
+    .selectFrom('events')
+    .selectAll()
+    .where('user_id', '=', userId)
+    .orderBy('occurred_at')
+    .orderBy('seq')
+    .execute();
+}
+
+/** Deletes up to `batch` events that happened before `cutoff`; returns how many went. */
+export async function deleteEventsBefore(db: Kysely<Database>, cutoff: Date, batch: number): Promise<number> {
+  const result = await db
+    .deleteFrom('events')
+    .where('seq', 'in', (eb) =>
+      eb.selectFrom('events').select('seq').where('occurred_at', '<', cutoff).limit(batch),
+    )
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
+}

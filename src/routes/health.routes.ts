@@ -39,7 +39,8 @@ export const healthRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get(
     '/healthz',
     {
-      config: { access: publicAccess },
+      // Probes from load balancers are not rate limited.
+      config: { access: publicAccess, rateLimit: false },
       schema: {
         operationId: 'getLiveness',
         summary: 'Liveness',
@@ -57,7 +58,8 @@ export const healthRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get(
     '/readyz',
     {
-      config: { access: publicAccess },
+      // Probes from load balancers are not rate limited.
+      config: { access: publicAccess, rateLimit: false },
       schema: {
         operationId: 'getReadiness',
         summary: 'Readiness',

@@ -4,8 +4,8 @@ import { requireScope } from '../auth/access.ts';
 import { userIdParamsSchema } from '../schemas/common.schema.ts';
 import { eventListQuerySchema, eventListSchema } from '../schemas/events.schema.ts';
 import { problemResponses } from '../schemas/problem.schema.ts';
-import { userInputSchema, userSchema } from '../schemas/users.schema.ts';
-import { eraseUser, getUser, listUserEventPage, putUser } from '../services/users.service.ts';
+import { userExportSchema, userInputSchema, userSchema } from '../schemas/users.schema.ts';
+import { eraseUser, exportUser, getUser, listUserEventPage, putUser } from '../services/users.service.ts';
 
 export const userRoutes: FastifyPluginAsyncZod = async (app) => {
   app.put(
@@ -87,5 +87,22 @@ export const userRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request) =>
       listUserEventPage(app.db, request.params.userId, request.query.limit, request.query.cursor),
+  );
+
+  app.get(
+    '/users/:userId/export',
+    {
+      config: { access: requireScope('ingest') },
+      schema: {
+        operationId: 'exportUser',
+        summary: 'Export everything stored about a user',
+        description:
+          'For privacy access requests: the profile and every event, oldest first. 404 when there is no such user.',
+        tags: ['users'],
+        params: userIdParamsSchema,
+        response: { 200: userExportSchema, ...problemResponses(400, 404) },
+      },
+    },
+    async (request) => exportUser(app.db, request.params.userId),
   );
 };

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { idSchema, jsonObjectSchema } from './common.schema.ts';
+import { eventSchema } from './events.schema.ts';
 
 export const userInputSchema = z
   .strictObject({
@@ -36,3 +37,11 @@ export const userSchema = z
   });
 
 export type User = z.infer<typeof userSchema>;
+
+export const userExportSchema = z
+  .object({
+    exportedAt: z.string(),
+    user: userSchema,
+    events: z.array(eventSchema).describe('Every event of the user, oldest first.'),
+  })
+  .meta({ id: 'UserExport', description: 'Everything Marquee stores about one user.' });

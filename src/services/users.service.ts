@@ -4,7 +4,7 @@ import type { Cache } from '../cache/cache.ts';
 import type { Database, EventRow, UserRow } from '../db/database.ts';
 import { NotFoundError } from '../errors.ts';
 import { decodeCursor, encodeCursor } from '../pagination.ts';
-import { listUserEvents } from '../repositories/events.repository.ts';
+import { listAllUserEvents, listUserEvents } from '../repositories/events.repository.ts';
 import { deleteUser, findUserById, upsertUser } from '../repositories/users.repository.ts';
 import type { EventType } from '../schemas/events.schema.ts';
 import type { User } from '../schemas/users.schema.ts';
@@ -56,6 +56,13 @@ export async function listUserEventPage(
         ? encodeCursor({ occurredAt: last.occurred_at.toISOString(), seq: String(last.seq) })
         : null,
   };
+}
+
+/** Everything stored about one user (privacy access requests): the profile and every event. */
+export async function exportUser(db: Kysely<Database>, id: string) {
+  const [user, events] = await Promise.all([findUserById(db, id), listAllUserEvents(db, id)]);
+  if (!user) throw new NotFoundError(`No user "${id}"`);
+  return { exportedAt: new Date().toISOString(), user: toUser(user), events: events.map(toEvent) };
 }
 
 function toUser(row: UserRow): User {

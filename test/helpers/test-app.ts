@@ -89,8 +89,18 @@ export interface TestApp {
 }
 
 /** The whole API on a fresh database and cache, closed at the end of the test. */
-export async function buildTestApp(t: Test, options: { logger?: pino.Logger } = {}): Promise<TestApp> {
-  const config = testConfig();
+export async function buildTestApp(
+  t: Test,
+  options: { logger?: pino.Logger; env?: Record<string, string> } = {},
+): Promise<TestApp> {
+  // In served mode the app gets Redis too (rate limits), under a key prefix of this test's own.
+  const config = testConfig({
+    ...(redisUrl && {
+      REDIS_URL: redisUrl,
+      MARQUEE_REDIS_PREFIX: `marquee-test:${process.pid}:${randomBytes(4).toString('hex')}:`,
+    }),
+    ...options.env,
+  });
   const database = await openTestDatabase(t, config);
   const cache = await openTestCache();
   const app = await buildApp({ config, database, cache, ...(options.logger && { logger: options.logger }) });
