@@ -27,12 +27,13 @@ export async function openRedisCache(options: RedisCacheOptions): Promise<Cache>
   return cache;
 }
 
-export function createRedisCache({
-  url,
-  keyPrefix,
-  logger,
-}: RedisCacheOptions): Cache & { waitUntilConnected(milliseconds: number): Promise<boolean> } {
-  const redis = new Redis(url, {
+/**
+ * A Redis client that fails fast instead of queueing: every call gives up within about 100 ms while Redis
+ * is unreachable, and the client reconnects in the background. For the cache and the rate limiter; BullMQ
+ * workers need the opposite (maxRetriesPerRequest: null).
+ */
+export function createFailFastRedisClient(url: string, keyPrefix: string): Redis {
+  return new Redis(url, {
     keyPrefix,
     enableOfflineQueue: false,
     commandTimeout: COMMAND_TIMEOUT_MS,
@@ -40,6 +41,14 @@ export function createRedisCache({
     connectTimeout: 2_000,
     retryStrategy: (attempt) => Math.min(attempt * 200, MAX_RECONNECT_DELAY_MS),
   });
+}
+
+export function createRedisCache({
+  url,
+  keyPrefix,
+  logger,
+}: RedisCacheOptions): Cache & { waitUntilConnected(milliseconds: number): Promise<boolean> } {
+  const redis = createFailFastRedisClient(url, keyPrefix);
   // Without a listener ioredis prints every failed reconnect; one warning per outage is enough.
   let warned = false;
   redis.on('error', (error) => {

@@ -1,8 +1,8 @@
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { Redis } from 'ioredis';
 import type { Scope } from '../auth/access.ts';
+import { createFailFastRedisClient } from '../cache/redis-cache.ts';
 import type { Config } from '../config.ts';
 import { PROBLEM_TYPE_PREFIX } from '../errors.ts';
 
@@ -22,14 +22,7 @@ export const rateLimitPlugin = fp(
     options: { limits: RateLimits; redisUrl: string | undefined; keyPrefix: string },
   ) => {
     const redis = options.redisUrl
-      ? new Redis(options.redisUrl, {
-          keyPrefix: `${options.keyPrefix}ratelimit:`,
-          enableOfflineQueue: false,
-          commandTimeout: 100,
-          maxRetriesPerRequest: 1,
-          connectTimeout: 2_000,
-          retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
-        })
+      ? createFailFastRedisClient(options.redisUrl, `${options.keyPrefix}ratelimit:`)
       : undefined;
     redis?.on('error', () => {});
     app.addHook('onClose', async () => redis?.disconnect());
