@@ -8,7 +8,7 @@
  */
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
 import os from 'node:os';
 import { join } from 'node:path';
 import { buildApp } from '../src/app.ts';
@@ -21,29 +21,8 @@ const READ_LIMIT_PER_MINUTE = 600;
 const PHASE_MS = 10_000;
 const ABUSER_CONCURRENCY = 16;
 const POLITE_INTERVAL_MS = 50;
-
-if (!isMainThread) {
-  const { base, key, until, concurrency } = workerData as {
-    base: string;
-    key: string;
-    until: number;
-    concurrency: number;
-  };
-  const statuses = new Map<number, number>();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (Date.now() < until) {
-        const response = await fetch(`${base}/v1/items?limit=20`, {
-          headers: { authorization: `Bearer ${key}` },
-        });
-        await response.arrayBuffer();
-        statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
-      }
-    }),
-  );
-  parentPort?.postMessage([...statuses.entries()]);
-  await new Promise(() => {});
-}
+// The paced abuser: ten times its limit, at an even rate.
+const PACED_ABUSER_PER_SECOND = (10 * READ_LIMIT_PER_MINUTE) / 60;
 
 const dataDir = await mkdtemp(join(os.tmpdir(), 'marquee-bench-ratelimit-'));
 const config = loadConfig({
@@ -89,6 +68,7 @@ for (let index = 0; index < 20; index++) {
   });
 }
 const abuserKey = await createKey('abuser');
+const pacedAbuserKey = await createKey('paced abuser');
 const politeKey = await createKey('polite');
 
 async function politeClient(until: number) {
@@ -103,9 +83,9 @@ async function politeClient(until: number) {
   return { latencies, statuses };
 }
 /** The abusive client runs on its own thread, so its request loop does not share the server's event loop. */
-async function abuser(until: number): Promise<Map<number, number>> {
-  const worker = new Worker(new URL(import.meta.url), {
-    workerData: { base, key: abuserKey, until, concurrency: ABUSER_CONCURRENCY },
+async function abuser(until: number, key: string, ratePerSecond?: number): Promise<Map<number, number>> {
+  const worker = new Worker(new URL('./rate-limits.abuser.ts', import.meta.url), {
+    workerData: { base, key, until, concurrency: ABUSER_CONCURRENCY, ratePerSecond },
   });
   const [counts] = (await once(worker, 'message')) as [[number, number][]];
   await worker.terminate();
@@ -127,7 +107,15 @@ console.log(
   `phase 2: polite key while another key sends ${ABUSER_CONCURRENCY} requests at a time (limit ${READ_LIMIT_PER_MINUTE}/min)`,
 );
 const end = Date.now() + PHASE_MS;
-const [abused, withAbuser] = await Promise.all([abuser(end), politeClient(end)]);
+const [abused, withAbuser] = await Promise.all([abuser(end, abuserKey), politeClient(end)]);
+console.log(
+  `phase 3: polite key while a third key sends ${PACED_ABUSER_PER_SECOND} requests a second (10 times its limit)`,
+);
+const pacedEnd = Date.now() + PHASE_MS;
+const [pacedAbused, withPacedAbuser] = await Promise.all([
+  abuser(pacedEnd, pacedAbuserKey, PACED_ABUSER_PER_SECOND),
+  politeClient(pacedEnd),
+]);
 
 const rows = [
   [
@@ -142,6 +130,12 @@ const rows = [
     percentile(withAbuser.latencies, 50),
     percentile(withAbuser.latencies, 99),
   ],
+  [
+    'polite key, during paced abuse',
+    describe(withPacedAbuser.statuses),
+    percentile(withPacedAbuser.latencies, 50),
+    percentile(withPacedAbuser.latencies, 99),
+  ],
 ];
 console.log('\n| client | answers | p50 (ms) | p99 (ms) |\n| --- | --- | ---: | ---: |');
 for (const [name, answers, p50, p99] of rows)
@@ -149,6 +143,9 @@ for (const [name, answers, p50, p99] of rows)
 const total = [...abused.values()].reduce((sum, count) => sum + count, 0);
 console.log(
   `| abusive key (${ABUSER_CONCURRENCY} concurrent, ${PHASE_MS / 1000} s) | ${describe(abused)} (${total} in all) | - | - |`,
+);
+console.log(
+  `| paced abusive key (${PACED_ABUSER_PER_SECOND}/s, ${PHASE_MS / 1000} s) | ${describe(pacedAbused)} | - | - |`,
 );
 console.log(
   `\nMachine: ${os.cpus()[0]?.model ?? 'unknown'}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}; ${new Date().toISOString()}`,

@@ -2,6 +2,8 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from '@fa
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import type { Cache } from './cache/cache.ts';
+import { instrumentCache } from './cache/instrumented-cache.ts';
+import { createAppMetrics } from './metrics.ts';
 import type { Config } from './config.ts';
 import type { DatabaseHandle } from './db/connect.ts';
 import { cachePlugin } from './plugins/cache.plugin.ts';
@@ -70,7 +72,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
 
   await app.register(errorHandlerPlugin);
   await app.register(databasePlugin, { database: deps.database });
-  await app.register(cachePlugin, { cache: deps.cache });
+  const metrics = createAppMetrics();
+  await app.register(cachePlugin, { cache: instrumentCache(deps.cache, metrics.cacheOperations) });
   await app.register(securityPlugin, { corsOrigins: deps.config.corsOrigins });
   await app.register(authPlugin, { adminKey: deps.config.adminKey });
   await app.register(rateLimitPlugin, {
@@ -81,7 +84,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(retentionPlugin, { days: deps.config.eventRetentionDays });
   await app.register(openapiPlugin);
   // After the OpenAPI plugin, so that /metrics is documented (and walked by the access test) like any route.
-  await app.register(metricsPlugin);
+  await app.register(metricsPlugin, { metrics });
 
   await app.register(healthRoutes);
   await app.register(itemRoutes, { prefix: '/v1' });

@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Gauge } from 'prom-client';
 import { z } from 'zod';
 import { requireScope } from '../auth/access.ts';
+import type { AppMetrics } from '../metrics.ts';
 import { problemResponses } from '../schemas/problem.schema.ts';
 
 declare module 'fastify' {
@@ -11,65 +12,15 @@ declare module 'fastify' {
   }
 }
 
-export interface AppMetrics {
-  readonly registry: Registry;
-  readonly cacheOperations: Counter<'operation' | 'result'>;
-  readonly importRows: Counter<'kind' | 'outcome'>;
-  readonly embeddingCalls: Counter<'provider' | 'outcome'>;
-  readonly llmCalls: Counter<'purpose' | 'outcome'>;
-  readonly llmTokens: Counter<'purpose' | 'kind'>;
-}
-
 /**
  * Prometheus metrics at GET /metrics (admin scope): request rate and latency per route and status, cache hits
- * and misses, database pool, and the counters later features fill (imports, embedding and LLM calls). Each
- * app has its own registry, so several apps in one process (tests) never collide.
+ * and misses, database pool, and the counters later features fill (imports, embedding and LLM calls). The
+ * metrics themselves are made by createAppMetrics(), one registry per app.
  */
 export const metricsPlugin = fp(
-  async (app: FastifyInstance) => {
-    const registry = new Registry();
-    collectDefaultMetrics({ register: registry, prefix: 'marquee_' });
-    const requests = new Histogram({
-      name: 'marquee_http_request_duration_seconds',
-      help: 'HTTP request latency by route and status.',
-      labelNames: ['method', 'route', 'status'],
-      // From 5 ms to 5 s: page loads care about tens of milliseconds.
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-      registers: [registry],
-    });
-    const metrics: AppMetrics = {
-      registry,
-      cacheOperations: new Counter({
-        name: 'marquee_cache_operations_total',
-        help: 'Cache reads by result (hit, miss, error).',
-        labelNames: ['operation', 'result'],
-        registers: [registry],
-      }),
-      importRows: new Counter({
-        name: 'marquee_import_rows_total',
-        help: 'Rows processed by bulk imports, by kind and outcome.',
-        labelNames: ['kind', 'outcome'],
-        registers: [registry],
-      }),
-      embeddingCalls: new Counter({
-        name: 'marquee_embedding_calls_total',
-        help: 'Calls to the embedding provider, by outcome.',
-        labelNames: ['provider', 'outcome'],
-        registers: [registry],
-      }),
-      llmCalls: new Counter({
-        name: 'marquee_llm_calls_total',
-        help: 'Calls to the LLM provider, by purpose and outcome.',
-        labelNames: ['purpose', 'outcome'],
-        registers: [registry],
-      }),
-      llmTokens: new Counter({
-        name: 'marquee_llm_tokens_total',
-        help: 'Tokens used by LLM calls, by purpose and kind (prompt, completion).',
-        labelNames: ['purpose', 'kind'],
-        registers: [registry],
-      }),
-    };
+  async (app: FastifyInstance, options: { metrics: AppMetrics }) => {
+    const { metrics } = options;
+    const { registry } = metrics;
     const pool = app.database.pool;
     if (pool) {
       new Gauge({
@@ -89,7 +40,7 @@ export const metricsPlugin = fp(
     app.addHook('onResponse', async (request, reply) => {
       // The route pattern, not the URL: ids in paths would explode the label set.
       const route = request.routeOptions.url ?? 'unmatched';
-      requests.observe(
+      metrics.requestDuration.observe(
         { method: request.method, route, status: String(reply.statusCode) },
         reply.elapsedTime / 1000,
       );

@@ -136,6 +136,18 @@ t.test('/metrics reports requests by route pattern and status, for admins only',
   t.equal((await app.inject({ method: 'GET', url: '/metrics' })).statusCode, 401);
 });
 
+t.test('/metrics counts cache hits and misses of the app cache', async (t) => {
+  const { app, inject } = await buildTestApp(t);
+  await app.cache.set('page:1', { items: [] }, 60);
+  await app.cache.get('page:1');
+  await app.cache.get('page:1');
+  await app.cache.get('page:2');
+  const body = (await inject({ method: 'GET', url: '/metrics' })).body;
+  t.match(body, /marquee_cache_operations_total\{operation="get",result="hit"\} 2/);
+  t.match(body, /marquee_cache_operations_total\{operation="get",result="miss"\} 1/);
+  t.match(body, /marquee_cache_operations_total\{operation="set",result="done"\} 1/);
+});
+
 t.test('a request that runs past MARQUEE_REQUEST_TIMEOUT_MS gets a 503 problem at once', async (t) => {
   const config = testConfig({ MARQUEE_REQUEST_TIMEOUT_MS: '100' });
   const app = await buildApp({

@@ -1,0 +1,31 @@
+import type { Counter } from 'prom-client';
+import type { Cache } from './cache.ts';
+
+/**
+ * The same cache, counting its operations: reads as hit or miss (a cache that is down reads as a miss, as
+ * it behaves), writes and deletions as done.
+ */
+export function instrumentCache(cache: Cache, operations: Counter<'operation' | 'result'>): Cache {
+  return {
+    kind: cache.kind,
+    async get<T>(key: string) {
+      const value = await cache.get<T>(key);
+      operations.inc({ operation: 'get', result: value === undefined ? 'miss' : 'hit' });
+      return value;
+    },
+    async set(key, value, ttlSeconds) {
+      await cache.set(key, value, ttlSeconds);
+      operations.inc({ operation: 'set', result: 'done' });
+    },
+    async delete(...keys) {
+      await cache.delete(...keys);
+      operations.inc({ operation: 'delete', result: 'done' });
+    },
+    async deleteByPrefix(prefix) {
+      await cache.deleteByPrefix(prefix);
+      operations.inc({ operation: 'delete_prefix', result: 'done' });
+    },
+    health: () => cache.health(),
+    close: () => cache.close(),
+  };
+}
