@@ -513,7 +513,11 @@ async function main(): Promise<void> {
     log(`opening the embedded database (worker thread) in ${dataDir}`);
     database = await connectDatabase({ kind: 'embedded', dataDir });
     await migrateToLatest(database.db);
-    await ensureEmbeddingSpace(database.db, { model: 'marquee-local-v1', dimension: DIMENSION });
+    await ensureEmbeddingSpace(database.db, {
+      provider: 'local',
+      model: 'marquee-local-v1',
+      dimension: DIMENSION,
+    });
     const config = loadConfig({ MARQUEE_DATA_DIR: dataDir, LOG_LEVEL: 'warn' });
     app = await buildApp({ config, database, cache: createMemoryCache() });
     await app.listen({ port: 0, host: '127.0.0.1' });
@@ -594,7 +598,11 @@ async function main(): Promise<void> {
     const mainDb = new Kysely<Database>({ dialect: new PGliteDialect({ pglite: mainThreadPglite }) });
     mainThreadDb = mainDb;
     await migrateToLatest(mainDb);
-    await ensureEmbeddingSpace(mainDb, { model: 'marquee-local-v1', dimension: DIMENSION });
+    await ensureEmbeddingSpace(mainDb, {
+      provider: 'local',
+      model: 'marquee-local-v1',
+      dimension: DIMENSION,
+    });
     results.push(
       await measurePhase(
         `Main thread (contrast): insert ${MAIN_THREAD_ITEMS.toLocaleString('en-US')} items + embeddings, HNSW maintained`,

@@ -2,6 +2,7 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from '@fa
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import type { Cache } from './cache/cache.ts';
+import type { Embedder } from './embedding/embedder.ts';
 import { instrumentCache } from './cache/instrumented-cache.ts';
 import { createAppMetrics } from './metrics.ts';
 import type { Config } from './config.ts';
@@ -10,6 +11,7 @@ import { cachePlugin } from './plugins/cache.plugin.ts';
 import { databasePlugin } from './plugins/database.plugin.ts';
 import { authPlugin } from './plugins/auth.plugin.ts';
 import { metricsPlugin } from './plugins/metrics.plugin.ts';
+import { embeddingPlugin } from './plugins/embedding.plugin.ts';
 import { rateLimitPlugin } from './plugins/rate-limit.plugin.ts';
 import { retentionPlugin } from './plugins/retention.plugin.ts';
 import { securityPlugin } from './plugins/security.plugin.ts';
@@ -27,6 +29,8 @@ export interface AppDependencies {
   database: DatabaseHandle;
   /** The cache; the app closes it on close. */
   cache: Cache;
+  /** The embedder; by default the configured one, created on first use. */
+  embedder?: Embedder;
   /** Pino options or an instance; defaults to JSON logs at config.logLevel. */
   logger?: FastifyServerOptions['loggerInstance'] | Exclude<FastifyServerOptions['logger'], boolean>;
 }
@@ -85,6 +89,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(openapiPlugin);
   // After the OpenAPI plugin, so that /metrics is documented (and walked by the access test) like any route.
   await app.register(metricsPlugin, { metrics });
+  await app.register(embeddingPlugin, { config: deps.config, embedder: deps.embedder });
 
   await app.register(healthRoutes);
   await app.register(itemRoutes, { prefix: '/v1' });

@@ -1,6 +1,25 @@
 import { z } from 'zod';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export const EMBEDDERS = ['local', 'openai'] as const;
+/** Item fields the embedding text can be made of, in the order they are written. */
+export const EMBEDDABLE_FIELDS = [
+  'title',
+  'type',
+  'genres',
+  'tags',
+  'credits',
+  'description',
+  'language',
+  'releaseYear',
+  'maturityRating',
+  'regions',
+] as const;
+export type EmbeddableField = (typeof EMBEDDABLE_FIELDS)[number];
+const DEFAULT_EMBEDDING_FIELDS = 'title,type,genres,tags,credits,description';
+const DEFAULT_MODELS = { local: 'marquee-local-v1', openai: 'text-embedding-3-small' } as const;
+/** The local embedder's 100 semantic dimensions need room for lexical features beside them. */
+export const LOCAL_EMBEDDER_MIN_DIMENSION = 128;
 
 // Docker env files and shells often leave a variable set to the empty string: treat that as unset.
 const optionalString = () =>
@@ -55,14 +74,36 @@ const environmentSchema = z.object({
     (value) => (value === '' ? undefined : value),
     z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
   ),
+  MARQUEE_EMBEDDER: z.preprocess(
+    (value) => (value === '' || value === undefined ? 'local' : value),
+    z.enum(EMBEDDERS, { message: `must be one of ${EMBEDDERS.join(', ')}` }),
+  ),
   MARQUEE_EMBEDDING_MODEL: z.preprocess(
     (value) => (value === '' ? undefined : value),
     z
       .string()
       .regex(/^[A-Za-z0-9._:/@-]{1,128}$/, { message: 'must be 1 to 128 characters from A-Za-z0-9._:/@-' })
-      .default('marquee-local-v1'),
+      .optional(),
   ),
   MARQUEE_EMBEDDING_DIMENSION: integerInRange(2, 4000, 256),
+  MARQUEE_EMBEDDING_FIELDS: z.preprocess(
+    (value) =>
+      (typeof value === 'string' && value.trim() !== '' ? value : DEFAULT_EMBEDDING_FIELDS)
+        .split(',')
+        .map((field) => field.trim())
+        .filter(Boolean),
+    z
+      .array(z.enum(EMBEDDABLE_FIELDS, { message: `each field is one of ${EMBEDDABLE_FIELDS.join(', ')}` }))
+      .min(1, { message: 'name at least one field' }),
+  ),
+  // The openai embedder: inputs per request, estimated tokens per request, requests in flight.
+  MARQUEE_EMBEDDING_BATCH_SIZE: integerInRange(1, 2048, 128),
+  MARQUEE_EMBEDDING_BATCH_TOKENS: integerInRange(100, 1_000_000, 60_000),
+  MARQUEE_EMBEDDING_CONCURRENCY: integerInRange(1, 64, 4),
+  MARQUEE_OPENAI_TIMEOUT_MS: integerInRange(100, 600_000, 30_000),
+  MARQUEE_OPENAI_MAX_RETRIES: integerInRange(0, 10, 5),
+  // Records per import batch: one transaction and one job each.
+  MARQUEE_IMPORT_BATCH_SIZE: integerInRange(1, 10_000, 500),
   MARQUEE_CORS_ORIGINS: z.preprocess(
     (value) =>
       typeof value === 'string'
@@ -111,7 +152,18 @@ export interface Config {
     | { readonly kind: 'postgres'; readonly url: string; readonly poolSize: number };
   readonly redis: { readonly url: string; readonly keyPrefix: string } | undefined;
   readonly openai: { readonly apiKey: string | undefined; readonly baseUrl: string | undefined };
-  readonly embedding: { readonly model: string; readonly dimension: number };
+  readonly embedding: {
+    readonly provider: (typeof EMBEDDERS)[number];
+    readonly model: string;
+    readonly dimension: number;
+    readonly fields: readonly EmbeddableField[];
+    readonly batchSize: number;
+    readonly batchTokens: number;
+    readonly concurrency: number;
+    readonly timeoutMs: number;
+    readonly maxRetries: number;
+  };
+  readonly importBatchSize: number;
   readonly corsOrigins: readonly string[];
   readonly requestTimeoutMs: number;
   /** Events older than this many days are deleted on a schedule; undefined keeps them forever. */
@@ -153,6 +205,19 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
     );
   }
   const env = parsed.data;
+  const embedder = env.MARQUEE_EMBEDDER;
+  const problems: { variable: string; message: string }[] = [];
+  if (embedder === 'local' && env.MARQUEE_EMBEDDING_DIMENSION < LOCAL_EMBEDDER_MIN_DIMENSION)
+    problems.push({
+      variable: 'MARQUEE_EMBEDDING_DIMENSION',
+      message: `must be at least ${LOCAL_EMBEDDER_MIN_DIMENSION} for the local embedder (got ${env.MARQUEE_EMBEDDING_DIMENSION})`,
+    });
+  if (embedder === 'openai' && !env.OPENAI_API_KEY && !env.OPENAI_BASE_URL)
+    problems.push({
+      variable: 'OPENAI_API_KEY',
+      message: 'MARQUEE_EMBEDDER=openai needs OPENAI_API_KEY, or OPENAI_BASE_URL for a server without keys',
+    });
+  if (problems.length > 0) throw new ConfigError(problems);
   const config: Config = {
     port: env.PORT,
     host: env.HOST,
@@ -163,7 +228,18 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
       : { kind: 'embedded', dataDir: env.MARQUEE_DATA_DIR === 'memory' ? 'memory' : env.MARQUEE_DATA_DIR },
     redis: env.REDIS_URL ? { url: env.REDIS_URL, keyPrefix: env.MARQUEE_REDIS_PREFIX } : undefined,
     openai: { apiKey: env.OPENAI_API_KEY, baseUrl: env.OPENAI_BASE_URL },
-    embedding: { model: env.MARQUEE_EMBEDDING_MODEL, dimension: env.MARQUEE_EMBEDDING_DIMENSION },
+    embedding: {
+      provider: embedder,
+      model: env.MARQUEE_EMBEDDING_MODEL ?? DEFAULT_MODELS[embedder],
+      dimension: env.MARQUEE_EMBEDDING_DIMENSION,
+      fields: env.MARQUEE_EMBEDDING_FIELDS,
+      batchSize: env.MARQUEE_EMBEDDING_BATCH_SIZE,
+      batchTokens: env.MARQUEE_EMBEDDING_BATCH_TOKENS,
+      concurrency: env.MARQUEE_EMBEDDING_CONCURRENCY,
+      timeoutMs: env.MARQUEE_OPENAI_TIMEOUT_MS,
+      maxRetries: env.MARQUEE_OPENAI_MAX_RETRIES,
+    },
+    importBatchSize: env.MARQUEE_IMPORT_BATCH_SIZE,
     corsOrigins: env.MARQUEE_CORS_ORIGINS,
     requestTimeoutMs: env.MARQUEE_REQUEST_TIMEOUT_MS,
     eventRetentionDays: env.MARQUEE_EVENT_RETENTION_DAYS,

@@ -10,6 +10,8 @@ export interface AppMetrics {
   readonly cacheOperations: Counter<'operation' | 'result'>;
   readonly importRows: Counter<'kind' | 'outcome'>;
   readonly embeddingCalls: Counter<'provider' | 'outcome'>;
+  readonly embeddingTokens: Counter<'provider'>;
+  readonly embeddedItems: Counter<'provider'>;
   readonly llmCalls: Counter<'purpose' | 'outcome'>;
   readonly llmTokens: Counter<'purpose' | 'kind'>;
 }
@@ -44,6 +46,18 @@ export function createAppMetrics(): AppMetrics {
       name: 'marquee_embedding_calls_total',
       help: 'Calls to the embedding provider, by outcome.',
       labelNames: ['provider', 'outcome'],
+      registers: [registry],
+    }),
+    embeddingTokens: new Counter({
+      name: 'marquee_embedding_tokens_total',
+      help: 'Tokens sent to the embedding provider, as it counted them.',
+      labelNames: ['provider'],
+      registers: [registry],
+    }),
+    embeddedItems: new Counter({
+      name: 'marquee_embedded_items_total',
+      help: 'Item embeddings computed and stored.',
+      labelNames: ['provider'],
       registers: [registry],
     }),
     llmCalls: new Counter({

@@ -37,6 +37,7 @@ export interface ItemsTable {
   url: string | null;
   series_id: string | null;
   attributes: ColumnType<Record<string, unknown>, string | undefined, string>;
+  embedding_text_hash: string | null;
   created_at: CreatedTimestamp;
   updated_at: CreatedTimestamp;
 }
@@ -70,6 +71,49 @@ export interface ItemEmbeddingsTable {
   embedded_at: Generated<Date>;
 }
 
+export interface ImportsTable {
+  id: string;
+  kind: string;
+  format: string;
+  mode: string;
+  status: string;
+  source: string | null;
+  options: ColumnType<Record<string, unknown>, string | undefined, string>;
+  received: ColumnType<number, number | undefined, number>;
+  rejected: ColumnType<number, number | undefined, number>;
+  errors: ColumnType<ImportError[], string | undefined, string>;
+  batches_total: number | null;
+  failure: string | null;
+  created_at: CreatedTimestamp;
+  read_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  finished_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+}
+
+/** A record an import could not take: where it was and why. */
+export interface ImportError {
+  line: number;
+  id?: string | undefined;
+  reason: string;
+}
+
+export interface ImportBatchesTable {
+  import_id: string;
+  batch_no: number;
+  inserted: number;
+  updated: number;
+  unchanged: number;
+  deleted: number;
+  failed: number;
+  embedded: number;
+  errors: ColumnType<ImportError[], string | undefined, string>;
+  finished_at: Generated<Date>;
+}
+
+export interface ImportSeenIdsTable {
+  import_id: string;
+  id: string;
+}
+
 export interface ApiKeysTable {
   id: string;
   name: string;
@@ -87,6 +131,9 @@ export interface Database {
   events: EventsTable;
   item_embeddings: ItemEmbeddingsTable;
   api_keys: ApiKeysTable;
+  imports: ImportsTable;
+  import_batches: ImportBatchesTable;
+  import_seen_ids: ImportSeenIdsTable;
 }
 
 export type ItemRow = Selectable<ItemsTable>;
@@ -95,4 +142,6 @@ export type ItemRowUpdate = Updateable<ItemsTable>;
 export type UserRow = Selectable<UsersTable>;
 export type EventRow = Selectable<EventsTable>;
 export type ApiKeyRow = Selectable<ApiKeysTable>;
+export type ImportRow = Selectable<ImportsTable>;
+export type ImportBatchRow = Selectable<ImportBatchesTable>;
 export type NewEventRow = Insertable<EventsTable>;

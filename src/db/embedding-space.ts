@@ -8,13 +8,22 @@ import {
 } from '../repositories/meta.repository.ts';
 import type { Database } from './database.ts';
 
+/** What a database's vectors were made with: only vectors of one space can be compared. */
 export interface EmbeddingSpace {
+  provider: string;
   model: string;
   dimension: number;
 }
 
 const EMBEDDING_SPACE_KEY = 'embedding_space';
-const storedSpaceSchema = z.object({ model: z.string(), dimension: z.number().int().positive() });
+// Databases made before the embedder was configurable hold no provider: theirs was the local one.
+const storedSpaceSchema = z.object({
+  provider: z.string().default('local'),
+  model: z.string(),
+  dimension: z.number().int().positive(),
+});
+const describe = (space: EmbeddingSpace) =>
+  `the ${space.provider} embedder, model "${space.model}", dimension ${space.dimension}`;
 
 export class EmbeddingSpaceMismatchError extends Error {
   readonly stored: EmbeddingSpace;
@@ -22,10 +31,10 @@ export class EmbeddingSpaceMismatchError extends Error {
 
   constructor(stored: EmbeddingSpace, configured: EmbeddingSpace) {
     super(
-      `This database was created for embedding model "${stored.model}" with dimension ${stored.dimension}, ` +
-        `but the configuration asks for "${configured.model}" with dimension ${configured.dimension}. ` +
-        'Set MARQUEE_EMBEDDING_MODEL and MARQUEE_EMBEDDING_DIMENSION back to the stored values, or start on ' +
-        'a new database (another MARQUEE_DATA_DIR or DATABASE_URL).',
+      `This database was built with ${describe(stored)}, but the configuration asks for ` +
+        `${describe(configured)}. Set MARQUEE_EMBEDDER, MARQUEE_EMBEDDING_MODEL and ` +
+        'MARQUEE_EMBEDDING_DIMENSION back to the stored values, move the catalog to the new embedder with ' +
+        '`marquee reembed`, or start on a new database (another MARQUEE_DATA_DIR or DATABASE_URL).',
     );
     this.name = 'EmbeddingSpaceMismatchError';
     this.stored = stored;
@@ -38,7 +47,12 @@ export class EmbeddingSpaceMismatchError extends Error {
  * match, and refuses to run on a database made for another model or dimension (its vectors would be
  * meaningless to the configured embedder).
  */
-export async function ensureEmbeddingSpace(db: Kysely<Database>, configured: EmbeddingSpace): Promise<void> {
+export async function ensureEmbeddingSpace(db: Kysely<Database>, wanted: EmbeddingSpace): Promise<void> {
+  const configured: EmbeddingSpace = {
+    provider: wanted.provider,
+    model: wanted.model,
+    dimension: wanted.dimension,
+  };
   const existing = await getMetaValue(db, EMBEDDING_SPACE_KEY);
   const stored = storedSpaceSchema.parse(
     existing ??
@@ -49,7 +63,11 @@ export async function ensureEmbeddingSpace(db: Kysely<Database>, configured: Emb
         return winner;
       })),
   );
-  if (stored.model !== configured.model || stored.dimension !== configured.dimension) {
+  if (
+    stored.provider !== configured.provider ||
+    stored.model !== configured.model ||
+    stored.dimension !== configured.dimension
+  ) {
     throw new EmbeddingSpaceMismatchError(stored, configured);
   }
 }

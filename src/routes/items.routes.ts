@@ -34,7 +34,13 @@ export const itemRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request, reply) => {
-      const { item, created } = await putItem(app.db, request.params.itemId, request.body);
+      const { item, created } = await putItem(
+        app.db,
+        app.embedding.policy,
+        request.params.itemId,
+        request.body,
+      );
+      app.embedding.schedule();
       return reply.code(created ? 201 : 200).send(item);
     },
   );
@@ -71,7 +77,11 @@ export const itemRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: itemSchema, ...problemResponses(400, 404, 413, 415) },
       },
     },
-    async (request) => patchItem(app.db, request.params.itemId, request.body),
+    async (request) => {
+      const item = await patchItem(app.db, app.embedding.policy, request.params.itemId, request.body);
+      app.embedding.schedule();
+      return item;
+    },
   );
 
   app.delete(

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database, ItemRow, NewItemRow } from '../db/database.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
+import { type ItemTextPolicy, itemTextHash } from '../embedding/item-text.ts';
 import { applyMergePatch } from '../ingest/merge-patch.ts';
 import { decodeCursor, encodeCursor } from '../pagination.ts';
 import {
@@ -22,6 +23,7 @@ export async function getItem(db: Kysely<Database>, id: string): Promise<Item> {
 /** Creates or fully replaces an item. */
 export async function putItem(
   db: Kysely<Database>,
+  policy: ItemTextPolicy,
   id: string,
   input: ItemInput,
 ): Promise<{ item: Item; created: boolean }> {
@@ -30,12 +32,17 @@ export async function putItem(
       { path: 'body.id', message: `must equal the id in the path ("${id}") or be left out` },
     ]);
   }
-  const { item, created } = await upsertItem(db, toItemRow(id, input));
+  const { item, created } = await upsertItem(db, toItemRow(id, input, policy));
   return { item: toItem(item), created };
 }
 
 /** Applies a JSON merge patch to a stored item, checking the result like a full replacement. */
-export async function patchItem(db: Kysely<Database>, id: string, patch: ItemPatch): Promise<Item> {
+export async function patchItem(
+  db: Kysely<Database>,
+  policy: ItemTextPolicy,
+  id: string,
+  patch: ItemPatch,
+): Promise<Item> {
   return db.transaction().execute(async (trx) => {
     const current = await findItemByIdForUpdate(trx, id);
     if (!current) throw new NotFoundError(`No item "${id}"`);
@@ -49,7 +56,7 @@ export async function patchItem(db: Kysely<Database>, id: string, patch: ItemPat
         })),
       );
     }
-    const { item } = await upsertItem(trx, toItemRow(id, merged.data));
+    const { item } = await upsertItem(trx, toItemRow(id, merged.data, policy));
     return toItem(item);
   });
 }
@@ -81,7 +88,9 @@ export async function listItemPage(
   };
 }
 
-export function toItemRow(id: string, input: ItemInput): NewItemRow {
+/** The row for an item, with the hash of its embedding text (what tells the embedder it changed). */
+export function toItemRow(id: string, input: ItemInput, policy: ItemTextPolicy): NewItemRow {
+  const releaseYear = input.releaseDate ? Number(input.releaseDate.slice(0, 4)) : null;
   return {
     id,
     type: input.type,
@@ -92,7 +101,7 @@ export function toItemRow(id: string, input: ItemInput): NewItemRow {
     credits: JSON.stringify(input.credits),
     language: input.language ?? null,
     release_date: input.releaseDate ?? null,
-    release_year: input.releaseDate ? Number(input.releaseDate.slice(0, 4)) : null,
+    release_year: releaseYear,
     duration_seconds: input.durationSeconds ?? null,
     maturity_rating: input.maturityRating ?? null,
     regions: input.regions,
@@ -102,6 +111,18 @@ export function toItemRow(id: string, input: ItemInput): NewItemRow {
     url: input.url ?? null,
     series_id: input.seriesId ?? null,
     attributes: JSON.stringify(input.attributes),
+    embedding_text_hash: itemTextHash(policy, {
+      title: input.title,
+      type: input.type,
+      genres: input.genres,
+      tags: input.tags,
+      credits: input.credits,
+      description: input.description ?? null,
+      language: input.language ?? null,
+      releaseYear,
+      maturityRating: input.maturityRating ?? null,
+      regions: input.regions,
+    }),
   };
 }
 

@@ -34,7 +34,9 @@ if (servedMode) {
       const applied = await Promise.all(replicas.map((replica) => migrateToLatest(replica.db)));
       t.same(applied.flat(), ['0001_initial', '0002_api_keys'], 'exactly one replica ran the migrations');
       await Promise.all(
-        replicas.map((replica) => ensureEmbeddingSpace(replica.db, { model: 'model-a', dimension: 8 })),
+        replicas.map((replica) =>
+          ensureEmbeddingSpace(replica.db, { provider: 'local', model: 'model-a', dimension: 8 }),
+        ),
       );
       t.pass('and all of them agreed on the embedding space');
     },
@@ -61,15 +63,21 @@ t.test('the database remembers its embedding space and refuses another one', asy
   const database = await connectDatabase(await freshDatabaseConfig(t));
   t.teardown(() => database.close());
   await migrateToLatest(database.db);
-  await ensureEmbeddingSpace(database.db, { model: 'model-a', dimension: 8 });
-  await ensureEmbeddingSpace(database.db, { model: 'model-a', dimension: 8 });
+  const space = { provider: 'local', model: 'model-a', dimension: 8 };
+  await ensureEmbeddingSpace(database.db, space);
+  await ensureEmbeddingSpace(database.db, space);
   t.pass('the same space is accepted again');
 
-  const otherModel = ensureEmbeddingSpace(database.db, { model: 'model-b', dimension: 8 });
+  const otherModel = ensureEmbeddingSpace(database.db, { ...space, model: 'model-b' });
   await t.rejects(otherModel, EmbeddingSpaceMismatchError);
   await t.rejects(
-    ensureEmbeddingSpace(database.db, { model: 'model-a', dimension: 16 }),
-    { message: /model "model-a" with dimension 8.*"model-a" with dimension 16/ },
+    ensureEmbeddingSpace(database.db, { ...space, provider: 'openai' }),
+    { message: /local embedder, model "model-a".*openai embedder, model "model-a"/ },
+    'another provider is another space',
+  );
+  await t.rejects(
+    ensureEmbeddingSpace(database.db, { ...space, dimension: 16 }),
+    { message: /model "model-a", dimension 8.*model "model-a", dimension 16/ },
     'the message names both spaces',
   );
 

@@ -1,0 +1,115 @@
+import OpenAI from 'openai';
+import pLimit from 'p-limit';
+import type { Counter } from 'prom-client';
+import type { EmbeddingSpace } from '../db/embedding-space.ts';
+import { type Embedder, normalize } from './embedder.ts';
+
+export interface OpenAiEmbedderOptions {
+  space: EmbeddingSpace;
+  apiKey: string | undefined;
+  baseUrl: string | undefined;
+  /** Inputs per request. */
+  batchSize: number;
+  /** Estimated tokens per request (about 4 characters a token). */
+  batchTokens: number;
+  /** Requests in flight at once, across all callers of this embedder. */
+  concurrency: number;
+  timeoutMs: number;
+  maxRetries: number;
+  metrics?: {
+    calls: Counter<'provider' | 'outcome'>;
+    tokens: Counter<'provider'>;
+  };
+}
+
+// Longest input sent: OpenAI's embedding models take 8,191 tokens; about 4 characters a token in English.
+const MAX_INPUT_CHARS = 24_000;
+const estimateTokens = (text: string) => Math.ceil(text.length / 4) + 1;
+
+/** Splits texts into requests of at most batchSize inputs and about batchTokens tokens. */
+export function planBatches(texts: readonly string[], batchSize: number, batchTokens: number): number[][] {
+  const batches: number[][] = [];
+  let current: number[] = [];
+  let tokens = 0;
+  texts.forEach((text, index) => {
+    const cost = estimateTokens(text);
+    if (current.length > 0 && (current.length >= batchSize || tokens + cost > batchTokens)) {
+      batches.push(current);
+      current = [];
+      tokens = 0;
+    }
+    current.push(index);
+    tokens += cost;
+  });
+  if (current.length > 0) batches.push(current);
+  return batches;
+}
+
+/**
+ * Embeddings from OpenAI or any server that speaks its API (vLLM, Ollama, TEI, LiteLLM...). The official
+ * client does the retrying: exponential backoff with jitter on 408, 409, 429 and 5xx answers and on
+ * connection errors, honouring Retry-After; each request has its own timeout.
+ */
+export function createOpenAiEmbedder(options: OpenAiEmbedderOptions): Embedder {
+  const { space } = options;
+  const client = new OpenAI({
+    // Local servers (Ollama, vLLM) take no key, but the client wants one.
+    apiKey: options.apiKey ?? 'no-key',
+    baseURL: options.baseUrl,
+    timeout: options.timeoutMs,
+    maxRetries: options.maxRetries,
+  });
+  const limit = pLimit(options.concurrency);
+
+  const request = async (inputs: string[], signal: AbortSignal | undefined): Promise<Float32Array[]> => {
+    try {
+      const response = await client.embeddings.create(
+        { model: space.model, input: inputs, dimensions: space.dimension, encoding_format: 'float' },
+        { signal },
+      );
+      options.metrics?.tokens.inc({ provider: 'openai' }, response.usage?.prompt_tokens ?? 0);
+      const vectors = [...response.data].sort((a, b) => a.index - b.index).map((entry) => entry.embedding);
+      if (vectors.length !== inputs.length)
+        throw new Error(
+          `the embedding server answered ${vectors.length} vectors for ${inputs.length} inputs`,
+        );
+      const wrong = vectors.find((vector) => vector.length !== space.dimension);
+      if (wrong)
+        throw new Error(
+          `the embedding server answered vectors of dimension ${wrong.length}, but MARQUEE_EMBEDDING_DIMENSION is ${space.dimension}`,
+        );
+      options.metrics?.calls.inc({ provider: 'openai', outcome: 'ok' });
+      return vectors.map((vector) => normalize(Float32Array.from(vector)));
+    } catch (error) {
+      options.metrics?.calls.inc({ provider: 'openai', outcome: 'error' });
+      throw error;
+    }
+  };
+
+  return {
+    space,
+    async embed(texts, { signal } = {}) {
+      const inputs = texts.map((text) =>
+        text.length > MAX_INPUT_CHARS ? text.slice(0, MAX_INPUT_CHARS) : text,
+      );
+      const batches = planBatches(inputs, options.batchSize, options.batchTokens);
+      const results = await Promise.all(
+        batches.map((batch) =>
+          limit(() =>
+            request(
+              batch.map((index) => inputs[index] ?? ''),
+              signal,
+            ),
+          ),
+        ),
+      );
+      const vectors: Float32Array[] = new Array<Float32Array>(texts.length);
+      batches.forEach((batch, batchIndex) =>
+        batch.forEach((textIndex, position) => {
+          vectors[textIndex] = results[batchIndex]?.[position] ?? new Float32Array(space.dimension);
+        }),
+      );
+      return vectors;
+    },
+  };
+}
