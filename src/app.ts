@@ -12,6 +12,8 @@ import { databasePlugin } from './plugins/database.plugin.ts';
 import { authPlugin } from './plugins/auth.plugin.ts';
 import { metricsPlugin } from './plugins/metrics.plugin.ts';
 import { embeddingPlugin } from './plugins/embedding.plugin.ts';
+import { importsPlugin } from './plugins/imports.plugin.ts';
+import { importRoutes } from './routes/imports.routes.ts';
 import { rateLimitPlugin } from './plugins/rate-limit.plugin.ts';
 import { retentionPlugin } from './plugins/retention.plugin.ts';
 import { securityPlugin } from './plugins/security.plugin.ts';
@@ -48,8 +50,9 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     bodyLimit: DEFAULT_BODY_LIMIT,
     // Cooperative: the client gets a 503 problem at once, request.signal tells the work to stop.
     handlerTimeout: deps.config.requestTimeoutMs,
-    // A client that takes longer than this to send its request is cut off (slow-loris).
-    requestTimeout: 60_000,
+    // A client that takes longer than this to send its request is cut off: 60 s for the headers (slow-loris),
+    // an hour for a whole request body (bulk imports stream large files).
+    requestTimeout: 3_600_000,
     // Keep a caller's request id (from a gateway) when it is sane, so logs line up across services.
     genReqId: (request) => {
       const incoming = request.headers[REQUEST_ID_HEADER];
@@ -90,12 +93,14 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   // After the OpenAPI plugin, so that /metrics is documented (and walked by the access test) like any route.
   await app.register(metricsPlugin, { metrics });
   await app.register(embeddingPlugin, { config: deps.config, embedder: deps.embedder });
+  await app.register(importsPlugin, { batchSize: deps.config.importBatchSize });
 
   await app.register(healthRoutes);
   await app.register(itemRoutes, { prefix: '/v1' });
   await app.register(userRoutes, { prefix: '/v1' });
   await app.register(eventRoutes, { prefix: '/v1' });
   await app.register(adminRoutes, { prefix: '/v1' });
+  await app.register(importRoutes, { prefix: '/v1' });
 
   return app;
 }

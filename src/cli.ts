@@ -10,6 +10,16 @@ import { DataDirInUseError } from './db/data-dir-lock.ts';
 import { EmbeddingSpaceMismatchError } from './db/embedding-space.ts';
 import { MigrationError } from './db/migrate.ts';
 import { createLogger, openDatabase, startServer } from './server.ts';
+import { createReadStream } from 'node:fs';
+import { access, readFile } from 'node:fs/promises';
+import { buildApp } from './app.ts';
+import { createMemoryCache } from './cache/memory-cache.ts';
+import { IMPORT_KINDS, type ImportKind } from './ingest/import-records.ts';
+import { IMPORT_MODES, type ImportMode } from './ingest/import-runner.ts';
+import { MappingError, parseMapping } from './ingest/mapping.ts';
+import { IMPORT_FORMATS, type ImportFormat } from './ingest/record-reader.ts';
+import { waitForImportEnd } from './jobs/import-queue.ts';
+import { getImportStatus } from './services/imports.service.ts';
 
 // In-flight requests get this long to finish after SIGTERM/SIGINT before the process exits anyway.
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -120,7 +130,107 @@ export function createCli(): Command {
       });
     });
 
+  program
+    .command('import')
+    .description(
+      'Import a file of items, users or events (NDJSON, CSV, JSON array; gzip accepted) straight into the ' +
+        'database, then print what happened to every record. FILE "-" reads standard input. Stop the ' +
+        'embedded server first (it holds the data folder), or POST the file to /v1/imports instead.',
+    )
+    .argument('<kind>', `what the file holds: ${IMPORT_KINDS.join(', ')}`)
+    .argument('<file>', 'a file path, or - for standard input')
+    .option('--format <format>', `${IMPORT_FORMATS.join(', ')} (default: from the file name, else ndjson)`)
+    .option('--map <mapping>', 'column mapping: target=source[:transform...] pairs separated by commas')
+    .option('--mapping <file>', 'a JSON file of target: expression pairs (see mappings/)')
+    .option('--mode <mode>', 'upsert, or sync to delete what the file does not hold', 'upsert')
+    .option('--max-delete-percent <percent>', 'sync: refuse to delete more than this share (default 10)')
+    .option('--force', 'sync: delete beyond --max-delete-percent')
+    .action(async (kind: string, file: string, options: ImportCliOptions) => {
+      await runImportCommand(kind, file, options);
+    });
+
   return program;
+}
+
+interface ImportCliOptions {
+  format?: string;
+  map?: string;
+  mapping?: string;
+  mode: string;
+  maxDeletePercent?: string;
+  force?: boolean;
+}
+
+async function runImportCommand(kind: string, file: string, options: ImportCliOptions): Promise<void> {
+  if (!(IMPORT_KINDS as readonly string[]).includes(kind))
+    throw new CliUsageError(`kind must be one of ${IMPORT_KINDS.join(', ')} (got "${kind}")`);
+  const format =
+    options.format ??
+    (/\.csv(\.gz)?$/i.test(file) ? 'csv' : /\.json(\.gz)?$/i.test(file) ? 'json' : 'ndjson');
+  if (!(IMPORT_FORMATS as readonly string[]).includes(format))
+    throw new CliUsageError(`--format must be one of ${IMPORT_FORMATS.join(', ')} (got "${format}")`);
+  if (!(IMPORT_MODES as readonly string[]).includes(options.mode))
+    throw new CliUsageError(`--mode must be one of ${IMPORT_MODES.join(', ')} (got "${options.mode}")`);
+  let mappingSpec: string | Record<string, string> | undefined = options.map;
+  if (options.mapping)
+    mappingSpec = JSON.parse(await readFile(options.mapping, 'utf8')) as Record<string, string>;
+  let mapping;
+  try {
+    mapping = mappingSpec === undefined ? undefined : parseMapping(mappingSpec);
+  } catch (error) {
+    if (error instanceof MappingError) throw new CliUsageError(`the mapping: ${error.message}`);
+    throw error;
+  }
+  const input = file === '-' ? process.stdin : createReadStream(file);
+  if (file !== '-') await access(file).catch(() => Promise.reject(new CliUsageError(`cannot read ${file}`)));
+
+  const config = loadConfig(process.env);
+  const logger = createLogger({ logLevel: 'warn' });
+  const database = await openDatabase(config, logger);
+  const app = await buildApp({ config, database, cache: createMemoryCache(), logger });
+  try {
+    const started = Date.now();
+    let importIdSoFar: string | undefined;
+    const progress = setInterval(() => {
+      void getImportStatus(app.db, importIdSoFar ?? '')
+        .then((status) =>
+          console.error(
+            `${status.status}: ${status.counts.received} read, ${status.counts.inserted + status.counts.updated + status.counts.unchanged} written, ${status.counts.failed} failed (${Math.round(status.counts.received / ((Date.now() - started) / 1000))}/s)`,
+          ),
+        )
+        .catch(() => undefined);
+    }, 2_000);
+    const importId = await app.imports.run(
+      {
+        kind: kind as ImportKind,
+        format: format as ImportFormat,
+        mode: options.mode as ImportMode,
+        mapping,
+        mappingSpec,
+        maxDeletePercent:
+          options.maxDeletePercent === undefined ? undefined : Number(options.maxDeletePercent),
+        force: options.force,
+        source: file === '-' ? 'stdin' : file,
+      },
+      input,
+      (id) => (importIdSoFar = id),
+    );
+    await waitForImportEnd(app.db, importId);
+    clearInterval(progress);
+    const status = await getImportStatus(app.db, importId);
+    const width = Math.max(...Object.values(status.counts).map((value) => String(value).length));
+    for (const [name, value] of Object.entries(status.counts))
+      console.error(`  ${name.padEnd(10)} ${String(value).padStart(width)}`);
+    for (const error of status.errors.slice(0, 20)) console.error(`line ${error.line}: ${error.reason}`);
+    if (status.errors.length > 20) console.error(`... and ${status.counts.failed - 20} more failed records`);
+    process.stdout.write(`${JSON.stringify(status)}\n`);
+    if (status.status === 'failed') {
+      console.error(`import failed: ${status.failure}`);
+      process.exitCode = 1;
+    }
+  } finally {
+    await app.close();
+  }
 }
 
 async function withDatabase(work: (db: DatabaseHandle['db']) => Promise<void>): Promise<void> {

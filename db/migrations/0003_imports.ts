@@ -40,7 +40,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       failed integer NOT NULL DEFAULT 0,
       embedded integer NOT NULL DEFAULT 0,
       errors jsonb NOT NULL DEFAULT '[]',
-      finished_at timestamptz NOT NULL DEFAULT now(),
+      -- Set once the batch's items are embedded too; until then the import is not done.
+      finished_at timestamptz,
       PRIMARY KEY (import_id, batch_no)
     )`.execute(db);
 

@@ -106,7 +106,7 @@ export interface ImportBatchesTable {
   failed: number;
   embedded: number;
   errors: ColumnType<ImportError[], string | undefined, string>;
-  finished_at: Generated<Date>;
+  finished_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
 export interface ImportSeenIdsTable {

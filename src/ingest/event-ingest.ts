@@ -23,25 +23,34 @@ export async function ingestEvents(
     else rejected.push({ index, problem: describeIssues(parsed.error.issues) });
   });
 
-  const knownItems = await findExistingItemIds(db, [...new Set(valid.map(({ event }) => event.itemId))]);
+  const stored = await db.transaction().execute((trx) => storeValidEvents(trx, valid, now));
+  rejected.push(...stored.rejected);
+  rejected.sort((a, b) => a.index - b.index);
+  return { accepted: stored.accepted, duplicates: stored.duplicates, rejected };
+}
+
+/**
+ * Stores validated events whose item exists, creating their users; run inside the caller's transaction.
+ * Events already stored (same id, or same user, item, type and instant) are counted as duplicates.
+ */
+export async function storeValidEvents(
+  trx: Kysely<Database>,
+  valid: readonly { index: number; event: EventInput }[],
+  now: Date = new Date(),
+): Promise<EventBatchResult> {
+  const rejected: EventBatchResult['rejected'] = [];
+  const knownItems = await findExistingItemIds(trx, [...new Set(valid.map(({ event }) => event.itemId))]);
   const rows: NewEventRow[] = [];
   for (const { index, event } of valid) {
     if (knownItems.has(event.itemId)) rows.push(toEventRow(event, now));
     else rejected.push({ index, problem: `itemId: unknown item "${event.itemId}"` });
   }
-
-  const accepted =
-    rows.length === 0
-      ? 0
-      : await db.transaction().execute(async (trx) => {
-          await ensureUsersExist(
-            trx,
-            rows.map((row) => row.user_id),
-          );
-          return insertNewEvents(trx, rows);
-        });
-
-  rejected.sort((a, b) => a.index - b.index);
+  if (rows.length === 0) return { accepted: 0, duplicates: 0, rejected };
+  await ensureUsersExist(
+    trx,
+    rows.map((row) => row.user_id),
+  );
+  const accepted = await insertNewEvents(trx, rows);
   return { accepted, duplicates: rows.length - accepted, rejected };
 }
 
@@ -69,7 +78,7 @@ function naturalKey(event: EventInput, occurredAt: Date): string {
   return `auto:${digest}`;
 }
 
-function describeIssues(
+export function describeIssues(
   issues: readonly { path: readonly PropertyKey[]; message: string; code: string; keys?: string[] }[],
 ) {
   return issues

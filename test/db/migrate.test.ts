@@ -12,7 +12,7 @@ import { freshDatabaseConfig, servedMode } from '../helpers/test-app.ts';
 t.test('migrations run once: a second run applies nothing', async (t) => {
   const database = await connectDatabase(await freshDatabaseConfig(t));
   t.teardown(() => database.close());
-  t.same(await migrateToLatest(database.db), ['0001_initial', '0002_api_keys']);
+  t.same(await migrateToLatest(database.db), ['0001_initial', '0002_api_keys', '0003_imports']);
   t.same(await migrateToLatest(database.db), []);
   const tables = await sql<{ table_name: string }>`
     SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`.execute(
@@ -20,7 +20,17 @@ t.test('migrations run once: a second run applies nothing', async (t) => {
   );
   t.same(
     tables.rows.map((row) => row.table_name).filter((name) => !name.startsWith('kysely_')),
-    ['api_keys', 'events', 'item_embeddings', 'items', 'marquee_meta', 'users'],
+    [
+      'api_keys',
+      'events',
+      'import_batches',
+      'import_seen_ids',
+      'imports',
+      'item_embeddings',
+      'items',
+      'marquee_meta',
+      'users',
+    ],
   );
 });
 
@@ -32,7 +42,11 @@ if (servedMode) {
       const replicas = await Promise.all([1, 2, 3, 4].map(() => connectDatabase(config)));
       t.teardown(() => Promise.all(replicas.map((replica) => replica.close())));
       const applied = await Promise.all(replicas.map((replica) => migrateToLatest(replica.db)));
-      t.same(applied.flat(), ['0001_initial', '0002_api_keys'], 'exactly one replica ran the migrations');
+      t.same(
+        applied.flat(),
+        ['0001_initial', '0002_api_keys', '0003_imports'],
+        'exactly one replica ran the migrations',
+      );
       await Promise.all(
         replicas.map((replica) =>
           ensureEmbeddingSpace(replica.db, { provider: 'local', model: 'model-a', dimension: 8 }),

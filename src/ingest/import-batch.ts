@@ -1,0 +1,216 @@
+import type { Kysely } from 'kysely';
+import type { Database, ImportError } from '../db/database.ts';
+import type { Embedder } from '../embedding/embedder.ts';
+import { embeddableFromRow, type ItemTextPolicy, itemEmbeddingText } from '../embedding/item-text.ts';
+import {
+  findItemsNeedingEmbedding,
+  storeItemEmbeddings,
+} from '../repositories/item-embeddings.repository.ts';
+import {
+  finishImportBatch,
+  type BatchCounts,
+  claimImportBatch,
+  countTableRows,
+  countUnseen,
+  deleteRowsById,
+  deleteUnseen,
+  finishImport,
+  lockImport,
+  markImportFailed,
+  recordImportBatch,
+  rememberSeenIds,
+  upsertItemsChanged,
+  upsertUsersChanged,
+} from '../repositories/imports.repository.ts';
+import type { EventInput } from '../schemas/events.schema.ts';
+import type { ItemInput } from '../schemas/items.schema.ts';
+import { toItemRow } from '../services/items.service.ts';
+import { storeValidEvents } from './event-ingest.ts';
+import type { ImportKind, ImportRecord } from './import-records.ts';
+
+/** One job's worth of an import: validated records, numbered so that a retried batch is recognised. */
+export interface ImportBatch {
+  importId: string;
+  batchNo: number;
+  kind: ImportKind;
+  sync: boolean;
+  records: ImportRecord[];
+}
+
+export interface BatchContext {
+  db: Kysely<Database>;
+  policy: ItemTextPolicy;
+  embedder: () => Promise<Embedder>;
+}
+
+/** The last record for each id wins within a batch (one statement cannot write a row twice). */
+function lastPerId(records: readonly ImportRecord[]): { kept: ImportRecord[]; superseded: number } {
+  const byId = new Map<string, ImportRecord>();
+  for (const record of records) {
+    byId.delete(record.id);
+    byId.set(record.id, record);
+  }
+  return { kept: [...byId.values()], superseded: records.length - byId.size };
+}
+
+async function writeBatch(
+  trx: Kysely<Database>,
+  policy: ItemTextPolicy,
+  batch: ImportBatch,
+): Promise<{ counts: Omit<BatchCounts, 'embedded'>; errors: ImportError[]; written: string[] }> {
+  const counts = { inserted: 0, updated: 0, unchanged: 0, deleted: 0, failed: 0 };
+  const errors: ImportError[] = [];
+  if (batch.kind === 'events') {
+    const valid = batch.records.map((record, index) => ({
+      index,
+      event: (record as { data: unknown }).data as EventInput,
+    }));
+    const result = await storeValidEvents(trx, valid);
+    counts.inserted = result.accepted;
+    counts.unchanged = result.duplicates;
+    counts.failed = result.rejected.length;
+    for (const { index, problem } of result.rejected)
+      errors.push({ line: batch.records[index]?.line ?? 0, reason: problem });
+    return { counts, errors, written: [] };
+  }
+  const { kept, superseded } = lastPerId(batch.records);
+  counts.unchanged += superseded;
+  const deletions = kept.filter((record) => record.op === 'delete').map((record) => record.id);
+  const upserts = kept.filter((record) => record.op === 'upsert');
+  counts.deleted = await deleteRowsById(trx, batch.kind, deletions);
+  counts.unchanged += deletions.length - counts.deleted;
+  const written =
+    batch.kind === 'items'
+      ? await upsertItemsChanged(
+          trx,
+          upserts.map((record) => toItemRow(record.id, record.data as ItemInput, policy)),
+        )
+      : await upsertUsersChanged(
+          trx,
+          upserts.map((record) => ({
+            id: record.id,
+            attributes: JSON.stringify((record.data as { attributes: unknown }).attributes ?? {}),
+          })),
+        );
+  counts.inserted = written.filter((row) => row.inserted).length;
+  counts.updated = written.length - counts.inserted;
+  counts.unchanged += upserts.length - written.length;
+  if (batch.sync)
+    await rememberSeenIds(
+      trx,
+      batch.importId,
+      upserts.map((record) => record.id),
+    );
+  return { counts, errors, written: written.map((row) => row.id) };
+}
+
+/**
+ * Applies one batch exactly once: the batch is claimed, written and counted in one transaction, so a batch
+ * that is retried after its transaction committed does nothing; one retried after a crash before the commit
+ * starts over. Embedding follows the commit and is idempotent by content hash, so a crash between the two
+ * only leaves items pending, which the retry (or any later run) embeds.
+ */
+export async function processImportBatch(context: BatchContext, batch: ImportBatch): Promise<void> {
+  const { db, policy } = context;
+  await db.transaction().execute(async (trx) => {
+    if (!(await claimImportBatch(trx, batch.importId, batch.batchNo))) return;
+    const { counts, errors } = await writeBatch(trx, policy, batch);
+    await recordImportBatch(trx, batch.importId, batch.batchNo, counts, errors);
+  });
+  const ids =
+    batch.kind === 'items'
+      ? batch.records.filter((record) => record.op === 'upsert').map((record) => record.id)
+      : [];
+  const pending = await findItemsNeedingEmbedding(db, Math.max(ids.length, 1), ids);
+  const vectors =
+    pending.length === 0
+      ? []
+      : await (
+          await context.embedder()
+        ).embed(pending.map((item) => itemEmbeddingText(embeddableFromRow(item), policy.fields)));
+  await db.transaction().execute(async (trx) => {
+    const stored = await storeItemEmbeddings(
+      trx,
+      pending.map((item, index) => ({
+        itemId: item.id,
+        embedding: vectors[index] ?? new Float32Array(policy.space.dimension),
+        contentHash: item.embedding_text_hash,
+      })),
+    );
+    await finishImportBatch(trx, batch.importId, batch.batchNo, stored);
+  });
+  // Also when this batch was already done: its first run may have died before finalizing.
+  await finalizeImportIfDone(db, batch.importId);
+}
+
+/** Records a batch that could not be applied after all its attempts, so the import can still finish. */
+export async function recordFailedBatch(
+  db: Kysely<Database>,
+  batch: ImportBatch,
+  reason: string,
+): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    if (!(await claimImportBatch(trx, batch.importId, batch.batchNo))) return;
+    await recordImportBatch(
+      trx,
+      batch.importId,
+      batch.batchNo,
+      { inserted: 0, updated: 0, unchanged: 0, deleted: 0, failed: batch.records.length },
+      batch.records.slice(0, 5).map((record) => ({ line: record.line, id: record.id, reason })),
+    );
+    await finishImportBatch(trx, batch.importId, batch.batchNo, 0);
+  });
+  await finalizeImportIfDone(db, batch.importId);
+}
+
+/**
+ * Ends an import once the reader is done and every batch is recorded; whoever gets there first (the reader
+ * or the last batch) does it, under a row lock. A full sync then deletes what the file did not hold, unless
+ * that is more than the allowed share of the table.
+ */
+export async function finalizeImportIfDone(db: Kysely<Database>, importId: string): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    const current = await lockImport(trx, importId);
+    if (!current || current.status !== 'processing' || current.batches_total === null) return;
+    const done = await trx
+      .selectFrom('import_batches')
+      .select((eb) => eb.fn.countAll<string>().as('count'))
+      .where('import_id', '=', importId)
+      .where('batch_no', '>=', 0)
+      .where('finished_at', 'is not', null)
+      .executeTakeFirstOrThrow();
+    if (Number(done.count) < current.batches_total) return;
+    if (current.mode === 'sync' && (current.kind === 'items' || current.kind === 'users')) {
+      const table = current.kind;
+      const options = current.options as { maxDeletePercent?: number; force?: boolean };
+      const unseen = await countUnseen(trx, importId, table);
+      const total = await countTableRows(trx, table);
+      const limit = options.maxDeletePercent ?? 10;
+      if (unseen > 0 && !options.force && (unseen / Math.max(total, 1)) * 100 > limit) {
+        await markImportFailed(
+          trx,
+          importId,
+          `sync refused: it would delete ${unseen} of ${total} ${table} (${((unseen / total) * 100).toFixed(1)} %), more than maxDeletePercent ${limit} %; nothing was deleted (force=true to do it)`,
+        );
+        await trx.deleteFrom('import_seen_ids').where('import_id', '=', importId).execute();
+        return;
+      }
+      const deleted = await deleteUnseen(trx, importId, table);
+      await trx
+        .insertInto('import_batches')
+        .values({
+          import_id: importId,
+          batch_no: -1,
+          inserted: 0,
+          updated: 0,
+          unchanged: 0,
+          deleted,
+          failed: 0,
+          embedded: 0,
+        })
+        .onConflict((conflict) => conflict.doNothing())
+        .execute();
+    }
+    await finishImport(trx, importId);
+  });
+}

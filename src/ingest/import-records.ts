@@ -1,0 +1,75 @@
+import type { ImportError } from '../db/database.ts';
+import { idSchema } from '../schemas/common.schema.ts';
+import { eventInputSchema } from '../schemas/events.schema.ts';
+import { itemInputSchema } from '../schemas/items.schema.ts';
+import { userInputSchema } from '../schemas/users.schema.ts';
+import { describeIssues } from './event-ingest.ts';
+import { applyMapping, type Mapping } from './mapping.ts';
+import type { ImportFormat } from './record-reader.ts';
+
+export const IMPORT_KINDS = ['items', 'users', 'events'] as const;
+export type ImportKind = (typeof IMPORT_KINDS)[number];
+
+/** A validated record, ready for a batch: what it does, to which id, and where it came from. */
+export type ImportRecord =
+  | { line: number; op: 'upsert'; id: string; data: Record<string, unknown> }
+  | { line: number; op: 'delete'; id: string };
+
+const LIST_FIELDS = new Set(['genres', 'tags', 'regions']);
+const NUMBER_FIELDS = new Set(['durationSeconds', 'value']);
+
+/**
+ * A CSV row without a mapping: columns named like the API's fields, lists separated by "|", numbers as
+ * numbers, `attributes.x` and `context.x` columns gathered into their objects, empty cells left out.
+ */
+function fromPlainCsv(row: Record<string, unknown>): Record<string, unknown> {
+  const result: Record<string, unknown> = {};
+  for (const [column, raw] of Object.entries(row)) {
+    if (typeof raw !== 'string' || raw.trim() === '') continue;
+    const text = raw.trim();
+    const value = LIST_FIELDS.has(column)
+      ? text
+          .split('|')
+          .map((part) => part.trim())
+          .filter(Boolean)
+      : NUMBER_FIELDS.has(column) && Number.isFinite(Number(text))
+        ? Number(text)
+        : text;
+    const [head, ...rest] = column.split('.');
+    if (rest.length > 0 && (head === 'attributes' || head === 'context')) {
+      const object = (result[head] ??= {}) as Record<string, unknown>;
+      object[rest.join('.')] = value;
+    } else result[column] = value;
+  }
+  return result;
+}
+
+/** Turns one source object into an import record, validated like the single-record endpoints. */
+export function toImportRecord(
+  kind: ImportKind,
+  format: ImportFormat,
+  mapping: Mapping | undefined,
+  line: number,
+  source: Record<string, unknown>,
+): { record: ImportRecord } | { error: ImportError } {
+  const value = mapping ? applyMapping(mapping, source) : format === 'csv' ? fromPlainCsv(source) : source;
+  const rawId = value.id;
+  const idText = typeof rawId === 'string' ? rawId : undefined;
+  const fail = (reason: string) => ({ error: { line, ...(idText ? { id: idText } : {}), reason } });
+
+  const { op, ...fields } = value;
+  if (op !== undefined && op !== 'upsert' && op !== 'delete') return fail('op: must be "upsert" or "delete"');
+  if (kind === 'events') {
+    if (op === 'delete') return fail('op: events cannot be deleted by import');
+    const parsed = eventInputSchema.safeParse(fields);
+    if (!parsed.success) return fail(describeIssues(parsed.error.issues));
+    return { record: { line, op: 'upsert', id: parsed.data.id ?? '', data: parsed.data } };
+  }
+  const id = idSchema.safeParse(rawId);
+  if (!id.success) return fail(rawId === undefined ? 'id: required' : `id: ${id.error.issues[0]?.message}`);
+  if (op === 'delete') return { record: { line, op: 'delete', id: id.data } };
+  const { id: _id, ...body } = fields;
+  const parsed = kind === 'items' ? itemInputSchema.safeParse(body) : userInputSchema.safeParse(body);
+  if (!parsed.success) return fail(describeIssues(parsed.error.issues));
+  return { record: { line, op: 'upsert', id: id.data, data: parsed.data } };
+}

@@ -1,0 +1,94 @@
+import type { Kysely } from 'kysely';
+import type { FastifyBaseLogger as Logger } from 'fastify';
+import type { Database } from '../db/database.ts';
+import {
+  type BatchContext,
+  type ImportBatch,
+  processImportBatch,
+  recordFailedBatch,
+} from '../ingest/import-batch.ts';
+
+/** Where an import's batches go: processed in this process (embedded) or by BullMQ workers (served). */
+export interface ImportBatchQueue {
+  /** Hands a batch over; resolves when there is room for the next (back-pressure on the reader). */
+  submit(batch: ImportBatch): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const BATCH_ATTEMPTS = 5;
+const sleep = (milliseconds: number) => new Promise((resolve) => setTimeout(resolve, milliseconds));
+
+/**
+ * Runs a batch with retries (exponential backoff with jitter); after the last attempt the batch is recorded
+ * as failed so that the import still ends, with the reason in its errors.
+ */
+export async function runBatchWithRetries(
+  context: BatchContext,
+  batch: ImportBatch,
+  logger: Logger | undefined,
+  attempts = BATCH_ATTEMPTS,
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await processImportBatch(context, batch);
+      return;
+    } catch (error) {
+      if (attempt >= attempts) {
+        logger?.error(
+          { err: error, importId: batch.importId, batchNo: batch.batchNo },
+          'import batch failed',
+        );
+        await recordFailedBatch(
+          context.db,
+          batch,
+          `batch failed after ${attempts} attempts: ${(error as Error).message}`,
+        );
+        return;
+      }
+      await sleep(Math.min(10_000, 200 * 2 ** attempt) * (0.5 + Math.random() / 2));
+    }
+  }
+}
+
+/**
+ * The embedded mode's queue: batches run one at a time on this process (PGlite runs one statement at a
+ * time anyway), at most `maxPending` waiting, so a reader never runs far ahead of the writes.
+ */
+export function createInProcessImportQueue(
+  context: BatchContext,
+  logger?: Logger,
+  maxPending = 2,
+): ImportBatchQueue {
+  let tail: Promise<void> = Promise.resolve();
+  let pending = 0;
+  const waiters: (() => void)[] = [];
+  return {
+    async submit(batch) {
+      while (pending >= maxPending) await new Promise<void>((resolve) => waiters.push(resolve));
+      pending++;
+      tail = tail
+        .then(() => runBatchWithRetries(context, batch, logger))
+        .finally(() => {
+          pending--;
+          waiters.shift()?.();
+        });
+    },
+    async close() {
+      await tail;
+    },
+  };
+}
+
+/** Waits until the import has ended (completed or failed), polling its row. */
+export async function waitForImportEnd(
+  db: Kysely<Database>,
+  importId: string,
+  { signal, intervalMs = 100 }: { signal?: AbortSignal; intervalMs?: number } = {},
+): Promise<void> {
+  for (;;) {
+    signal?.throwIfAborted();
+    const row = await db.selectFrom('imports').select('status').where('id', '=', importId).executeTakeFirst();
+    if (!row || row.status === 'completed' || row.status === 'failed') return;
+    await sleep(intervalMs);
+  }
+}

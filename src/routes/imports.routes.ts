@@ -1,0 +1,106 @@
+import type { FastifyPluginAsyncZod } from '@fastify/type-provider-zod';
+import type { Readable } from 'node:stream';
+import { requireScope } from '../auth/access.ts';
+import { ValidationError } from '../errors.ts';
+import { MappingError, parseMapping } from '../ingest/mapping.ts';
+import { waitForImportEnd } from '../jobs/import-queue.ts';
+import {
+  importAcceptedSchema,
+  importIdParamsSchema,
+  importQuerySchema,
+  importStatusSchema,
+} from '../schemas/imports.schema.ts';
+import { problemResponses } from '../schemas/problem.schema.ts';
+import { getImportStatus } from '../services/imports.service.ts';
+
+// An import may take hours to upload and process; its handler is given six.
+const IMPORT_HANDLER_TIMEOUT_MS = 6 * 60 * 60 * 1000;
+
+export const importRoutes: FastifyPluginAsyncZod = async (app) => {
+  // The body is streamed, not parsed: whatever its type, the handler reads it as it arrives.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
+
+  app.post(
+    '/imports',
+    {
+      handlerTimeout: IMPORT_HANDLER_TIMEOUT_MS,
+      config: { access: requireScope('ingest') },
+      schema: {
+        operationId: 'createImport',
+        summary: 'Import a file of items, users or events',
+        description:
+          'Streams the request body (NDJSON, CSV with a header row, or a JSON array; gzip accepted, any size, ' +
+          'constant memory) into the catalog. Each record is validated like the single-record endpoints; bad ' +
+          'ones are reported with their line and the rest goes in. Records are upserted by id, so running the ' +
+          'same file again changes nothing; `{"op": "delete", "id": ...}` deletes. Answers 202 once the body ' +
+          'is read, or with `wait=true` 200 when the import has ended.',
+        tags: ['imports'],
+        querystring: importQuerySchema,
+        response: {
+          200: importStatusSchema.describe('wait=true: the import has ended.'),
+          202: importAcceptedSchema.describe('The body is read; batches may still be running.'),
+          ...problemResponses(400),
+        },
+      },
+    },
+    async (request, reply) => {
+      const query = request.query;
+      let mapping;
+      try {
+        mapping = query.map === undefined ? undefined : parseMapping(query.map);
+      } catch (error) {
+        if (error instanceof MappingError)
+          throw new ValidationError([{ path: 'query.map', message: error.message }]);
+        throw error;
+      }
+      if (query.mode === 'sync' && query.kind === 'events')
+        throw new ValidationError([
+          { path: 'query.mode', message: 'sync is for items and users, not events' },
+        ]);
+      const body = request.body as Readable | undefined;
+      if (!body || typeof (body as Partial<Readable>).pipe !== 'function')
+        throw new ValidationError([{ path: 'body', message: 'send the file as the request body' }]);
+      const importId = await app.imports.run(
+        {
+          kind: query.kind,
+          format: query.format,
+          mode: query.mode,
+          mapping,
+          mappingSpec: query.map,
+          maxDeletePercent: query.maxDeletePercent,
+          force: query.force,
+          source: 'http',
+        },
+        body,
+      );
+      if (query.wait) {
+        await waitForImportEnd(app.db, importId, { signal: request.signal });
+        return reply.code(200).send(await getImportStatus(app.db, importId));
+      }
+      const status = await getImportStatus(app.db, importId);
+      return reply
+        .code(202)
+        .header('location', `/v1/imports/${importId}`)
+        .send({ importId, status: status.status, statusUrl: `/v1/imports/${importId}` });
+    },
+  );
+
+  app.get(
+    '/imports/:importId',
+    {
+      config: { access: requireScope('ingest') },
+      schema: {
+        operationId: 'getImport',
+        summary: 'Progress and outcome of an import',
+        description:
+          'Counts (received, inserted, updated, unchanged, deleted, failed, embedded), timings, and the first ' +
+          '100 rejected records with line and reason.',
+        tags: ['imports'],
+        params: importIdParamsSchema,
+        response: { 200: importStatusSchema, ...problemResponses(400, 404) },
+      },
+    },
+    async (request) => getImportStatus(app.db, request.params.importId),
+  );
+};
