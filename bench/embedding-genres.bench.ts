@@ -25,7 +25,7 @@ const names = (text: string) =>
     .split(',')
     .map((name) => name.trim())
     .filter(Boolean);
-const rows = parse(readFileSync(NETFLIX), { columns: true }) as Record<string, string>[];
+const rows = parse<Record<string, string>>(readFileSync(NETFLIX), { columns: true });
 const items = rows.map((row) => ({
   title: row.title ?? '',
   type: row.type === 'Movie' ? 'movie' : 'series',
