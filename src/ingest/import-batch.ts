@@ -8,8 +8,10 @@ import {
 } from '../repositories/item-embeddings.repository.ts';
 import {
   finishImportBatch,
+  forgetSeenIds,
   type BatchCounts,
   claimImportBatch,
+  countFinishedBatches,
   countTableRows,
   countUnseen,
   deleteRowsById,
@@ -18,6 +20,7 @@ import {
   lockImport,
   markImportFailed,
   recordImportBatch,
+  recordSyncDeletions,
   rememberSeenIds,
   upsertItemsChanged,
   upsertUsersChanged,
@@ -172,14 +175,7 @@ export async function finalizeImportIfDone(db: Kysely<Database>, importId: strin
   await db.transaction().execute(async (trx) => {
     const current = await lockImport(trx, importId);
     if (!current || current.status !== 'processing' || current.batches_total === null) return;
-    const done = await trx
-      .selectFrom('import_batches')
-      .select((eb) => eb.fn.countAll<string>().as('count'))
-      .where('import_id', '=', importId)
-      .where('batch_no', '>=', 0)
-      .where('finished_at', 'is not', null)
-      .executeTakeFirstOrThrow();
-    if (Number(done.count) < current.batches_total) return;
+    if ((await countFinishedBatches(trx, importId)) < current.batches_total) return;
     if (current.mode === 'sync' && (current.kind === 'items' || current.kind === 'users')) {
       const table = current.kind;
       const options = current.options as { maxDeletePercent?: number; force?: boolean };
@@ -192,24 +188,10 @@ export async function finalizeImportIfDone(db: Kysely<Database>, importId: strin
           importId,
           `sync refused: it would delete ${unseen} of ${total} ${table} (${((unseen / total) * 100).toFixed(1)} %), more than maxDeletePercent ${limit} %; nothing was deleted (force=true to do it)`,
         );
-        await trx.deleteFrom('import_seen_ids').where('import_id', '=', importId).execute();
+        await forgetSeenIds(trx, importId);
         return;
       }
-      const deleted = await deleteUnseen(trx, importId, table);
-      await trx
-        .insertInto('import_batches')
-        .values({
-          import_id: importId,
-          batch_no: -1,
-          inserted: 0,
-          updated: 0,
-          unchanged: 0,
-          deleted,
-          failed: 0,
-          embedded: 0,
-        })
-        .onConflict((conflict) => conflict.doNothing())
-        .execute();
+      await recordSyncDeletions(trx, importId, await deleteUnseen(trx, importId, table));
     }
     await finishImport(trx, importId);
   });

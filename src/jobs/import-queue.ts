@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { FastifyBaseLogger as Logger } from 'fastify';
 import type { Database } from '../db/database.ts';
+import { findImportState } from '../repositories/imports.repository.ts';
 import {
   type BatchContext,
   type ImportBatch,
@@ -87,8 +88,8 @@ export async function waitForImportEnd(
 ): Promise<void> {
   for (;;) {
     signal?.throwIfAborted();
-    const row = await db.selectFrom('imports').select('status').where('id', '=', importId).executeTakeFirst();
-    if (!row || row.status === 'completed' || row.status === 'failed') return;
+    const status = await findImportState(db, importId);
+    if (status === undefined || status === 'completed' || status === 'failed') return;
     await sleep(intervalMs);
   }
 }

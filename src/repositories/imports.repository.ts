@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import { type ExpressionBuilder, type Kysely, sql } from 'kysely';
 import type { Database, ImportError, ImportRow, NewItemRow } from '../db/database.ts';
 
 export async function insertImport(
@@ -262,6 +262,19 @@ export async function countTableRows(db: Kysely<Database>, table: 'items' | 'use
   return Number(row.count);
 }
 
+/** Rows of the table whose id the sync import did not see. */
+const unseenBy =
+  (importId: string, table: 'items' | 'users') => (eb: ExpressionBuilder<Database, 'items' | 'users'>) =>
+    eb.not(
+      eb.exists(
+        eb
+          .selectFrom('import_seen_ids')
+          .select('import_seen_ids.id')
+          .where('import_seen_ids.import_id', '=', importId)
+          .whereRef('import_seen_ids.id', '=', `${table}.id`),
+      ),
+    );
+
 export async function countUnseen(
   db: Kysely<Database>,
   importId: string,
@@ -270,17 +283,7 @@ export async function countUnseen(
   const row = await db
     .selectFrom(table)
     .select((eb) => eb.fn.countAll<string>().as('count'))
-    .where((eb) =>
-      eb.not(
-        eb.exists(
-          eb
-            .selectFrom('import_seen_ids')
-            .select('import_seen_ids.id')
-            .where('import_seen_ids.import_id', '=', importId)
-            .whereRef('import_seen_ids.id', '=', `${table}.id`),
-        ),
-      ),
-    )
+    .where(unseenBy(importId, table))
     .executeTakeFirstOrThrow();
   return Number(row.count);
 }
@@ -290,25 +293,39 @@ export async function deleteUnseen(
   importId: string,
   table: 'items' | 'users',
 ): Promise<number> {
-  const result = await db
-    .deleteFrom(table)
-    .where((eb) =>
-      eb.not(
-        eb.exists(
-          eb
-            .selectFrom('import_seen_ids')
-            .select('import_seen_ids.id')
-            .where('import_seen_ids.import_id', '=', importId)
-            .whereRef('import_seen_ids.id', '=', `${table}.id`),
-        ),
-      ),
-    )
-    .executeTakeFirst();
+  const result = await db.deleteFrom(table).where(unseenBy(importId, table)).executeTakeFirst();
   return Number(result.numDeletedRows);
 }
 
+export async function forgetSeenIds(db: Kysely<Database>, importId: string): Promise<void> {
+  await db.deleteFrom('import_seen_ids').where('import_id', '=', importId).execute();
+}
+
+/** A sync's deletions, kept as the import's batch -1 so that they are counted with the rest. */
+export async function recordSyncDeletions(
+  db: Kysely<Database>,
+  importId: string,
+  deleted: number,
+): Promise<void> {
+  await db
+    .insertInto('import_batches')
+    .values({
+      import_id: importId,
+      batch_no: -1,
+      inserted: 0,
+      updated: 0,
+      unchanged: 0,
+      deleted,
+      failed: 0,
+      embedded: 0,
+      finished_at: new Date(),
+    })
+    .onConflict((conflict) => conflict.doNothing())
+    .execute();
+}
+
 export async function finishImport(db: Kysely<Database>, id: string): Promise<void> {
-  await db.deleteFrom('import_seen_ids').where('import_id', '=', id).execute();
+  await forgetSeenIds(db, id);
   await db
     .updateTable('imports')
     .set({ status: 'completed', finished_at: sql<Date>`now()` })
@@ -316,22 +333,19 @@ export async function finishImport(db: Kysely<Database>, id: string): Promise<vo
     .execute();
 }
 
-export async function countImportBatchesDone(db: Kysely<Database>, importId: string): Promise<number> {
+/** Batches whose writes and embeddings are both done. */
+export async function countFinishedBatches(db: Kysely<Database>, importId: string): Promise<number> {
   const row = await db
     .selectFrom('import_batches')
     .select((eb) => eb.fn.countAll<string>().as('count'))
     .where('import_id', '=', importId)
     .where('batch_no', '>=', 0)
+    .where('finished_at', 'is not', null)
     .executeTakeFirstOrThrow();
   return Number(row.count);
 }
 
-export async function listImports(db: Kysely<Database>, limit: number): Promise<ImportRow[]> {
-  return db
-    .selectFrom('imports')
-    .selectAll()
-    .orderBy('created_at', 'desc')
-    .orderBy('id')
-    .limit(limit)
-    .execute();
+export async function findImportState(db: Kysely<Database>, id: string): Promise<string | undefined> {
+  const row = await db.selectFrom('imports').select('status').where('id', '=', id).executeTakeFirst();
+  return row?.status;
 }

@@ -73,14 +73,3 @@ export async function storeItemEmbeddings(
     RETURNING item_id`.execute(db);
   return result.rows.length;
 }
-
-export async function countItemsNeedingEmbedding(db: Kysely<Database>): Promise<number> {
-  const row = await db
-    .selectFrom('items')
-    .leftJoin('item_embeddings', 'item_embeddings.item_id', 'items.id')
-    .select((eb) => eb.fn.countAll<string>().as('count'))
-    .where('items.embedding_text_hash', 'is not', null)
-    .where(sql<boolean>`item_embeddings.content_hash IS DISTINCT FROM items.embedding_text_hash`)
-    .executeTakeFirstOrThrow();
-  return Number(row.count);
-}
