@@ -93,7 +93,11 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   // After the OpenAPI plugin, so that /metrics is documented (and walked by the access test) like any route.
   await app.register(metricsPlugin, { metrics });
   await app.register(embeddingPlugin, { config: deps.config, embedder: deps.embedder });
-  await app.register(importsPlugin, { batchSize: deps.config.importBatchSize });
+  await app.register(importsPlugin, {
+    batchSize: deps.config.importBatchSize,
+    jobs: deps.config.jobs,
+    redis: deps.config.redis,
+  });
 
   await app.register(healthRoutes);
   await app.register(itemRoutes, { prefix: '/v1' });

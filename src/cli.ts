@@ -11,7 +11,8 @@ import { EmbeddingSpaceMismatchError } from './db/embedding-space.ts';
 import { MigrationError } from './db/migrate.ts';
 import { createLogger, openDatabase, startServer } from './server.ts';
 import { createReadStream } from 'node:fs';
-import { access, readFile } from 'node:fs/promises';
+import { access, readFile, stat } from 'node:fs/promises';
+import { createImportProgressDisplay } from './cli/import-progress.ts';
 import { buildApp } from './app.ts';
 import { createMemoryCache } from './cache/memory-cache.ts';
 import { IMPORT_KINDS, type ImportKind } from './ingest/import-records.ts';
@@ -19,6 +20,10 @@ import { IMPORT_MODES, type ImportMode } from './ingest/import-runner.ts';
 import { MappingError, parseMapping } from './ingest/mapping.ts';
 import { IMPORT_FORMATS, type ImportFormat } from './ingest/record-reader.ts';
 import { waitForImportEnd } from './jobs/import-queue.ts';
+import { startImportWorker } from './jobs/bullmq-import-queue.ts';
+import { createEmbedder, itemTextPolicy } from './embedding/create-embedder.ts';
+import type { Embedder } from './embedding/embedder.ts';
+import { createAppMetrics } from './metrics.ts';
 import { getImportStatus } from './services/imports.service.ts';
 
 // In-flight requests get this long to finish after SIGTERM/SIGINT before the process exits anyway.
@@ -149,7 +154,47 @@ export function createCli(): Command {
       await runImportCommand(kind, file, options);
     });
 
+  program
+    .command('worker')
+    .description(
+      'Run background jobs (import batches) from Redis until SIGTERM or SIGINT. Served mode only: needs ' +
+        'REDIS_URL and DATABASE_URL. Start as many as you like, on any host.',
+    )
+    .action(async () => {
+      await runWorkerCommand();
+    });
+
   return program;
+}
+
+async function runWorkerCommand(): Promise<void> {
+  const config = loadConfig(process.env);
+  if (!config.redis || config.database.kind !== 'postgres')
+    throw new CliUsageError(
+      'marquee worker needs REDIS_URL and DATABASE_URL; embedded, `marquee serve` runs the jobs itself',
+    );
+  const logger = createLogger(config);
+  const database = await openDatabase(config, logger);
+  const metrics = createAppMetrics();
+  let embedderPromise: Promise<Embedder> | undefined;
+  const worker = startImportWorker({
+    context: {
+      db: database.db,
+      policy: itemTextPolicy(config),
+      embedder: () => (embedderPromise ??= createEmbedder(config, metrics)),
+    },
+    redis: config.redis,
+    concurrency: config.jobs.workerConcurrency,
+    lockMs: config.jobs.lockMs,
+    logger,
+  });
+  logger.info({ concurrency: config.jobs.workerConcurrency }, 'marquee worker is running');
+  closeWithGrace({ delay: SHUTDOWN_GRACE_MS, logger }, async ({ signal, err }) => {
+    if (err) logger.error({ err }, 'shutting down after an unexpected error');
+    else logger.info({ signal }, 'shutting down: finishing running jobs');
+    await worker.close();
+    await database.close();
+  });
 }
 
 interface ImportCliOptions {
@@ -181,25 +226,24 @@ async function runImportCommand(kind: string, file: string, options: ImportCliOp
     if (error instanceof MappingError) throw new CliUsageError(`the mapping: ${error.message}`);
     throw error;
   }
-  const input = file === '-' ? process.stdin : createReadStream(file);
   if (file !== '-') await access(file).catch(() => Promise.reject(new CliUsageError(`cannot read ${file}`)));
+  const input = file === '-' ? process.stdin : createReadStream(file);
+  const totalBytes = file === '-' ? undefined : (await stat(file)).size;
 
   const config = loadConfig(process.env);
   const logger = createLogger({ logLevel: 'warn' });
   const database = await openDatabase(config, logger);
   const app = await buildApp({ config, database, cache: createMemoryCache(), logger });
+  const display = createImportProgressDisplay({ stream: process.stderr, totalBytes });
   try {
-    const started = Date.now();
     let importIdSoFar: string | undefined;
+    const bytesRead = () => ('bytesRead' in input ? input.bytesRead : 0);
     const progress = setInterval(() => {
-      void getImportStatus(app.db, importIdSoFar ?? '')
-        .then((status) =>
-          console.error(
-            `${status.status}: ${status.counts.received} read, ${status.counts.inserted + status.counts.updated + status.counts.unchanged} written, ${status.counts.failed} failed (${Math.round(status.counts.received / ((Date.now() - started) / 1000))}/s)`,
-          ),
-        )
-        .catch(() => undefined);
-    }, 2_000);
+      if (importIdSoFar)
+        void getImportStatus(app.db, importIdSoFar)
+          .then((status) => display.update(status, bytesRead()))
+          .catch(() => undefined);
+    }, 500);
     const importId = await app.imports.run(
       {
         kind: kind as ImportKind,
@@ -218,9 +262,15 @@ async function runImportCommand(kind: string, file: string, options: ImportCliOp
     await waitForImportEnd(app.db, importId);
     clearInterval(progress);
     const status = await getImportStatus(app.db, importId);
+    display.update(status, totalBytes ?? 0);
+    display.stop();
     const width = Math.max(...Object.values(status.counts).map((value) => String(value).length));
     for (const [name, value] of Object.entries(status.counts))
       console.error(`  ${name.padEnd(10)} ${String(value).padStart(width)}`);
+    if (status.timings.durationMs !== null)
+      console.error(
+        `  took ${(status.timings.durationMs / 1000).toFixed(1)} s, ${status.timings.recordsPerSecond} records/s`,
+      );
     for (const error of status.errors.slice(0, 20)) console.error(`line ${error.line}: ${error.reason}`);
     if (status.errors.length > 20) console.error(`... and ${status.counts.failed - 20} more failed records`);
     process.stdout.write(`${JSON.stringify(status)}\n`);

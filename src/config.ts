@@ -104,6 +104,13 @@ const environmentSchema = z.object({
   MARQUEE_OPENAI_MAX_RETRIES: integerInRange(0, 10, 5),
   // Records per import batch: one transaction and one job each.
   MARQUEE_IMPORT_BATCH_SIZE: integerInRange(1, 10_000, 500),
+  // Served mode (Redis): import batches are BullMQ jobs. Batches a reader may have queued ahead of the workers.
+  MARQUEE_IMPORT_MAX_QUEUED_BATCHES: integerInRange(1, 1_000, 8),
+  // Jobs each `marquee worker` runs at once; jobs each API process runs too (0: leave them to the workers).
+  MARQUEE_WORKER_CONCURRENCY: integerInRange(1, 64, 2),
+  MARQUEE_API_JOB_CONCURRENCY: integerInRange(0, 64, 1),
+  // A job whose worker stops renewing its lock this long (it died) goes back to the queue for another worker.
+  MARQUEE_JOB_LOCK_MS: integerInRange(1_000, 600_000, 30_000),
   MARQUEE_CORS_ORIGINS: z.preprocess(
     (value) =>
       typeof value === 'string'
@@ -164,6 +171,12 @@ export interface Config {
     readonly maxRetries: number;
   };
   readonly importBatchSize: number;
+  readonly jobs: {
+    readonly maxQueuedBatches: number;
+    readonly workerConcurrency: number;
+    readonly apiConcurrency: number;
+    readonly lockMs: number;
+  };
   readonly corsOrigins: readonly string[];
   readonly requestTimeoutMs: number;
   /** Events older than this many days are deleted on a schedule; undefined keeps them forever. */
@@ -240,6 +253,12 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
       maxRetries: env.MARQUEE_OPENAI_MAX_RETRIES,
     },
     importBatchSize: env.MARQUEE_IMPORT_BATCH_SIZE,
+    jobs: {
+      maxQueuedBatches: env.MARQUEE_IMPORT_MAX_QUEUED_BATCHES,
+      workerConcurrency: env.MARQUEE_WORKER_CONCURRENCY,
+      apiConcurrency: env.MARQUEE_API_JOB_CONCURRENCY,
+      lockMs: env.MARQUEE_JOB_LOCK_MS,
+    },
     corsOrigins: env.MARQUEE_CORS_ORIGINS,
     requestTimeoutMs: env.MARQUEE_REQUEST_TIMEOUT_MS,
     eventRetentionDays: env.MARQUEE_EVENT_RETENTION_DAYS,

@@ -1,6 +1,7 @@
 import type { Config } from '../config.ts';
 import type { AppMetrics } from '../metrics.ts';
 import type { Embedder } from './embedder.ts';
+import type { ItemTextPolicy } from './item-text.ts';
 import { createLocalEmbedder } from './local-embedder.ts';
 import { createOpenAiEmbedder } from './openai-embedder.ts';
 
@@ -20,4 +21,13 @@ export async function createEmbedder(config: Config, metrics?: AppMetrics): Prom
     maxRetries: embedding.maxRetries,
     metrics: metrics && { calls: metrics.embeddingCalls, tokens: metrics.embeddingTokens },
   });
+}
+
+/** How items become embedding text under this configuration: its embedding space and fields. */
+export function itemTextPolicy(config: Config): ItemTextPolicy {
+  const { embedding } = config;
+  return {
+    space: { provider: embedding.provider, model: embedding.model, dimension: embedding.dimension },
+    fields: embedding.fields,
+  };
 }

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Config } from '../config.ts';
-import { createEmbedder } from '../embedding/create-embedder.ts';
+import { createEmbedder, itemTextPolicy } from '../embedding/create-embedder.ts';
 import { embedPendingItems } from '../embedding/embed-pending.ts';
 import type { Embedder } from '../embedding/embedder.ts';
 import type { ItemTextPolicy } from '../embedding/item-text.ts';
@@ -30,11 +30,7 @@ export interface EmbeddingService {
  */
 export const embeddingPlugin = fp(
   async (app: FastifyInstance, options: { config: Config; embedder?: Embedder }) => {
-    const { embedding } = options.config;
-    const policy: ItemTextPolicy = {
-      space: { provider: embedding.provider, model: embedding.model, dimension: embedding.dimension },
-      fields: embedding.fields,
-    };
+    const policy = itemTextPolicy(options.config);
     let embedderPromise: Promise<Embedder> | undefined =
       options.embedder && Promise.resolve(options.embedder);
     const embedder = () => {

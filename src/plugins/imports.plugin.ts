@@ -1,7 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Readable } from 'node:stream';
+import type { Config } from '../config.ts';
+import type { BatchContext } from '../ingest/import-batch.ts';
 import { createImport, type ImportRequest, readImport } from '../ingest/import-runner.ts';
+import {
+  createBullmqImportQueue,
+  type ImportWorker,
+  startImportWorker,
+} from '../jobs/bullmq-import-queue.ts';
 import { createInProcessImportQueue, type ImportBatchQueue } from '../jobs/import-queue.ts';
 
 declare module 'fastify' {
@@ -15,15 +22,40 @@ export interface ImportService {
   run(request: ImportRequest, input: Readable, onCreated?: (importId: string) => void): Promise<string>;
 }
 
-/** Bulk imports: the queue their batches go to, and the reader that feeds it. */
+/**
+ * Bulk imports: the queue their batches go to, and the reader that feeds it. Embedded, batches run in this
+ * process; with Redis they are BullMQ jobs for `marquee worker` processes, and this process runs
+ * `jobs.apiConcurrency` of them too (0 leaves them all to the workers).
+ */
 export const importsPlugin = fp(
-  async (app: FastifyInstance, options: { batchSize: number; queue?: ImportBatchQueue }) => {
-    const queue =
-      options.queue ??
-      createInProcessImportQueue(
-        { db: app.db, policy: app.embedding.policy, embedder: () => app.embedding.embedder() },
-        app.log,
-      );
+  async (
+    app: FastifyInstance,
+    options: { batchSize: number; jobs: Config['jobs']; redis: Config['redis'] },
+  ) => {
+    const context: BatchContext = {
+      db: app.db,
+      policy: app.embedding.policy,
+      embedder: () => app.embedding.embedder(),
+    };
+    let queue: ImportBatchQueue;
+    let worker: ImportWorker | undefined;
+    if (options.redis) {
+      queue = createBullmqImportQueue({
+        db: app.db,
+        redis: options.redis,
+        maxQueuedBatches: options.jobs.maxQueuedBatches,
+      });
+      if (options.jobs.apiConcurrency > 0)
+        worker = startImportWorker({
+          context,
+          redis: options.redis,
+          concurrency: options.jobs.apiConcurrency,
+          lockMs: options.jobs.lockMs,
+          logger: app.log,
+        });
+    } else {
+      queue = createInProcessImportQueue(context, app.log);
+    }
     app.decorate('imports', {
       async run(request, input, onCreated) {
         const importId = await createImport(app.db, request);
@@ -33,6 +65,7 @@ export const importsPlugin = fp(
       },
     } satisfies ImportService);
     app.addHook('onClose', async () => {
+      await worker?.close();
       await queue.close();
     });
   },
