@@ -93,14 +93,21 @@ export function createOpenAiEmbedder(options: OpenAiEmbedderOptions): Embedder {
         text.length > MAX_INPUT_CHARS ? text.slice(0, MAX_INPUT_CHARS) : text,
       );
       const batches = planBatches(inputs, options.batchSize, options.batchTokens);
+      // The first failed request cancels the others (queued or in flight): the call fails anyway.
+      const cancel = new AbortController();
+      const combined = signal ? AbortSignal.any([signal, cancel.signal]) : cancel.signal;
       const results = await Promise.all(
         batches.map((batch) =>
-          limit(() =>
-            request(
+          limit(() => {
+            combined.throwIfAborted();
+            return request(
               batch.map((index) => inputs[index] ?? ''),
-              signal,
-            ),
-          ),
+              combined,
+            );
+          }).catch((error: unknown) => {
+            cancel.abort(error);
+            throw error;
+          }),
         ),
       );
       const vectors: Float32Array[] = new Array<Float32Array>(texts.length);

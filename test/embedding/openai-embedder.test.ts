@@ -165,6 +165,14 @@ t.test('a 500 is retried; with no retries it rejects', async (t) => {
   t.equal(server.requests.length, 1, 'maxRetries 0: one request only');
 });
 
+t.test('a failed request cancels the requests still queued behind it', async (t) => {
+  const server = await startServer(t);
+  server.failNext(1, { status: 500 });
+  await t.rejects(embedderFor(server, { maxRetries: 0, batchSize: 5, concurrency: 1 }).embed(texts(20)));
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  t.equal(server.requests.length, 1, 'the three batches behind the failed one were never sent');
+});
+
 t.test('a server that never answers: the embedder gives up after its timeout', async (t) => {
   const server = await startServer(t);
   server.failNext(10, { hang: true });
