@@ -9,6 +9,7 @@ import {
 import {
   finishImportBatch,
   forgetSeenIds,
+  isImportBatchWritten,
   type BatchCounts,
   claimImportBatch,
   countFinishedBatches,
@@ -195,4 +196,24 @@ export async function finalizeImportIfDone(db: Kysely<Database>, importId: strin
     }
     await finishImport(trx, importId);
   });
+}
+
+/**
+ * Batches of one import write in file order, so that when an id appears in several batches the last record
+ * wins, as it would in one sequential pass, even with many workers: a batch waits (up to `timeoutMs`) until
+ * the batch before it is written. Embedding, the slow part, still runs in parallel. Events need no order
+ * (they are deduplicated, never overwritten). Returns false when the previous batch is still not written.
+ */
+export async function waitForPreviousBatch(
+  db: Kysely<Database>,
+  batch: ImportBatch,
+  { timeoutMs, pollMs = 20 }: { timeoutMs: number; pollMs?: number },
+): Promise<boolean> {
+  if (batch.kind === 'events' || batch.batchNo === 0) return true;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await isImportBatchWritten(db, batch.importId, batch.batchNo - 1)) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+  }
 }

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { type Job, Queue, Worker } from 'bullmq';
+import { DelayedError, type Job, Queue, Worker } from 'bullmq';
 import type { FastifyBaseLogger as Logger } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/database.ts';
@@ -8,6 +8,7 @@ import {
   type ImportBatch,
   processImportBatch,
   recordFailedBatch,
+  waitForPreviousBatch,
 } from '../ingest/import-batch.ts';
 import { countFinishedBatches } from '../repositories/imports.repository.ts';
 import { BATCH_ATTEMPTS, type ImportBatchQueue } from './import-queue.ts';
@@ -87,7 +88,13 @@ export function startImportWorker(options: {
   const { context, logger } = options;
   const worker = new Worker<ImportBatch>(
     IMPORT_QUEUE_NAME,
-    async (job: Job<ImportBatch>) => {
+    async (job: Job<ImportBatch>, token?: string) => {
+      // Waiting too long would hold a slot that the previous batch may need (it could be waiting for a
+      // retry): step aside, without spending an attempt, and come back shortly.
+      if (!(await waitForPreviousBatch(context.db, job.data, { timeoutMs: 2_000 }))) {
+        await job.moveToDelayed(Date.now() + 250, token);
+        throw new DelayedError();
+      }
       await processImportBatch(context, job.data);
     },
     {

@@ -7,6 +7,7 @@ import {
   type ImportBatch,
   processImportBatch,
   recordFailedBatch,
+  waitForPreviousBatch,
 } from '../ingest/import-batch.ts';
 
 /** Where an import's batches go: processed in this process (embedded) or by BullMQ workers (served). */
@@ -52,30 +53,43 @@ export async function runBatchWithRetries(
 }
 
 /**
- * The embedded mode's queue: batches run one at a time on this process (PGlite runs one statement at a
- * time anyway), at most `maxPending` waiting, so a reader never runs far ahead of the writes.
+ * The embedded mode's queue: up to `concurrency` batches at once on this process, so that one batch's
+ * embedding (a network wait with the openai embedder) overlaps another's writes (PGlite runs one statement at
+ * a time anyway); batches still write in file order. At most `maxPending` wait, so a reader never runs far
+ * ahead of the writes.
  */
 export function createInProcessImportQueue(
   context: BatchContext,
   logger?: Logger,
-  maxPending = 2,
+  { concurrency = 2, maxPending = 2 }: { concurrency?: number; maxPending?: number } = {},
 ): ImportBatchQueue {
-  let tail: Promise<void> = Promise.resolve();
-  let pending = 0;
-  const waiters: (() => void)[] = [];
+  const running = new Set<Promise<void>>();
+  const waiting: ImportBatch[] = [];
+  const roomWaiters: (() => void)[] = [];
+  const startNext = () => {
+    while (running.size < concurrency && waiting.length > 0) {
+      const batch = waiting.shift() as ImportBatch;
+      roomWaiters.shift()?.();
+      const run = (async () => {
+        await waitForPreviousBatch(context.db, batch, { timeoutMs: Number.POSITIVE_INFINITY });
+        await runBatchWithRetries(context, batch, logger);
+      })()
+        .catch((error: unknown) => logger?.error({ err: error }, 'import batch failed'))
+        .finally(() => {
+          running.delete(run);
+          startNext();
+        });
+      running.add(run);
+    }
+  };
   return {
     async submit(batch) {
-      while (pending >= maxPending) await new Promise<void>((resolve) => waiters.push(resolve));
-      pending++;
-      tail = tail
-        .then(() => runBatchWithRetries(context, batch, logger))
-        .finally(() => {
-          pending--;
-          waiters.shift()?.();
-        });
+      while (waiting.length >= maxPending) await new Promise<void>((resolve) => roomWaiters.push(resolve));
+      waiting.push(batch);
+      startNext();
     },
     async close() {
-      await tail;
+      while (running.size > 0 || waiting.length > 0) await Promise.all([...running]);
     },
   };
 }

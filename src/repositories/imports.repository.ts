@@ -349,3 +349,18 @@ export async function findImportState(db: Kysely<Database>, id: string): Promise
   const row = await db.selectFrom('imports').select('status').where('id', '=', id).executeTakeFirst();
   return row?.status;
 }
+
+/** Whether a batch's rows are written (its claim commits with them), or it was recorded as failed. */
+export async function isImportBatchWritten(
+  db: Kysely<Database>,
+  importId: string,
+  batchNo: number,
+): Promise<boolean> {
+  const row = await db
+    .selectFrom('import_batches')
+    .select('batch_no')
+    .where('import_id', '=', importId)
+    .where('batch_no', '=', batchNo)
+    .executeTakeFirst();
+  return row !== undefined;
+}

@@ -4,6 +4,9 @@ import { gzipSync } from 'node:zlib';
 import t from 'tap';
 import { buildTestApp } from '../helpers/test-app.ts';
 
+// The netflix catalog alone takes about a minute in embedded mode on a busy 2-core machine.
+t.setTimeout(300_000);
+
 const ndjson = (records: unknown[]) => records.map((record) => JSON.stringify(record)).join('\n');
 const NETFLIX = new URL('../../../shared/data/netflix/netflix_titles.csv', import.meta.url).pathname;
 
@@ -156,3 +159,35 @@ t.test('the netflix catalog imports with its mapping file in one request', async
     .executeTakeFirstOrThrow();
   t.equal(Number(embeddings.n), 8807);
 });
+
+t.test(
+  'an id in several batches: the last record in the file wins, whatever runs batches in parallel',
+  async (t) => {
+    const { inject, database } = await buildTestApp(t, {
+      env: { MARQUEE_IMPORT_BATCH_SIZE: '10', MARQUEE_API_JOB_CONCURRENCY: '4' },
+    });
+    const lines: string[] = [];
+    for (let index = 0; index < 200; index++)
+      lines.push(
+        JSON.stringify(
+          index % 25 === 0
+            ? { id: 'twice', title: `Version ${index}` }
+            : { id: `i${index}`, title: `Title ${index}`, genres: ['drama'] },
+        ),
+      );
+    const response = await inject({
+      method: 'POST',
+      url: '/v1/imports?kind=items&format=ndjson&wait=true',
+      headers: { 'content-type': 'application/x-ndjson' },
+      payload: lines.join('\n'),
+    });
+    t.equal(response.statusCode, 200, response.body);
+    t.match(response.json().counts, { received: 200, inserted: 193, updated: 7, failed: 0 });
+    const row = await database.db
+      .selectFrom('items')
+      .select('title')
+      .where('id', '=', 'twice')
+      .executeTakeFirstOrThrow();
+    t.equal(row.title, 'Version 175', 'the record on the last line holding the id');
+  },
+);

@@ -1,0 +1,265 @@
+/**
+ * Bulk import throughput and memory, end to end: each run is a real `marquee import items` process (and, in
+ * served mode, `marquee worker` processes beside it) on a fresh database, timed from spawn to exit, with
+ * the peak resident memory of every process sampled from /proc. Scenarios:
+ *
+ * - netflix: ../shared/data/netflix/netflix_titles.csv with mappings/netflix.json (8,807 titles), then the
+ *   same file again (every record unchanged, nothing embedded);
+ * - synthetic: 100,000 generated items (NDJSON written to a temporary file first);
+ * - gigabyte: 1 GB of NDJSON generated on the fly and piped to standard input (records padded to 8 KB);
+ * - openai: 4,000 generated items embedded through the local OpenAI-compatible test server with 200 ms of
+ *   latency per request, at MARQUEE_EMBEDDING_CONCURRENCY 1 and 8.
+ *
+ * Served mode needs DATABASE_URL (Postgres with pgvector; a database is created and dropped per run) and
+ * REDIS_URL. Prints a table and asserts nothing.
+ *
+ * Run: npm run bench:import [-- --scenarios netflix,synthetic,gigabyte,openai --modes embedded,served
+ *      --synthetic-items 100000 --gigabyte-mb 1024 --workers 1]
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { startOpenAiTestServer } from '../test/helpers/openai-test-server.ts';
+import { CLI } from '../test/helpers/spawn-server.ts';
+import { syntheticNdjson } from './synthetic-catalog.ts';
+
+const NETFLIX = new URL('../../shared/data/netflix/netflix_titles.csv', import.meta.url).pathname;
+const NETFLIX_MAPPING = new URL('../mappings/netflix.json', import.meta.url).pathname;
+
+const { values: args } = parseArgs({
+  options: {
+    scenarios: { type: 'string', default: 'netflix,synthetic,gigabyte,openai' },
+    modes: { type: 'string', default: 'embedded,served' },
+    'synthetic-items': { type: 'string', default: '100000' },
+    'gigabyte-mb': { type: 'string', default: '1024' },
+    'openai-items': { type: 'string', default: '4000' },
+    workers: { type: 'string', default: '1' },
+  },
+});
+const scenarios = new Set(args.scenarios.split(','));
+const databaseUrl = process.env.DATABASE_URL;
+const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0';
+const modes = args.modes.split(',').filter((mode) => {
+  if (mode === 'served' && !databaseUrl) {
+    console.log('served mode skipped: set DATABASE_URL (Postgres with pgvector) and REDIS_URL');
+    return false;
+  }
+  return mode === 'embedded' || mode === 'served';
+}) as ('embedded' | 'served')[];
+
+interface RunResult {
+  scenario: string;
+  mode: string;
+  records: number;
+  seconds: number;
+  status: { counts: Record<string, number>; status: string; timings: { durationMs: number | null } };
+  peakRssMb: Record<string, number>;
+  note?: string;
+}
+const results: RunResult[] = [];
+
+/** Peak VmRSS of a process, sampled every 100 ms until it exits. */
+function watchRss(pid: number | undefined): () => number {
+  let peak = 0;
+  const timer = setInterval(() => {
+    if (pid === undefined) return;
+    readFile(`/proc/${pid}/status`, 'utf8')
+      .then((text) => {
+        const match = /VmRSS:\s+(\d+) kB/.exec(text);
+        if (match) peak = Math.max(peak, Number(match[1]) / 1024);
+      })
+      .catch(() => undefined);
+  }, 100);
+  return () => {
+    clearInterval(timer);
+    return Math.round(peak);
+  };
+}
+
+interface Target {
+  env: Record<string, string>;
+  cleanup: () => Promise<void>;
+}
+
+async function freshTarget(mode: 'embedded' | 'served'): Promise<Target> {
+  const base = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'warn' };
+  if (mode === 'embedded') {
+    const dir = await mkdtemp(join(os.tmpdir(), 'marquee-bench-import-'));
+    return {
+      env: { ...base, MARQUEE_DATA_DIR: dir },
+      cleanup: () => rm(dir, { recursive: true, force: true }),
+    };
+  }
+  const name = `marquee_bench_import_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: databaseUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE "${name}"`);
+  await admin.end();
+  const url = new URL(databaseUrl ?? '');
+  url.pathname = `/${name}`;
+  return {
+    env: {
+      ...base,
+      DATABASE_URL: url.toString(),
+      REDIS_URL: redisUrl,
+      MARQUEE_REDIS_PREFIX: `marquee-bench:${name}:`,
+    },
+    cleanup: async () => {
+      const dropper = new pg.Client({ connectionString: databaseUrl });
+      await dropper.connect();
+      await dropper.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      await dropper.end();
+    },
+  };
+}
+
+/** Runs `marquee import items <file>` (and workers in served mode); returns its final status and timings. */
+async function runImport(
+  target: Target,
+  file: string,
+  extraArgs: string[],
+  options: { stdin?: NodeJS.ReadableStream; env?: Record<string, string>; workers: number },
+): Promise<Omit<RunResult, 'scenario' | 'mode' | 'records' | 'note'>> {
+  const env = { ...target.env, ...options.env };
+  const workers = env.DATABASE_URL
+    ? Array.from({ length: options.workers }, () =>
+        spawn(process.execPath, [CLI, 'worker'], { env, stdio: ['ignore', 'ignore', 'inherit'] }),
+      )
+    : [];
+  const workerPeaks = workers.map((worker) => watchRss(worker.pid));
+  const started = performance.now();
+  const child = spawn(process.execPath, [CLI, 'import', 'items', file, ...extraArgs], {
+    env,
+    stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+  });
+  const importPeak = watchRss(child.pid);
+  if (options.stdin && child.stdin) void pipeline(options.stdin, child.stdin).catch(() => undefined);
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  const seconds = (performance.now() - started) / 1000;
+  const peakRssMb: Record<string, number> = { import: importPeak() };
+  workerPeaks.forEach((stop, index) => (peakRssMb[`worker${index + 1}`] = stop()));
+  for (const worker of workers) worker.kill('SIGTERM');
+  await Promise.all(workers.map((worker) => new Promise((resolve) => worker.on('exit', resolve))));
+  if (code !== 0) throw new Error(`marquee import exited with ${code}:\n${stderr.slice(-2_000)}`);
+  const status = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as RunResult['status'];
+  return { seconds, status, peakRssMb };
+}
+
+function record(scenario: string, mode: string, run: Awaited<ReturnType<typeof runImport>>, note?: string) {
+  const result: RunResult = { scenario, mode, records: run.status.counts.received ?? 0, ...run, note };
+  results.push(result);
+  const rate = result.records / result.seconds;
+  console.log(
+    `${scenario} (${mode}): ${result.records} records in ${result.seconds.toFixed(1)} s = ${rate.toFixed(0)}/s; ` +
+      `counts ${JSON.stringify(run.status.counts)}; peak RSS ${JSON.stringify(run.peakRssMb)} MB${note ? `; ${note}` : ''}`,
+  );
+}
+
+const workers = Number(args.workers);
+for (const mode of modes) {
+  if (scenarios.has('netflix')) {
+    if (!existsSync(NETFLIX)) console.log(`netflix skipped: ${NETFLIX} is absent`);
+    else {
+      const target = await freshTarget(mode);
+      try {
+        const mapping = ['--mapping', NETFLIX_MAPPING];
+        record('netflix', mode, await runImport(target, NETFLIX, mapping, { workers }));
+        record('netflix again', mode, await runImport(target, NETFLIX, mapping, { workers }));
+      } finally {
+        await target.cleanup();
+      }
+    }
+  }
+  if (scenarios.has('synthetic')) {
+    const count = Number(args['synthetic-items']);
+    const dir = await mkdtemp(join(os.tmpdir(), 'marquee-bench-synthetic-'));
+    const file = join(dir, 'items.ndjson');
+    await pipeline(syntheticNdjson({ count }), createWriteStream(file));
+    const target = await freshTarget(mode);
+    try {
+      record(`synthetic ${count}`, mode, await runImport(target, file, [], { workers }));
+    } finally {
+      await target.cleanup();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+  if (scenarios.has('gigabyte')) {
+    const megabytes = Number(args['gigabyte-mb']);
+    const target = await freshTarget(mode);
+    try {
+      const stdin = syntheticNdjson({ bytes: megabytes * 1024 * 1024, padBytes: 8_192 });
+      record(
+        `${megabytes} MB NDJSON`,
+        mode,
+        await runImport(target, '-', ['--format', 'ndjson'], { stdin, workers }),
+        'records padded to 8 KB, piped through stdin',
+      );
+    } finally {
+      await target.cleanup();
+    }
+  }
+  if (scenarios.has('openai')) {
+    const count = Number(args['openai-items']);
+    const server = await startOpenAiTestServer({ latencyMs: 200 });
+    const dir = await mkdtemp(join(os.tmpdir(), 'marquee-bench-openai-'));
+    const file = join(dir, 'items.ndjson');
+    await pipeline(syntheticNdjson({ count }), createWriteStream(file));
+    try {
+      for (const concurrency of [1, 8]) {
+        const target = await freshTarget(mode);
+        try {
+          const env = {
+            MARQUEE_EMBEDDER: 'openai',
+            OPENAI_BASE_URL: server.url,
+            MARQUEE_EMBEDDING_DIMENSION: '256',
+            MARQUEE_EMBEDDING_BATCH_SIZE: '50',
+            MARQUEE_EMBEDDING_CONCURRENCY: String(concurrency),
+          };
+          server.reset();
+          const run = await runImport(target, file, [], { env, workers });
+          record(
+            `openai c=${concurrency}`,
+            mode,
+            run,
+            `${server.requests.length} requests of 200 ms, peak ${server.peakConcurrency} in flight`,
+          );
+        } finally {
+          await target.cleanup();
+        }
+      }
+    } finally {
+      await server.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+}
+
+const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+console.log(
+  `\n${os.cpus().length} cores (${cpu}), ${Math.round(os.totalmem() / 2 ** 30)} GB, Node ${process.version}, ` +
+    `served mode with ${workers} worker process(es) beside the importing process\n`,
+);
+console.log(
+  '| scenario | mode | records | seconds | records/s | inserted | unchanged | embedded | peak RSS MB |',
+);
+console.log('|---|---|---:|---:|---:|---:|---:|---:|---|');
+for (const result of results) {
+  const counts = result.status.counts;
+  console.log(
+    `| ${result.scenario} | ${result.mode} | ${result.records} | ${result.seconds.toFixed(1)} | ` +
+      `${Math.round(result.records / result.seconds)} | ${counts.inserted} | ${counts.unchanged} | ${counts.embedded} | ` +
+      `${Object.entries(result.peakRssMb)
+        .map(([name, value]) => `${name} ${value}`)
+        .join(', ')} |`,
+  );
+}
