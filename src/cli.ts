@@ -7,7 +7,17 @@ import type { DatabaseHandle } from './db/connect.ts';
 import { NotFoundError } from './errors.ts';
 import { ApiKeyVerifier, createApiKey, listApiKeySummaries } from './services/api-keys.service.ts';
 import { DataDirInUseError } from './db/data-dir-lock.ts';
-import { EmbeddingSpaceMismatchError } from './db/embedding-space.ts';
+import {
+  describeEmbeddingSpace,
+  type EmbeddingSpace,
+  EmbeddingSpaceMismatchError,
+} from './db/embedding-space.ts';
+import {
+  reembedCatalog,
+  ReembedInProgressError,
+  type ReembedResult,
+  ReembedSupersededError,
+} from './embedding/reembed.ts';
 import { MigrationError } from './db/migrate.ts';
 import { createLogger, openDatabase, startServer } from './server.ts';
 import { createReadStream } from 'node:fs';
@@ -36,6 +46,8 @@ class CliUsageError extends Error {}
 const OPERATOR_ERRORS = [
   ConfigError,
   EmbeddingSpaceMismatchError,
+  ReembedInProgressError,
+  ReembedSupersededError,
   DataDirInUseError,
   MigrationError,
   NotFoundError,
@@ -80,6 +92,21 @@ export function createCli(): Command {
       const database = await openDatabase(config, logger);
       await database.close();
       logger.info({ database: database.mode }, 'database schema is up to date');
+    });
+
+  program
+    .command('reembed')
+    .description(
+      'Move the catalog to the embedder that MARQUEE_EMBEDDER, MARQUEE_EMBEDDING_MODEL and ' +
+        'MARQUEE_EMBEDDING_DIMENSION now name: embeds every item with it beside the current vectors, catches ' +
+        'up on items changed meanwhile, then swaps the vectors in one transaction. Served mode: the API keeps ' +
+        'serving with the old variables meanwhile; embedded: stop the server first. Ctrl-C stops it between ' +
+        'chunks; run it again to resume.',
+    )
+    .option('--dry-run', 'show what it would do and change nothing')
+    .option('--restart', 'abandon an unfinished reembed (to any embedder) and start over')
+    .action(async (options: { dryRun?: boolean; restart?: boolean }) => {
+      await runReembedCommand(options);
     });
 
   const keys = program
@@ -280,6 +307,85 @@ async function runImportCommand(kind: string, file: string, options: ImportCliOp
     }
   } finally {
     await app.close();
+  }
+}
+
+async function runReembedCommand(options: { dryRun?: boolean; restart?: boolean }): Promise<void> {
+  const config = loadConfig(process.env);
+  const database = await openDatabase(config, createLogger({ logLevel: 'warn' }), {
+    checkEmbeddingSpace: false,
+  });
+  const stopping = new AbortController();
+  const stop = () => {
+    console.error('stopping after the current chunk (Ctrl-C again to quit at once)');
+    stopping.abort();
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    let lastPrinted = 0;
+    let lastPhase = '';
+    const result = await reembedCatalog(database.db, await createEmbedder(config), config.embedding.fields, {
+      ...options,
+      signal: stopping.signal,
+      onProgress: ({ phase, staged, items }) => {
+        if (phase === lastPhase && Date.now() - lastPrinted < 2_000) return;
+        [lastPhase, lastPrinted] = [phase, Date.now()];
+        console.error(`${phase}: ${staged}/${items} items staged`);
+      },
+    });
+    printReembedResult(result);
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    await database.close();
+  }
+}
+
+function printReembedResult(result: ReembedResult): void {
+  const env = (space: EmbeddingSpace) =>
+    `MARQUEE_EMBEDDER=${space.provider} MARQUEE_EMBEDDING_MODEL=${space.model} MARQUEE_EMBEDDING_DIMENSION=${space.dimension}`;
+  switch (result.outcome) {
+    case 'nothing to do':
+      console.error(`nothing to do: the database already holds ${describeEmbeddingSpace(result.space)}`);
+      if (result.unfinished)
+        console.error(
+          result.abandoned
+            ? `abandoned the unfinished reembed to ${describeEmbeddingSpace(result.unfinished)}`
+            : `an unfinished reembed to ${describeEmbeddingSpace(result.unfinished)} is kept: run again with ` +
+                `${env(result.unfinished)} to finish it, or with --restart to abandon it`,
+        );
+      return;
+    case 'planned': {
+      const { plan } = result;
+      console.error(
+        [
+          `would move ${plan.items} items from ${describeEmbeddingSpace(plan.from)} to ${describeEmbeddingSpace(plan.to)}:`,
+          plan.start === 'resume'
+            ? `  resume an unfinished run: ${plan.staged} items already staged, ${plan.items - plan.staged} to embed`
+            : `  embed ${plan.items} items${plan.abandoned ? ` (abandoning the unfinished reembed to ${describeEmbeddingSpace(plan.abandoned)})` : ''}`,
+          '  build the HNSW index, catch up on items changed meanwhile, swap the vectors in one transaction',
+        ].join('\n'),
+      );
+      return;
+    }
+    case 'interrupted':
+      console.error(
+        `stopped: ${result.embedded} items embedded in ${result.seconds.toFixed(1)} s, nothing swapped yet; ` +
+          'run `marquee reembed` again to resume',
+      );
+      process.exitCode = 130;
+      return;
+    case 'swapped':
+      console.error(
+        [
+          `moved ${result.items} items to ${describeEmbeddingSpace(result.to)}: ${result.embedded} embedded, ` +
+            `${result.reused} kept from an earlier run, ${result.seconds.toFixed(1)} s`,
+          `Now restart every API replica and worker with ${env(result.to)}:`,
+          'until then they serve the new vectors but cannot embed the items they write.',
+        ].join('\n'),
+      );
   }
 }
 

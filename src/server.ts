@@ -25,13 +25,20 @@ export function createLogger(config: Pick<Config, 'logLevel'>, destination?: Des
   return destination ? pino(options, destination) : pino(options);
 }
 
-/** Opens the database, brings its schema up to date and checks it was made for the configured embedder. */
-export async function openDatabase(config: Config, logger: Logger): Promise<DatabaseHandle> {
+/**
+ * Opens the database, brings its schema up to date and checks it was made for the configured embedder
+ * (unless `checkEmbeddingSpace` is false: `marquee reembed`, which moves it to that embedder).
+ */
+export async function openDatabase(
+  config: Config,
+  logger: Logger,
+  { checkEmbeddingSpace = true } = {},
+): Promise<DatabaseHandle> {
   const database = await connectDatabase(config.database);
   try {
     const applied = await migrateToLatest(database.db);
     if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
-    await ensureEmbeddingSpace(database.db, config.embedding);
+    if (checkEmbeddingSpace) await ensureEmbeddingSpace(database.db, config.embedding);
     return database;
   } catch (error) {
     await database.close();

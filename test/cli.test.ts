@@ -110,7 +110,10 @@ t.test('migrate brings a fresh database up to date and exits 0', async (t) => {
   t.teardown(() => rm(dataDir, { recursive: true, force: true }));
   const env = database.kind === 'postgres' ? { DATABASE_URL: database.url } : { MARQUEE_DATA_DIR: dataDir };
   const { stdout } = await run(process.execPath, [CLI, 'migrate'], { env: { ...cleanEnv, ...env } });
-  t.match(stdout, /"migrations":\["0001_initial","0002_api_keys","0003_imports"\]/);
+  t.match(
+    stdout,
+    /"migrations":\["0001_initial","0002_api_keys","0003_imports","0004_item_embeddings_next"\]/,
+  );
   t.match(stdout, /database schema is up to date/);
   const again = await run(process.execPath, [CLI, 'migrate'], { env: { ...cleanEnv, ...env } });
   t.notMatch(again.stdout, /0001_initial/, 'nothing left to apply');

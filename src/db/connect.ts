@@ -1,7 +1,8 @@
 import { mkdir } from 'node:fs/promises';
 import { Kysely, PGliteDialect, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
-import type { Config } from '../config.ts';
+import { type Config, DEFAULT_HNSW_EF_SEARCH } from '../config.ts';
+import { applySessionSettings, vectorSearchSettings } from '../repositories/vector-index.repository.ts';
 import type { Database } from './database.ts';
 import { lockDataDir } from './data-dir-lock.ts';
 import { RemotePGlite } from './pglite-remote.ts';
@@ -20,12 +21,16 @@ export interface DatabaseHandle {
 }
 
 export async function connectDatabase(config: Config['database']): Promise<DatabaseHandle> {
+  const efSearch = config.hnswEfSearch ?? DEFAULT_HNSW_EF_SEARCH;
   return config.kind === 'postgres'
-    ? connectPostgres(config.url, config.poolSize)
-    : connectEmbedded(config.dataDir);
+    ? connectPostgres(config.url, config.poolSize, vectorSearchSettings(efSearch, 'postgres'))
+    : connectEmbedded(config.dataDir, vectorSearchSettings(efSearch, 'embedded'));
 }
 
-async function connectEmbedded(dataDir: string): Promise<DatabaseHandle> {
+async function connectEmbedded(
+  dataDir: string,
+  settings: Readonly<Record<string, string>>,
+): Promise<DatabaseHandle> {
   let unlock = async () => {};
   if (dataDir !== 'memory') {
     await mkdir(dataDir, { recursive: true });
@@ -39,6 +44,13 @@ async function connectEmbedded(dataDir: string): Promise<DatabaseHandle> {
     throw error;
   }
   const db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite }) });
+  // One session for the life of the database: its settings are made once.
+  await applySessionSettings(db, settings).catch(async (error: unknown) => {
+    await db.destroy();
+    await pglite.close();
+    await unlock();
+    throw error;
+  });
   return {
     db,
     mode: 'embedded',
@@ -54,10 +66,19 @@ async function connectEmbedded(dataDir: string): Promise<DatabaseHandle> {
   };
 }
 
-async function connectPostgres(url: string, poolSize: number): Promise<DatabaseHandle> {
+async function connectPostgres(
+  url: string,
+  poolSize: number,
+  settings: Readonly<Record<string, string>>,
+): Promise<DatabaseHandle> {
   const pool = new pg.Pool({
     connectionString: url,
     max: poolSize,
+    // Session settings sent with each connection's start-up packet, so no query runs without them. The
+    // hnsw.* names are placeholders until pgvector loads; it then takes their values as its own.
+    options: Object.entries(settings)
+      .map(([name, value]) => `-c ${name}=${value}`)
+      .join(' '),
     // Fail a request quickly when Postgres is gone instead of queueing it forever.
     connectionTimeoutMillis: 3_000,
     idleTimeoutMillis: 30_000,

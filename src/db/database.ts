@@ -130,6 +130,8 @@ export interface Database {
   users: UsersTable;
   events: EventsTable;
   item_embeddings: ItemEmbeddingsTable;
+  /** The next embedding space's vectors while `marquee reembed` builds them; empty otherwise. */
+  item_embeddings_next: ItemEmbeddingsTable;
   api_keys: ApiKeysTable;
   imports: ImportsTable;
   import_batches: ImportBatchesTable;

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { extract } from 'tar';
 import type { PGlite } from '@electric-sql/pglite';
 
 // Creating a new PGlite cluster runs initdb in WebAssembly: about 6 s here, against under 1 s to restore a
@@ -39,6 +40,32 @@ export async function saveEmbeddedTemplate(database: PGlite): Promise<string> {
   await writeFile(partial, Buffer.from(await dump.arrayBuffer()));
   await rename(partial, path);
   return path;
+}
+
+/**
+ * Restores the saved empty cluster into a new data folder, streaming it from the gzip file to disk (the `tar`
+ * package); false when there is no template. PGlite's own `loadDataDir` inflates the whole 40 MB tar in
+ * memory and writes it through the WebAssembly file system: the freed buffers kept the process about
+ * 55-65 MB bigger for its whole life (bench/pglite-memory.bench.ts, template-disk against reopen). The files
+ * land in a scratch folder first and move into place when complete, PG_VERSION (the marker isNewDataDir
+ * looks for) last; a failure leaves the data folder as it was.
+ */
+export async function restoreEmbeddedTemplate(dataDir: string): Promise<boolean> {
+  const path = await embeddedTemplatePath();
+  if (!existsSync(path)) return false;
+  const scratch = join(dataDir, `.template-${process.pid}`);
+  await rm(scratch, { recursive: true, force: true });
+  await mkdir(scratch, { recursive: true, mode: 0o700 });
+  try {
+    await extract({ file: path, cwd: scratch, gzip: true, strict: true });
+    const entries = await readdir(scratch);
+    if (!entries.includes('PG_VERSION')) throw new Error(`${path} holds no PostgreSQL cluster`);
+    for (const entry of [...entries.filter((name) => name !== 'PG_VERSION'), 'PG_VERSION'])
+      await rename(join(scratch, entry), join(dataDir, entry));
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+  return true;
 }
 
 /** True when a folder holds no PostgreSQL cluster yet. */

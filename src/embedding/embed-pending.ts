@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/database.ts';
+import { EmbeddingSpaceChangedError, readEmbeddingSpace, sameEmbeddingSpace } from '../db/embedding-space.ts';
 import {
   findItemsNeedingEmbedding,
   storeItemEmbeddings,
@@ -12,7 +13,8 @@ const CHUNK = 256;
 /**
  * Embeds the items whose embedding is missing or stale (all of them, or only `ids`), a chunk at a time, and
  * returns how many embeddings were stored. Idempotent: what is already embedded from the same text is never
- * sent to the embedder again, so a retried or concurrent run costs nothing extra.
+ * sent to the embedder again, so a retried or concurrent run costs nothing extra. Throws
+ * EmbeddingSpaceChangedError when `marquee reembed` has moved the database to another embedder.
  */
 export async function embedPendingItems(
   db: Kysely<Database>,
@@ -25,12 +27,17 @@ export async function embedPendingItems(
     options.signal?.throwIfAborted();
     const pending = await findItemsNeedingEmbedding(db, CHUNK, options.ids);
     if (pending.length === 0) return stored;
+    // Checked before paying for embeddings the database would refuse (storeItemEmbeddings checks again).
+    const current = await readEmbeddingSpace(db);
+    if (current && !sameEmbeddingSpace(current, policy.space))
+      throw new EmbeddingSpaceChangedError(current, policy.space);
     const vectors = await embedder.embed(
       pending.map((item) => itemEmbeddingText(embeddableFromRow(item), policy.fields)),
       { signal: options.signal },
     );
     const written = await storeItemEmbeddings(
       db,
+      policy.space,
       pending.map((item, index) => ({
         itemId: item.id,
         embedding: vectors[index] ?? new Float32Array(policy.space.dimension),

@@ -2,10 +2,13 @@ import { createHash } from 'node:crypto';
 import type { EmbeddableField } from '../config.ts';
 import type { EmbeddingSpace } from '../db/embedding-space.ts';
 import type { Credit, ItemRow } from '../db/database.ts';
+import type { ItemInput } from '../schemas/items.schema.ts';
 
 // What of an item is embedded: the configured fields, one labelled line each, in a fixed order. The content
-// hash covers the text and the embedding space, so an item is embedded again only when one of its embedded
-// fields, the field list or the embedder changes.
+// hash covers the text only, so an item is embedded again only when one of its embedded fields or the field
+// list changes. The embedding space is not in it: it is a property of the whole vector table (marquee_meta),
+// changed only by `marquee reembed`, so that the API (still on the old embedder) and the reembed agree on an
+// item's hash throughout, and the moved vectors keep matching their items without rewriting every item.
 
 const TEXT_VERSION = 1;
 const MAX_DESCRIPTION_CHARS = 4_000;
@@ -59,6 +62,22 @@ export function embeddableFromRow(
   };
 }
 
+/** The embeddable fields of an item as the API or an import gives it (see toItemRow, which stores them). */
+export function embeddableFromInput(input: ItemInput): EmbeddableItem {
+  return {
+    title: input.title,
+    type: input.type,
+    genres: input.genres,
+    tags: input.tags,
+    credits: input.credits,
+    description: input.description ?? null,
+    language: input.language ?? null,
+    releaseYear: input.releaseDate ? Number(input.releaseDate.slice(0, 4)) : null,
+    maturityRating: input.maturityRating ?? null,
+    regions: input.regions,
+  };
+}
+
 const writers: Record<EmbeddableField, (item: EmbeddableItem) => string | undefined> = {
   title: (item) => `Title: ${item.title}`,
   type: (item) => `Type: ${item.type}`,
@@ -86,12 +105,10 @@ export function itemEmbeddingText(item: EmbeddableItem, fields: readonly Embedda
     .join('\n');
 }
 
-export function embeddingContentHash(space: EmbeddingSpace, text: string): string {
-  return createHash('sha256')
-    .update(`${TEXT_VERSION}\n${space.provider}\n${space.model}\n${space.dimension}\n${text}`)
-    .digest('base64url');
+export function embeddingContentHash(text: string): string {
+  return createHash('sha256').update(`${TEXT_VERSION}\n${text}`).digest('base64url');
 }
 
 export function itemTextHash(policy: ItemTextPolicy, item: EmbeddableItem): string {
-  return embeddingContentHash(policy.space, itemEmbeddingText(item, policy.fields));
+  return embeddingContentHash(itemEmbeddingText(item, policy.fields));
 }

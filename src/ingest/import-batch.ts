@@ -1,8 +1,15 @@
 import type { Kysely } from 'kysely';
 import type { Database, ImportError } from '../db/database.ts';
 import type { Embedder } from '../embedding/embedder.ts';
-import { embeddableFromRow, type ItemTextPolicy, itemEmbeddingText } from '../embedding/item-text.ts';
 import {
+  embeddableFromInput,
+  embeddableFromRow,
+  type ItemTextPolicy,
+  itemEmbeddingText,
+  itemTextHash,
+} from '../embedding/item-text.ts';
+import {
+  findItemHashesNeedingEmbedding,
   findItemsNeedingEmbedding,
   storeItemEmbeddings,
 } from '../repositories/item-embeddings.repository.ts';
@@ -26,6 +33,7 @@ import {
   upsertItemsChanged,
   upsertUsersChanged,
 } from '../repositories/imports.repository.ts';
+import { analyzeItemTables, ensureItemEmbeddingsIndex } from '../repositories/vector-index.repository.ts';
 import type { EventInput } from '../schemas/events.schema.ts';
 import type { ItemInput } from '../schemas/items.schema.ts';
 import { toItemRow } from '../services/items.service.ts';
@@ -109,6 +117,47 @@ async function writeBatch(
 }
 
 /**
+ * The batch's items that lack a current embedding, with the text to embed. The texts come from the batch's
+ * own records (what it wrote), so the database only sends ids and hashes back; an item whose stored text is
+ * no longer the batch's (written since by someone else) is read back whole, like any pending item.
+ */
+async function findBatchItemsNeedingEmbedding(
+  db: Kysely<Database>,
+  policy: ItemTextPolicy,
+  batch: ImportBatch,
+): Promise<{ id: string; text: string; hash: string }[]> {
+  const written = new Map<string, { text: string; hash: string }>();
+  for (const record of lastPerId(batch.records).kept) {
+    if (record.op !== 'upsert') continue;
+    const item = embeddableFromInput(record.data as ItemInput);
+    written.set(record.id, {
+      text: itemEmbeddingText(item, policy.fields),
+      hash: itemTextHash(policy, item),
+    });
+  }
+  const stale = await findItemHashesNeedingEmbedding(db, [...written.keys()]);
+  const pending = stale.flatMap((item) => {
+    const mine = written.get(item.id);
+    return mine?.hash === item.embeddingTextHash ? [{ id: item.id, ...mine }] : [];
+  });
+  const changed = stale.filter((item) => written.get(item.id)?.hash !== item.embeddingTextHash);
+  if (changed.length === 0) return pending;
+  const rows = await findItemsNeedingEmbedding(
+    db,
+    changed.length,
+    changed.map((item) => item.id),
+  );
+  return [
+    ...pending,
+    ...rows.map((row) => ({
+      id: row.id,
+      text: itemEmbeddingText(embeddableFromRow(row), policy.fields),
+      hash: row.embedding_text_hash,
+    })),
+  ];
+}
+
+/**
  * Applies one batch exactly once: the batch is claimed, written and counted in one transaction, so a batch
  * that is retried after its transaction committed does nothing; one retried after a crash before the commit
  * starts over. Embedding follows the commit and is idempotent by content hash, so a crash between the two
@@ -121,24 +170,17 @@ export async function processImportBatch(context: BatchContext, batch: ImportBat
     const { counts, errors } = await writeBatch(trx, policy, batch);
     await recordImportBatch(trx, batch.importId, batch.batchNo, counts, errors);
   });
-  const ids =
-    batch.kind === 'items'
-      ? batch.records.filter((record) => record.op === 'upsert').map((record) => record.id)
-      : [];
-  const pending = await findItemsNeedingEmbedding(db, Math.max(ids.length, 1), ids);
+  const pending = batch.kind === 'items' ? await findBatchItemsNeedingEmbedding(db, policy, batch) : [];
   const vectors =
-    pending.length === 0
-      ? []
-      : await (
-          await context.embedder()
-        ).embed(pending.map((item) => itemEmbeddingText(embeddableFromRow(item), policy.fields)));
+    pending.length === 0 ? [] : await (await context.embedder()).embed(pending.map((item) => item.text));
   await db.transaction().execute(async (trx) => {
     const stored = await storeItemEmbeddings(
       trx,
+      policy.space,
       pending.map((item, index) => ({
         itemId: item.id,
         embedding: vectors[index] ?? new Float32Array(policy.space.dimension),
-        contentHash: item.embedding_text_hash,
+        contentHash: item.hash,
       })),
     );
     await finishImportBatch(trx, batch.importId, batch.batchNo, stored);
@@ -177,6 +219,9 @@ export async function finalizeImportIfDone(db: Kysely<Database>, importId: strin
     const current = await lockImport(trx, importId);
     if (!current || current.status !== 'processing' || current.batches_total === null) return;
     if ((await countFinishedBatches(trx, importId)) < current.batches_total) return;
+    // An items import that began on an empty catalog dropped the HNSW index (readImport): built again here,
+    // in the transaction that ends the import, so that an import never ends without it, however it ends.
+    if (current.kind === 'items' && (await ensureItemEmbeddingsIndex(trx))) await analyzeItemTables(trx);
     if (current.mode === 'sync' && (current.kind === 'items' || current.kind === 'users')) {
       const table = current.kind;
       const options = current.options as { maxDeletePercent?: number; force?: boolean };

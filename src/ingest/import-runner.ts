@@ -9,6 +9,10 @@ import {
   markImportRead,
   recordReaderProgress,
 } from '../repositories/imports.repository.ts';
+import {
+  dropItemEmbeddingsIndexIfEmpty,
+  ensureItemEmbeddingsIndex,
+} from '../repositories/vector-index.repository.ts';
 import { finalizeImportIfDone, type ImportBatch } from './import-batch.ts';
 import { type ImportKind, type ImportRecord, toImportRecord } from './import-records.ts';
 import type { Mapping } from './mapping.ts';
@@ -68,6 +72,9 @@ export async function readImport(
   input: Readable,
 ): Promise<void> {
   const { db, queue, batchSize } = deps;
+  // Loading a catalog into an empty table without the HNSW index and building it once at the end
+  // (finalizeImportIfDone) is faster than maintaining the index row by row; see vector-index.repository.ts.
+  if (request.kind === 'items') await dropItemEmbeddingsIndexIfEmpty(db);
   let received = 0;
   let rejected = 0;
   const errors: ImportError[] = [];
@@ -105,6 +112,7 @@ export async function readImport(
   } catch (error) {
     await recordReaderProgress(db, importId, { received, rejected, errors });
     await markImportFailed(db, importId, `reading the source failed: ${(error as Error).message}`);
+    if (request.kind === 'items') await ensureItemEmbeddingsIndex(db);
     return;
   }
   await recordReaderProgress(db, importId, { received, rejected, errors });

@@ -51,7 +51,7 @@ export async function markImportRead(db: Kysely<Database>, id: string, batchesTo
 export async function markImportFailed(db: Kysely<Database>, id: string, failure: string): Promise<void> {
   await db
     .updateTable('imports')
-    .set({ status: 'failed', failure, finished_at: sql<Date>`now()` })
+    .set({ status: 'failed', failure, finished_at: sql<Date>`clock_timestamp()` })
     .where('id', '=', id)
     .where('status', 'in', ['receiving', 'processing'])
     .execute();
@@ -328,7 +328,9 @@ export async function finishImport(db: Kysely<Database>, id: string): Promise<vo
   await forgetSeenIds(db, id);
   await db
     .updateTable('imports')
-    .set({ status: 'completed', finished_at: sql<Date>`now()` })
+    // The clock, not now() (the transaction's start): the transaction that ends an import may build the
+    // HNSW index first, for seconds.
+    .set({ status: 'completed', finished_at: sql<Date>`clock_timestamp()` })
     .where('id', '=', id)
     .execute();
 }

@@ -12,7 +12,12 @@ import { freshDatabaseConfig, servedMode } from '../helpers/test-app.ts';
 t.test('migrations run once: a second run applies nothing', async (t) => {
   const database = await connectDatabase(await freshDatabaseConfig(t));
   t.teardown(() => database.close());
-  t.same(await migrateToLatest(database.db), ['0001_initial', '0002_api_keys', '0003_imports']);
+  t.same(await migrateToLatest(database.db), [
+    '0001_initial',
+    '0002_api_keys',
+    '0003_imports',
+    '0004_item_embeddings_next',
+  ]);
   t.same(await migrateToLatest(database.db), []);
   const tables = await sql<{ table_name: string }>`
     SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`.execute(
@@ -27,6 +32,7 @@ t.test('migrations run once: a second run applies nothing', async (t) => {
       'import_seen_ids',
       'imports',
       'item_embeddings',
+      'item_embeddings_next',
       'items',
       'marquee_meta',
       'users',
@@ -44,7 +50,7 @@ if (servedMode) {
       const applied = await Promise.all(replicas.map((replica) => migrateToLatest(replica.db)));
       t.same(
         applied.flat(),
-        ['0001_initial', '0002_api_keys', '0003_imports'],
+        ['0001_initial', '0002_api_keys', '0003_imports', '0004_item_embeddings_next'],
         'exactly one replica ran the migrations',
       );
       await Promise.all(
