@@ -1,7 +1,8 @@
 /**
  * Bulk import throughput and memory, end to end: each run is a real `marquee import items` process (and, in
  * served mode, `marquee worker` processes beside it) on a fresh database, timed from spawn to exit, with
- * the peak resident memory of every process sampled from /proc. Scenarios:
+ * the peak resident memory of every process sampled from /proc; "seconds (import)" is the import's own
+ * duration (created to completed, index build included), without the process start. Scenarios:
  *
  * - netflix: ../shared/data/netflix/netflix_titles.csv with mappings/netflix.json (8,807 titles), then the
  *   same file again (every record unchanged, nothing embedded);
@@ -27,7 +28,11 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { startOpenAiTestServer } from '../test/helpers/openai-test-server.ts';
 import { CLI } from '../test/helpers/spawn-server.ts';
-import { syntheticNdjson } from './synthetic-catalog.ts';
+import { loadConfig } from '../src/config.ts';
+import { createEmbedder } from '../src/embedding/create-embedder.ts';
+import { embeddableFromInput, itemEmbeddingText } from '../src/embedding/item-text.ts';
+import type { ItemInput } from '../src/schemas/items.schema.ts';
+import { syntheticItem, syntheticNdjson } from './synthetic-catalog.ts';
 
 const NETFLIX = new URL('../../shared/data/netflix/netflix_titles.csv', import.meta.url).pathname;
 const NETFLIX_MAPPING = new URL('../mappings/netflix.json', import.meta.url).pathname;
@@ -63,6 +68,8 @@ interface RunResult {
   note?: string;
 }
 const results: RunResult[] = [];
+const stageRates: { concurrency: number; seconds: number; rate: number }[] = [];
+const DEFAULT_FIELDS = loadConfig({}).embedding.fields;
 
 /** Peak VmRSS of a process, sampled every 100 ms until it exits. */
 function watchRss(pid: number | undefined): () => number {
@@ -237,6 +244,29 @@ for (const mode of modes) {
           await target.cleanup();
         }
       }
+      // The embedding stage alone, same texts and settings: what the concurrency buys before the database
+      // becomes the bound.
+      const texts = Array.from({ length: count }, (_, index) =>
+        itemEmbeddingText(embeddableFromInput(syntheticItem(index) as unknown as ItemInput), DEFAULT_FIELDS),
+      );
+      for (const concurrency of [1, 8]) {
+        const embedder = await createEmbedder(
+          loadConfig({
+            MARQUEE_EMBEDDER: 'openai',
+            OPENAI_BASE_URL: server.url,
+            MARQUEE_EMBEDDING_DIMENSION: '256',
+            MARQUEE_EMBEDDING_BATCH_SIZE: '50',
+            MARQUEE_EMBEDDING_CONCURRENCY: String(concurrency),
+          }),
+        );
+        const started = performance.now();
+        await embedder.embed(texts);
+        const seconds = (performance.now() - started) / 1000;
+        console.log(
+          `openai embedding stage alone, c=${concurrency}: ${count} texts in ${seconds.toFixed(1)} s = ${Math.round(count / seconds)}/s`,
+        );
+        stageRates.push({ concurrency, seconds, rate: count / seconds });
+      }
     } finally {
       await server.close();
       await rm(dir, { recursive: true, force: true });
@@ -250,16 +280,24 @@ console.log(
     `served mode with ${workers} worker process(es) beside the importing process\n`,
 );
 console.log(
-  '| scenario | mode | records | seconds | records/s | inserted | unchanged | embedded | peak RSS MB |',
+  '| scenario | mode | records | seconds (process) | records/s | seconds (import) | records/s | inserted | unchanged | embedded | peak RSS MB |',
 );
-console.log('|---|---|---:|---:|---:|---:|---:|---:|---|');
+console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|');
 for (const result of results) {
   const counts = result.status.counts;
+  const durationMs = result.status.timings.durationMs;
+  const importSeconds = durationMs === null ? undefined : durationMs / 1000;
   console.log(
     `| ${result.scenario} | ${result.mode} | ${result.records} | ${result.seconds.toFixed(1)} | ` +
-      `${Math.round(result.records / result.seconds)} | ${counts.inserted} | ${counts.unchanged} | ${counts.embedded} | ` +
+      `${Math.round(result.records / result.seconds)} | ${(importSeconds ?? Number.NaN).toFixed(1)} | ` +
+      `${importSeconds ? Math.round(result.records / importSeconds) : '-'} | ` +
+      `${counts.inserted} | ${counts.unchanged} | ${counts.embedded} | ` +
       `${Object.entries(result.peakRssMb)
         .map(([name, value]) => `${name} ${value}`)
         .join(', ')} |`,
   );
 }
+for (const stage of stageRates)
+  console.log(
+    `| openai embedding stage alone, c=${stage.concurrency} | - | ${Number(args['openai-items'])} | ${stage.seconds.toFixed(1)} | ${Math.round(stage.rate)} | | | | | | |`,
+  );
