@@ -31,7 +31,7 @@ import { CLI } from '../test/helpers/spawn-server.ts';
 import { loadConfig } from '../src/config.ts';
 import { createEmbedder } from '../src/embedding/create-embedder.ts';
 import { embeddableFromInput, itemEmbeddingText } from '../src/embedding/item-text.ts';
-import type { ItemInput } from '../src/schemas/items.schema.ts';
+import { itemInputSchema } from '../src/schemas/items.schema.ts';
 import { syntheticItem, syntheticNdjson } from './synthetic-catalog.ts';
 
 const NETFLIX = new URL('../../shared/data/netflix/netflix_titles.csv', import.meta.url).pathname;
@@ -247,7 +247,10 @@ for (const mode of modes) {
       // The embedding stage alone, same texts and settings: what the concurrency buys before the database
       // becomes the bound.
       const texts = Array.from({ length: count }, (_, index) =>
-        itemEmbeddingText(embeddableFromInput(syntheticItem(index) as unknown as ItemInput), DEFAULT_FIELDS),
+        itemEmbeddingText(
+          embeddableFromInput(itemInputSchema.parse({ ...syntheticItem(index), id: undefined })),
+          DEFAULT_FIELDS,
+        ),
       );
       for (const concurrency of [1, 8]) {
         const embedder = await createEmbedder(
