@@ -72,8 +72,14 @@ export async function ensureItemEmbeddingsIndex(db: Kysely<Database>): Promise<b
 }
 
 async function itemEmbeddingsIndexExists(db: Kysely<Database>): Promise<boolean> {
+  // A query on pg_indexes, not to_regclass: a statement's snapshot sees an index another transaction just
+  // committed, while to_regclass reads the session's catalog cache, which may not have caught up yet (a
+  // builder that waited on the lock would then build, or claim to, a second time).
   const result = await sql<{ present: boolean }>`
-    SELECT to_regclass('item_embeddings_hnsw_idx') IS NOT NULL AS present`.execute(db);
+    SELECT EXISTS (
+      SELECT 1 FROM pg_indexes
+      WHERE schemaname = current_schema() AND indexname = 'item_embeddings_hnsw_idx'
+    ) AS present`.execute(db);
   return result.rows[0]?.present ?? false;
 }
 
