@@ -1,5 +1,5 @@
 import { type ExpressionBuilder, type Kysely, sql } from 'kysely';
-import type { Database, ImportError, ImportRow, NewItemRow } from '../db/database.ts';
+import type { Database, ImportBatchesTable, ImportError, ImportRow, NewItemRow } from '../db/database.ts';
 
 export async function insertImport(
   db: Kysely<Database>,
@@ -57,14 +57,11 @@ export async function markImportFailed(db: Kysely<Database>, id: string, failure
     .execute();
 }
 
-export interface BatchCounts {
-  inserted: number;
-  updated: number;
-  unchanged: number;
-  deleted: number;
-  failed: number;
-  embedded: number;
-}
+/** What a batch did to its records, as counted in import_batches. */
+export type BatchCounts = Pick<
+  ImportBatchesTable,
+  'inserted' | 'updated' | 'unchanged' | 'deleted' | 'failed' | 'embedded'
+>;
 
 /** Claims a batch number for this transaction; false when the batch was already done (a retried job). */
 export async function claimImportBatch(

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database, ItemRow, NewItemRow } from '../db/database.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
-import { type ItemTextPolicy, itemTextHash } from '../embedding/item-text.ts';
+import { embeddableFromInput, type ItemTextPolicy, itemTextHash } from '../embedding/item-text.ts';
 import { applyMergePatch } from '../ingest/merge-patch.ts';
 import { decodeCursor, encodeCursor } from '../pagination.ts';
 import {
@@ -111,18 +111,7 @@ export function toItemRow(id: string, input: ItemInput, policy: ItemTextPolicy):
     url: input.url ?? null,
     series_id: input.seriesId ?? null,
     attributes: JSON.stringify(input.attributes),
-    embedding_text_hash: itemTextHash(policy, {
-      title: input.title,
-      type: input.type,
-      genres: input.genres,
-      tags: input.tags,
-      credits: input.credits,
-      description: input.description ?? null,
-      language: input.language ?? null,
-      releaseYear,
-      maturityRating: input.maturityRating ?? null,
-      regions: input.regions,
-    }),
+    embedding_text_hash: itemTextHash(policy, embeddableFromInput(input)),
   };
 }
 
