@@ -13,6 +13,7 @@ import { authPlugin } from './plugins/auth.plugin.ts';
 import { metricsPlugin } from './plugins/metrics.plugin.ts';
 import { embeddingPlugin } from './plugins/embedding.plugin.ts';
 import { importsPlugin } from './plugins/imports.plugin.ts';
+import { modelTrainingPlugin } from './plugins/model-training.plugin.ts';
 import { importRoutes } from './routes/imports.routes.ts';
 import { rateLimitPlugin } from './plugins/rate-limit.plugin.ts';
 import { retentionPlugin } from './plugins/retention.plugin.ts';
@@ -20,10 +21,16 @@ import { securityPlugin } from './plugins/security.plugin.ts';
 import { answerFrameworkError, errorHandlerPlugin } from './plugins/error-handler.plugin.ts';
 import { openapiPlugin } from './plugins/openapi.plugin.ts';
 import { eventRoutes } from './routes/events.routes.ts';
+import { profileSettings } from './services/profiles.service.ts';
 import { healthRoutes } from './routes/health.routes.ts';
 import { itemRoutes } from './routes/items.routes.ts';
 import { userRoutes } from './routes/users.routes.ts';
 import { adminRoutes } from './routes/admin.routes.ts';
+import { recommenderPlugin } from './plugins/recommender.plugin.ts';
+import { recommendationRoutes } from './routes/recommendations.routes.ts';
+import { searchRoutes } from './routes/search.routes.ts';
+import { statsRoutes } from './routes/stats.routes.ts';
+import { trendingRoutes } from './routes/trending.routes.ts';
 
 export interface AppDependencies {
   config: Config;
@@ -92,19 +99,37 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(openapiPlugin);
   // After the OpenAPI plugin, so that /metrics is documented (and walked by the access test) like any route.
   await app.register(metricsPlugin, { metrics });
+  await app.register(recommenderPlugin, {
+    recommender: deps.config.recommender,
+    embeddingModel: deps.config.embedding.model,
+  });
   await app.register(embeddingPlugin, { config: deps.config, embedder: deps.embedder });
+  await app.register(modelTrainingPlugin, {
+    recommender: deps.config.recommender,
+    jobs: deps.config.jobs,
+    redis: deps.config.redis,
+  });
   await app.register(importsPlugin, {
+    profiles: profileSettings(deps.config),
     batchSize: deps.config.importBatchSize,
     jobs: deps.config.jobs,
     redis: deps.config.redis,
+    onImportEnded: (ended) => {
+      app.modelTraining.importEnded(ended);
+      void app.pageCache.invalidateCatalog();
+    },
   });
 
   await app.register(healthRoutes);
   await app.register(itemRoutes, { prefix: '/v1' });
   await app.register(userRoutes, { prefix: '/v1' });
-  await app.register(eventRoutes, { prefix: '/v1' });
+  await app.register(eventRoutes, { prefix: '/v1', profiles: profileSettings(deps.config) });
   await app.register(adminRoutes, { prefix: '/v1' });
   await app.register(importRoutes, { prefix: '/v1' });
+  await app.register(searchRoutes, { prefix: '/v1' });
+  await app.register(trendingRoutes, { prefix: '/v1' });
+  await app.register(statsRoutes, { prefix: '/v1' });
+  await app.register(recommendationRoutes, { prefix: '/v1' });
 
   return app;
 }

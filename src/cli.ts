@@ -1,8 +1,15 @@
 import closeWithGrace from 'close-with-grace';
 import { Command } from 'commander';
+import { openRedisCache } from './cache/redis-cache.ts';
+import { createPageCache } from './services/page-cache.ts';
+import {
+  type EvaluationStrategy,
+  formatEvaluationTable,
+  runOfflineEvaluation,
+} from './evaluation/offline-evaluation.ts';
 import packageJson from '../package.json' with { type: 'json' };
 import { isScope, SCOPES } from './auth/access.ts';
-import { type Config, ConfigError, loadConfig } from './config.ts';
+import { CANDIDATE_SOURCES, type Config, ConfigError, loadConfig } from './config.ts';
 import type { DatabaseHandle } from './db/connect.ts';
 import { NotFoundError } from './errors.ts';
 import { ApiKeyVerifier, createApiKey, listApiKeySummaries } from './services/api-keys.service.ts';
@@ -31,6 +38,9 @@ import { MappingError, parseMapping } from './ingest/mapping.ts';
 import { IMPORT_FORMATS, type ImportFormat } from './ingest/record-reader.ts';
 import { waitForImportEnd } from './jobs/import-queue.ts';
 import { startImportWorker } from './jobs/bullmq-import-queue.ts';
+import { createModelTrainingQueue, startModelTrainingWorker } from './jobs/bullmq-model-queue.ts';
+import { trainModels } from './services/model-training.service.ts';
+import { profileSettings } from './services/profiles.service.ts';
 import { createEmbedder, itemTextPolicy } from './embedding/create-embedder.ts';
 import type { Embedder } from './embedding/embedder.ts';
 import { createAppMetrics } from './metrics.ts';
@@ -182,10 +192,41 @@ export function createCli(): Command {
     });
 
   program
+    .command('train')
+    .description(
+      'Train the recommendation models (similar items, popularity, trending) from the events now, store ' +
+        'them, and print a summary. The server also does this every MARQUEE_MODEL_REFRESH_MINUTES; embedded, ' +
+        'stop it first (it holds the data folder) or POST /v1/admin/models/train instead.',
+    )
+    .action(async () => {
+      await runTrainCommand();
+    });
+
+  program
+    .command('eval')
+    .description(
+      "Offline evaluation: hold out the latest 20% of each user's ratings, load the rest through the import " +
+        "pipeline into a temporary in-memory database, train, and score each strategy's top k against the " +
+        'held-out ratings of 4 or more. Prints Recall, NDCG, MRR, coverage and intra-list diversity.',
+    )
+    .requiredOption('--ratings <file>', 'CSV: userId,itemId,rating,timestamp')
+    .requiredOption('--items <file>', 'CSV: itemId,title[,year,genres (a|b),overview]')
+    .option('--k <k>', 'list length', '10')
+    .option('--json', 'print the report as JSON instead of a table')
+    .option(
+      '--strategy <name=weights>',
+      'evaluate these source weights instead of the default rows, e.g. "mine:collaborative=1,vector=0.2" (repeatable)',
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
+    .action(async (options: EvalCliOptions) => {
+      await runEvalCommand(options);
+    });
+
+  program
     .command('worker')
     .description(
-      'Run background jobs (import batches) from Redis until SIGTERM or SIGINT. Served mode only: needs ' +
-        'REDIS_URL and DATABASE_URL. Start as many as you like, on any host.',
+      'Run background jobs (import batches, model trainings) from Redis until SIGTERM or SIGINT. Served ' +
+        'mode only: needs REDIS_URL and DATABASE_URL. Start as many as you like, on any host.',
     )
     .action(async () => {
       await runWorkerCommand();
@@ -204,11 +245,36 @@ async function runWorkerCommand(): Promise<void> {
   const database = await openDatabase(config, logger);
   const metrics = createAppMetrics();
   let embedderPromise: Promise<Embedder> | undefined;
+  const stopping = new AbortController();
+  const modelQueue = createModelTrainingQueue(config.redis);
+  const cache = await openRedisCache({ url: config.redis.url, keyPrefix: config.redis.keyPrefix, logger });
+  const pageCache = createPageCache(cache);
+  const modelWorker = startModelTrainingWorker({
+    train: async () => {
+      const outcome = await trainModels(database.db, config.recommender, { logger, signal: stopping.signal });
+      // The API replicas' cached pages predate these models: bump the shared catalog version.
+      if (!outcome.skipped) await pageCache.invalidateCatalog();
+      return outcome;
+    },
+    redis: config.redis,
+    lockMs: config.jobs.lockMs,
+    logger,
+  });
   const worker = startImportWorker({
     context: {
       db: database.db,
       policy: itemTextPolicy(config),
       embedder: () => (embedderPromise ??= createEmbedder(config, metrics)),
+      profiles: profileSettings(config),
+      logger,
+      // The batch that ends an events import asks for a training (any worker takes it), unless trainings
+      // are only on request (MARQUEE_MODEL_REFRESH_MINUTES=0).
+      onImportEnded: (ended) => {
+        if (ended.kind !== 'events' || config.recommender.modelRefreshMinutes === 0) return;
+        modelQueue
+          .request(`import ${ended.importId}`)
+          .catch((error: unknown) => logger.warn({ err: error }, 'could not queue a model training'));
+      },
     },
     redis: config.redis,
     concurrency: config.jobs.workerConcurrency,
@@ -219,9 +285,87 @@ async function runWorkerCommand(): Promise<void> {
   closeWithGrace({ delay: SHUTDOWN_GRACE_MS, logger }, async ({ signal, err }) => {
     if (err) logger.error({ err }, 'shutting down after an unexpected error');
     else logger.info({ signal }, 'shutting down: finishing running jobs');
+    // A training stops at its next page of events; the job goes back to the queue.
+    stopping.abort(new Error('the worker is shutting down'));
     await worker.close();
+    await modelWorker.close();
+    await modelQueue.close();
+    await cache.close();
     await database.close();
   });
+}
+
+interface EvalCliOptions {
+  ratings: string;
+  items: string;
+  k: string;
+  json?: boolean;
+  strategy?: string[];
+}
+
+/** "name:source=weight,source=weight" into a strategy on the configured model, as shipped otherwise. */
+function parseStrategy(text: string, config: Config): EvaluationStrategy {
+  const [name, weights] = text.split(':');
+  if (!name || !weights) throw new CliUsageError(`--strategy is name:source=weight,... (got "${text}")`);
+  const parsed: Record<string, number> = {};
+  for (const part of weights.split(',')) {
+    const [source, raw] = part.split('=');
+    const weight = Number(raw);
+    if (!source || !(CANDIDATE_SOURCES as readonly string[]).includes(source) || !Number.isFinite(weight))
+      throw new CliUsageError(
+        `--strategy: "${part}" is not source=weight (sources: ${CANDIDATE_SOURCES.join(', ')})`,
+      );
+    parsed[source] = weight;
+  }
+  return { name, weights: parsed, model: config.recommender.collaborativeModel };
+}
+
+async function runEvalCommand(options: EvalCliOptions) {
+  const k = Number(options.k);
+  if (!Number.isInteger(k) || k < 1 || k > 100)
+    throw new CliUsageError(`--k must be 1 to 100 (got "${options.k}")`);
+  for (const file of [options.ratings, options.items])
+    await access(file).catch(() => Promise.reject(new CliUsageError(`cannot read ${file}`)));
+  const config = loadConfig(process.env);
+  const report = await runOfflineEvaluation({
+    ratingsFile: options.ratings,
+    itemsFile: options.items,
+    k,
+    config,
+    ...(options.strategy && { strategies: options.strategy.map((text) => parseStrategy(text, config)) }),
+    log: (line) => console.error(line),
+  });
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify(report)}\n`);
+    return;
+  }
+  process.stdout.write(
+    `${report.users} users, ${report.items} items, ${report.trainRatings} training ratings; ` +
+      `${report.heldOutUsers} users with a relevant held-out rating\n`,
+  );
+  process.stdout.write(`${formatEvaluationTable(report, k)}\n`);
+}
+
+async function runTrainCommand(): Promise<void> {
+  const config = loadConfig(process.env);
+  const logger = createLogger({ logLevel: 'warn' });
+  const database = await openDatabase(config, logger);
+  try {
+    const outcome = await trainModels(database.db, config.recommender, { logger });
+    if (outcome.skipped) {
+      console.error(`not trained: ${outcome.reason}; try again when it is done`);
+      process.exitCode = 1;
+    } else {
+      console.error(
+        `trained ${outcome.model} on ${outcome.events} events (${outcome.users} users, ${outcome.items} items): ` +
+          `${outcome.neighbourRows} neighbour lists, ${outcome.statsRows} item stats, ` +
+          `${(outcome.durationMs / 1000).toFixed(1)} s`,
+      );
+    }
+    process.stdout.write(`${JSON.stringify(outcome)}\n`);
+  } finally {
+    await database.close();
+  }
 }
 
 interface ImportCliOptions {

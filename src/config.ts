@@ -48,6 +48,124 @@ const integerInRange = (min: number, max: number, fallback: number) =>
       .max(max, { message: `must be at most ${max}` }),
   );
 
+/** Candidate sources of the recommender, as named in `reasons` and in weight settings. */
+export const CANDIDATE_SOURCES = [
+  'collaborative',
+  'vector',
+  'trending',
+  'popular',
+  'fresh',
+  'editorial',
+  'session',
+] as const;
+export type CandidateSource = (typeof CANDIDATE_SOURCES)[number];
+export const COLLABORATIVE_MODELS = ['item-knn', 'rp3beta', 'ease'] as const;
+/** Event types as in src/schemas/events.schema.ts (repeated: config must not import the HTTP layer). */
+const EVENT_TYPE_NAMES = [
+  'view',
+  'play',
+  'progress',
+  'complete',
+  'like',
+  'dislike',
+  'rate',
+  'add_to_list',
+  'remove_from_list',
+  'share',
+  'skip',
+  'purchase',
+  'click',
+] as const;
+// Strongly positive: finishing, liking, buying; rate is centred on the user's own mean rating, so a rating
+// below it counts against; weakly positive: starting, viewing, clicking; negative: skips and dislikes.
+const DEFAULT_EVENT_WEIGHTS =
+  'complete=1,like=1,purchase=1,rate=1,add_to_list=0.6,share=0.6,play=0.4,progress=0.3,click=0.15,view=0.1,remove_from_list=-0.3,skip=-0.5,dislike=-1';
+const DEFAULT_SOURCE_WEIGHTS =
+  'collaborative=1,vector=0.15,session=1,trending=0.05,popular=0.1,fresh=0.1,editorial=0.3';
+const DEFAULT_CONSUMED_EVENT_TYPES = 'play,progress,complete,like,dislike,rate,purchase,skip';
+
+/** `name=number,name=number` with names from `names`, into a record (absent names left out). */
+const weightList = <Name extends string>(
+  names: readonly Name[],
+  fallback: string,
+  min: number,
+  max: number,
+) =>
+  z.preprocess(
+    (value) => (typeof value === 'string' && value.trim() !== '' ? value : fallback),
+    z.string().transform((text, context) => {
+      const weights: Partial<Record<Name, number>> = {};
+      for (const part of text
+        .split(',')
+        .map((entry) => entry.trim())
+        .filter(Boolean)) {
+        const [name, raw] = part.split('=').map((entry) => entry.trim());
+        const weight = Number(raw);
+        if (!name || !(names as readonly string[]).includes(name)) {
+          context.addIssue({ code: 'custom', message: `unknown name "${name}": use ${names.join(', ')}` });
+        } else if (
+          raw === undefined ||
+          raw === '' ||
+          !Number.isFinite(weight) ||
+          weight < min ||
+          weight > max
+        ) {
+          context.addIssue({ code: 'custom', message: `${name} must be a number from ${min} to ${max}` });
+        } else weights[name as Name] = weight;
+      }
+      return weights;
+    }),
+  );
+
+const nameList = <Name extends string>(names: readonly Name[], fallback: string) =>
+  z.preprocess(
+    (value) =>
+      (typeof value === 'string' && value.trim() !== '' ? value : fallback)
+        .split(',')
+        .map((entry) => entry.trim())
+        .filter(Boolean),
+    z.array(z.enum(names as [Name, ...Name[]], { message: `each is one of ${names.join(', ')}` })),
+  );
+
+const numberInRange = (min: number, max: number, fallback: number) =>
+  z.preprocess(
+    (value) => (value === undefined || value === '' ? fallback : value),
+    z.coerce
+      .number({ message: 'must be a number' })
+      .min(min, { message: `must be at least ${min}` })
+      .max(max, { message: `must be at most ${max}` }),
+  );
+
+/** A/B test variants: a name, a share of users, and what it changes. */
+const variantSchema = z.strictObject({
+  share: z.number().min(0).max(100).describe('Relative share of users (weights need not sum to 100).'),
+  weights: z.partialRecord(z.enum(CANDIDATE_SOURCES), z.number().min(0).max(100)).optional(),
+  diversity: z.number().min(0).max(1).optional(),
+});
+const variantsSchema = z.preprocess(
+  (value) => {
+    if (value === undefined || value === '') return { default: { share: 100 } };
+    if (typeof value !== 'string') return value;
+    try {
+      return JSON.parse(value) as unknown;
+    } catch {
+      return value;
+    }
+  },
+  z
+    .record(
+      z.string().regex(/^[A-Za-z0-9._-]{1,32}$/, { message: 'names are 1 to 32 of A-Za-z0-9._-' }),
+      variantSchema,
+      {
+        message:
+          'must be a JSON object like {"control":{"share":50},"more-vector":{"share":50,"weights":{"vector":1}}}',
+      },
+    )
+    .refine((variants) => Object.values(variants).some((variant) => variant.share > 0), {
+      message: 'at least one variant needs a share above 0',
+    }),
+);
+
 const environmentSchema = z.object({
   PORT: integerInRange(1, 65_535, 8080),
   HOST: z.preprocess((value) => (value === '' ? undefined : value), z.string().min(1).default('127.0.0.1')),
@@ -116,6 +234,25 @@ const environmentSchema = z.object({
   MARQUEE_API_JOB_CONCURRENCY: integerInRange(0, 64, 1),
   // A job whose worker stops renewing its lock this long (it died) goes back to the queue for another worker.
   MARQUEE_JOB_LOCK_MS: integerInRange(1_000, 600_000, 30_000),
+  // The recommender: what each event type says about taste, how fast it fades, which events mean "seen".
+  MARQUEE_EVENT_WEIGHTS: weightList(EVENT_TYPE_NAMES, DEFAULT_EVENT_WEIGHTS, -10, 10),
+  MARQUEE_PROFILE_HALF_LIFE_DAYS: numberInRange(0.01, 36_500, 90),
+  MARQUEE_PROFILE_INTERESTS: integerInRange(1, 8, 3),
+  MARQUEE_CONSUMED_EVENT_TYPES: nameList(EVENT_TYPE_NAMES, DEFAULT_CONSUMED_EVENT_TYPES),
+  MARQUEE_SOURCE_WEIGHTS: weightList(CANDIDATE_SOURCES, DEFAULT_SOURCE_WEIGHTS, 0, 100),
+  MARQUEE_DIVERSITY: numberInRange(0, 1, 0.1),
+  MARQUEE_MAX_PER_SERIES: integerInRange(0, 100, 2),
+  MARQUEE_MAX_PER_GENRE: integerInRange(0, 100, 0),
+  MARQUEE_EXPLORATION_SLOTS: integerInRange(0, 10, 1),
+  MARQUEE_VARIANTS: variantsSchema,
+  MARQUEE_COLLABORATIVE_MODEL: z.preprocess(
+    (value) => (value === '' || value === undefined ? 'item-knn' : value),
+    z.enum(COLLABORATIVE_MODELS, { message: `must be one of ${COLLABORATIVE_MODELS.join(', ')}` }),
+  ),
+  MARQUEE_COLLABORATIVE_NEIGHBOURS: integerInRange(5, 1_000, 100),
+  MARQUEE_MODEL_REFRESH_MINUTES: integerInRange(0, 10_080, 60),
+  MARQUEE_RECOMMENDATION_CACHE_SECONDS: integerInRange(0, 86_400, 300),
+  MARQUEE_SIMILAR_CACHE_SECONDS: integerInRange(0, 604_800, 3_600),
   MARQUEE_CORS_ORIGINS: z.preprocess(
     (value) =>
       typeof value === 'string'
@@ -186,6 +323,7 @@ export interface Config {
     readonly apiConcurrency: number;
     readonly lockMs: number;
   };
+  readonly recommender: RecommenderConfig;
   readonly corsOrigins: readonly string[];
   readonly requestTimeoutMs: number;
   /** Events older than this many days are deleted on a schedule; undefined keeps them forever. */
@@ -198,6 +336,38 @@ export interface Config {
     readonly user: number;
     readonly anonymous: number;
   };
+}
+
+export type EventTypeName = (typeof EVENT_TYPE_NAMES)[number];
+export type SourceWeights = Readonly<Partial<Record<CandidateSource, number>>>;
+
+export interface RecommenderConfig {
+  /** Weight of each event type in a profile; a type left out counts for nothing. */
+  readonly eventWeights: Readonly<Partial<Record<EventTypeName, number>>>;
+  /** An event this many days older than the user's latest weighs half as much. */
+  readonly profileHalfLifeDays: number;
+  /** Interest vectors kept per user at most. */
+  readonly profileInterests: number;
+  /** Event types after which an item is not recommended to that user again. */
+  readonly consumedEventTypes: readonly EventTypeName[];
+  readonly sourceWeights: SourceWeights;
+  /** Default MMR diversity, 0 (pure relevance) to 1. */
+  readonly diversity: number;
+  /** Items per series on a page (0: no cap). */
+  readonly maxPerSeries: number;
+  /** Items sharing a genre on a page (0: no cap). */
+  readonly maxPerGenre: number;
+  /** Positions of a page given to an exploration pick. */
+  readonly explorationSlots: number;
+  /** A/B test variants by name; a user's variant is picked by a stable hash of their id. */
+  readonly variants: Readonly<
+    Record<string, { readonly share: number; readonly weights?: SourceWeights; readonly diversity?: number }>
+  >;
+  readonly collaborativeModel: (typeof COLLABORATIVE_MODELS)[number];
+  readonly collaborativeNeighbours: number;
+  /** Minutes between model trainings (collaborative neighbours, trending); 0 trains only when asked. */
+  readonly modelRefreshMinutes: number;
+  readonly cacheSeconds: { readonly recommendations: number; readonly similar: number };
 }
 
 export class ConfigError extends Error {
@@ -270,6 +440,25 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
       workerConcurrency: env.MARQUEE_WORKER_CONCURRENCY,
       apiConcurrency: env.MARQUEE_API_JOB_CONCURRENCY,
       lockMs: env.MARQUEE_JOB_LOCK_MS,
+    },
+    recommender: {
+      eventWeights: env.MARQUEE_EVENT_WEIGHTS,
+      profileHalfLifeDays: env.MARQUEE_PROFILE_HALF_LIFE_DAYS,
+      profileInterests: env.MARQUEE_PROFILE_INTERESTS,
+      consumedEventTypes: env.MARQUEE_CONSUMED_EVENT_TYPES,
+      sourceWeights: env.MARQUEE_SOURCE_WEIGHTS,
+      diversity: env.MARQUEE_DIVERSITY,
+      maxPerSeries: env.MARQUEE_MAX_PER_SERIES,
+      maxPerGenre: env.MARQUEE_MAX_PER_GENRE,
+      explorationSlots: env.MARQUEE_EXPLORATION_SLOTS,
+      variants: env.MARQUEE_VARIANTS,
+      collaborativeModel: env.MARQUEE_COLLABORATIVE_MODEL,
+      collaborativeNeighbours: env.MARQUEE_COLLABORATIVE_NEIGHBOURS,
+      modelRefreshMinutes: env.MARQUEE_MODEL_REFRESH_MINUTES,
+      cacheSeconds: {
+        recommendations: env.MARQUEE_RECOMMENDATION_CACHE_SECONDS,
+        similar: env.MARQUEE_SIMILAR_CACHE_SECONDS,
+      },
     },
     corsOrigins: env.MARQUEE_CORS_ORIGINS,
     requestTimeoutMs: env.MARQUEE_REQUEST_TIMEOUT_MS,

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -112,7 +112,7 @@ t.test('migrate brings a fresh database up to date and exits 0', async (t) => {
   const { stdout } = await run(process.execPath, [CLI, 'migrate'], { env: { ...cleanEnv, ...env } });
   t.match(
     stdout,
-    /"migrations":\["0001_initial","0002_api_keys","0003_imports","0004_item_embeddings_next"\]/,
+    /"migrations":\["0001_initial","0002_api_keys","0003_imports","0004_item_embeddings_next","0005_recommendations"\]/,
   );
   t.match(stdout, /database schema is up to date/);
   const again = await run(process.execPath, [CLI, 'migrate'], { env: { ...cleanEnv, ...env } });
@@ -165,4 +165,41 @@ t.test('keys create, list and revoke from the command line', async (t) => {
     (error: { code: number; stderr: string }) => error,
   );
   t.match((unknown as { stderr: string }).stderr, /No API key "mq_00000000"/);
+});
+
+t.test('train: imports, then trains the models from the command line', async (t) => {
+  const database = await freshDatabaseConfig(t);
+  const dataDir = await mkdtemp(join(tmpdir(), 'marquee-train-'));
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+  const env = {
+    ...cleanEnv,
+    // Only when asked, so that the import command does not start a training of its own.
+    MARQUEE_MODEL_REFRESH_MINUTES: '0',
+    ...(database.kind === 'postgres' ? { DATABASE_URL: database.url } : { MARQUEE_DATA_DIR: dataDir }),
+  };
+  const ndjson = (records: unknown[]) => records.map((record) => JSON.stringify(record)).join('\n');
+  await writeFile(join(dataDir, 'items.ndjson'), ndjson(['a', 'b'].map((id) => ({ id, title: id }))));
+  await writeFile(
+    join(dataDir, 'events.ndjson'),
+    ndjson(
+      ['u1', 'u2', 'u3'].flatMap((userId) => [
+        { userId, itemId: 'a', type: 'complete' },
+        { userId, itemId: 'b', type: 'like' },
+      ]),
+    ),
+  );
+  await run(process.execPath, [CLI, 'import', 'items', join(dataDir, 'items.ndjson')], { env });
+  await run(process.execPath, [CLI, 'import', 'events', join(dataDir, 'events.ndjson')], { env });
+
+  const { stdout, stderr } = await run(process.execPath, [CLI, 'train'], { env });
+  t.match(JSON.parse(stdout), {
+    skipped: false,
+    model: 'item-knn',
+    events: 6,
+    users: 3,
+    items: 2,
+    neighbourRows: 2,
+    statsRows: 2,
+  });
+  t.match(stderr, /trained item-knn on 6 events \(3 users, 2 items\)/);
 });

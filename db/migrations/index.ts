@@ -3,6 +3,7 @@ import * as m0001 from './0001_initial.ts';
 import * as m0002 from './0002_api_keys.ts';
 import * as m0003 from './0003_imports.ts';
 import * as m0004 from './0004_item_embeddings_next.ts';
+import * as m0005 from './0005_recommendations.ts';
 
 // An explicit list rather than a folder scan: it works the same from src (type stripping) and dist, and a
 // migration cannot be picked up by accident. Names sort in the order they must run.
@@ -11,4 +12,5 @@ export const migrations: Record<string, Migration> = {
   '0002_api_keys': m0002,
   '0003_imports': m0003,
   '0004_item_embeddings_next': m0004,
+  '0005_recommendations': m0005,
 };

@@ -22,9 +22,10 @@ const IMPLIED: Record<Scope, readonly Scope[]> = {
 /**
  * What a user token (minted for one userId, used by browsers and apps) may do on a route:
  * `own-user-param`: the route's `userId` path parameter must be the token's user;
- * `own-events`: every event in the body must be the token's user's.
+ * `own-events`: every event in the body must be the token's user's;
+ * `own-user-body`: the body's `userId` must be the token's user (a token must send it).
  */
-export type UserTokenRule = 'own-user-param' | 'own-events';
+export type UserTokenRule = 'own-user-param' | 'own-events' | 'own-user-body';
 
 export type RouteAccess =
   | { readonly public: true }

@@ -124,6 +124,61 @@ export interface ApiKeysTable {
   revoked_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
+/** The taste a user's events add up to; see src/recommender/profile.ts for the `profile` document. */
+export interface UserProfilesTable {
+  user_id: string;
+  profile: ColumnType<StoredProfile, string, string>;
+  embedding_model: string | null;
+  events_seen: ColumnType<number, number | undefined, number>;
+  last_event_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  updated_at: CreatedTimestamp;
+}
+
+/** A user profile as stored (JSON): see src/recommender/profile.ts. */
+export interface StoredProfile {
+  /** Up to a few interest directions (unit vectors), heaviest first, with the items that shaped each. */
+  interests: { vector: number[]; weight: number; itemIds: string[] }[];
+  /** The direction of what the user disliked or skipped, if anything (unit vector). */
+  negative: { vector: number[]; weight: number; itemIds: string[] } | null;
+  /** Items with their decayed weight (positive or negative), heaviest first by magnitude. */
+  history: { itemId: string; weight: number }[];
+  /**
+   * Items the user engaged with and how strongly (ratings as rating / 5), strongest first: what the
+   * collaborative source scores from. Absent in profiles built before it existed.
+   */
+  interactions?: { itemId: string; weight: number }[];
+}
+
+export interface ItemNeighboursTable {
+  item_id: string;
+  neighbour_ids: string[];
+  scores: number[];
+  model: string;
+  trained_at: CreatedTimestamp;
+}
+
+export interface ItemStatsTable {
+  item_id: string;
+  interactions: number;
+  users: number;
+  popularity: number;
+  trending_day: number;
+  trending_week: number;
+  trending_month: number;
+  updated_at: CreatedTimestamp;
+}
+
+export interface RecommendationImpressionsTable {
+  recommendation_id: string;
+  position: number;
+  item_id: string;
+  user_id: string | null;
+  endpoint: string;
+  variant: string;
+  sources: string[];
+  created_at: CreatedTimestamp;
+}
+
 export interface Database {
   marquee_meta: MetaTable;
   items: ItemsTable;
@@ -136,6 +191,10 @@ export interface Database {
   imports: ImportsTable;
   import_batches: ImportBatchesTable;
   import_seen_ids: ImportSeenIdsTable;
+  user_profiles: UserProfilesTable;
+  item_neighbours: ItemNeighboursTable;
+  item_stats: ItemStatsTable;
+  recommendation_impressions: RecommendationImpressionsTable;
 }
 
 export type ItemRow = Selectable<ItemsTable>;

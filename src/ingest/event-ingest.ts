@@ -6,6 +6,16 @@ import { findExistingItemIds } from '../repositories/items.repository.ts';
 import { ensureUsersExist } from '../repositories/users.repository.ts';
 import { type EventBatchResult, type EventInput, eventInputSchema } from '../schemas/events.schema.ts';
 
+export interface IngestOptions {
+  /** The time of events without a timestamp; defaults to now. */
+  now?: Date;
+  /**
+   * Called after the commit with the users of the stored events (and of those already stored), when any
+   * was new: where their profiles are refreshed.
+   */
+  afterCommit?: (userIds: readonly string[]) => Promise<void>;
+}
+
 /**
  * Validates and stores a batch of events, each on its own: a bad event is reported by index and the others
  * go in. The write path shared by POST /v1/events and (later) bulk imports.
@@ -13,7 +23,7 @@ import { type EventBatchResult, type EventInput, eventInputSchema } from '../sch
 export async function ingestEvents(
   db: Kysely<Database>,
   events: readonly unknown[],
-  now: Date = new Date(),
+  { now = new Date(), afterCommit }: IngestOptions = {},
 ): Promise<EventBatchResult> {
   const rejected: EventBatchResult['rejected'] = [];
   const valid: { index: number; event: EventInput }[] = [];
@@ -24,9 +34,15 @@ export async function ingestEvents(
   });
 
   const stored = await db.transaction().execute((trx) => storeValidEvents(trx, valid, now));
+  if (stored.accepted > 0) await afterCommit?.(stored.userIds);
   rejected.push(...stored.rejected);
   rejected.sort((a, b) => a.index - b.index);
   return { accepted: stored.accepted, duplicates: stored.duplicates, rejected };
+}
+
+/** What storeValidEvents did, and for which users (those of the events stored or found already stored). */
+export interface StoredEvents extends EventBatchResult {
+  userIds: string[];
 }
 
 /**
@@ -37,7 +53,7 @@ export async function storeValidEvents(
   trx: Kysely<Database>,
   valid: readonly { index: number; event: EventInput }[],
   now: Date = new Date(),
-): Promise<EventBatchResult> {
+): Promise<StoredEvents> {
   const rejected: EventBatchResult['rejected'] = [];
   const knownItems = await findExistingItemIds(trx, [...new Set(valid.map(({ event }) => event.itemId))]);
   const rows: NewEventRow[] = [];
@@ -45,13 +61,11 @@ export async function storeValidEvents(
     if (knownItems.has(event.itemId)) rows.push(toEventRow(event, now));
     else rejected.push({ index, problem: `itemId: unknown item "${event.itemId}"` });
   }
-  if (rows.length === 0) return { accepted: 0, duplicates: 0, rejected };
-  await ensureUsersExist(
-    trx,
-    rows.map((row) => row.user_id),
-  );
+  if (rows.length === 0) return { accepted: 0, duplicates: 0, rejected, userIds: [] };
+  const userIds = [...new Set(rows.map((row) => row.user_id))];
+  await ensureUsersExist(trx, userIds);
   const accepted = await insertNewEvents(trx, rows);
-  return { accepted, duplicates: rows.length - accepted, rejected };
+  return { accepted, duplicates: rows.length - accepted, rejected, userIds };
 }
 
 function toEventRow(event: EventInput, now: Date): NewEventRow {

@@ -1,3 +1,4 @@
+import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Database, ImportError } from '../db/database.ts';
 import type { Embedder } from '../embedding/embedder.ts';
@@ -37,6 +38,7 @@ import { analyzeItemTables, ensureItemEmbeddingsIndex } from '../repositories/ve
 import type { EventInput } from '../schemas/events.schema.ts';
 import type { ItemInput } from '../schemas/items.schema.ts';
 import { toItemRow } from '../services/items.service.ts';
+import { type ProfileSettings, refreshUserProfilesAfterWrite } from '../services/profiles.service.ts';
 import { storeValidEvents } from './event-ingest.ts';
 import type { ImportKind, ImportRecord } from './import-records.ts';
 
@@ -53,6 +55,19 @@ export interface BatchContext {
   db: Kysely<Database>;
   policy: ItemTextPolicy;
   embedder: () => Promise<Embedder>;
+  /** How the profiles of an events batch's users are refreshed; without it they are not. */
+  profiles?: ProfileSettings | undefined;
+  /** Where a failed profile refresh is reported. */
+  logger?: FastifyBaseLogger | undefined;
+  /** Called when this process ends an import (the models retrain after an events import). */
+  onImportEnded?: ((ended: EndedImport) => void) | undefined;
+}
+
+/** An import that has just ended, whoever ended it (the reader or the last batch). */
+export interface EndedImport {
+  importId: string;
+  kind: ImportKind;
+  status: 'completed' | 'failed';
 }
 
 /** The last record for each id wins within a batch (one statement cannot write a row twice). */
@@ -170,6 +185,15 @@ export async function processImportBatch(context: BatchContext, batch: ImportBat
     const { counts, errors } = await writeBatch(trx, policy, batch);
     await recordImportBatch(trx, batch.importId, batch.batchNo, counts, errors);
   });
+  // Before the batch is finished, so that an ended import has its users' profiles up to date; also when the
+  // batch was written by an earlier run, which may have died before this. Never fails the batch.
+  if (batch.kind === 'events' && context.profiles)
+    await refreshUserProfilesAfterWrite(
+      db,
+      context.profiles,
+      batch.records.flatMap((record) => ('data' in record ? [(record.data as EventInput).userId] : [])),
+      context.logger,
+    );
   const pending = batch.kind === 'items' ? await findBatchItemsNeedingEmbedding(db, policy, batch) : [];
   const vectors =
     pending.length === 0 ? [] : await (await context.embedder()).embed(pending.map((item) => item.text));
@@ -186,7 +210,8 @@ export async function processImportBatch(context: BatchContext, batch: ImportBat
     await finishImportBatch(trx, batch.importId, batch.batchNo, stored);
   });
   // Also when this batch was already done: its first run may have died before finalizing.
-  await finalizeImportIfDone(db, batch.importId);
+  const ended = await finalizeImportIfDone(db, batch.importId);
+  if (ended) context.onImportEnded?.(ended);
 }
 
 /** Records a batch that could not be applied after all its attempts, so the import can still finish. */
@@ -194,6 +219,7 @@ export async function recordFailedBatch(
   db: Kysely<Database>,
   batch: ImportBatch,
   reason: string,
+  onImportEnded?: BatchContext['onImportEnded'],
 ): Promise<void> {
   await db.transaction().execute(async (trx) => {
     if (!(await claimImportBatch(trx, batch.importId, batch.batchNo))) return;
@@ -206,19 +232,24 @@ export async function recordFailedBatch(
     );
     await finishImportBatch(trx, batch.importId, batch.batchNo, 0);
   });
-  await finalizeImportIfDone(db, batch.importId);
+  const ended = await finalizeImportIfDone(db, batch.importId);
+  if (ended) onImportEnded?.(ended);
 }
 
 /**
  * Ends an import once the reader is done and every batch is recorded; whoever gets there first (the reader
  * or the last batch) does it, under a row lock. A full sync then deletes what the file did not hold, unless
- * that is more than the allowed share of the table.
+ * that is more than the allowed share of the table. Returns the import when this call ended it.
  */
-export async function finalizeImportIfDone(db: Kysely<Database>, importId: string): Promise<void> {
-  await db.transaction().execute(async (trx) => {
+export async function finalizeImportIfDone(
+  db: Kysely<Database>,
+  importId: string,
+): Promise<EndedImport | undefined> {
+  return db.transaction().execute(async (trx): Promise<EndedImport | undefined> => {
     const current = await lockImport(trx, importId);
-    if (!current || current.status !== 'processing' || current.batches_total === null) return;
-    if ((await countFinishedBatches(trx, importId)) < current.batches_total) return;
+    if (!current || current.status !== 'processing' || current.batches_total === null) return undefined;
+    if ((await countFinishedBatches(trx, importId)) < current.batches_total) return undefined;
+    const kind = current.kind as ImportKind;
     // An items import that began on an empty catalog dropped the HNSW index (readImport): built again here,
     // in the transaction that ends the import, so that an import never ends without it, however it ends.
     if (current.kind === 'items' && (await ensureItemEmbeddingsIndex(trx))) await analyzeItemTables(trx);
@@ -235,11 +266,12 @@ export async function finalizeImportIfDone(db: Kysely<Database>, importId: strin
           `sync refused: it would delete ${unseen} of ${total} ${table} (${((unseen / total) * 100).toFixed(1)} %), more than maxDeletePercent ${limit} %; nothing was deleted (force=true to do it)`,
         );
         await forgetSeenIds(trx, importId);
-        return;
+        return { importId, kind, status: 'failed' };
       }
       await recordSyncDeletions(trx, importId, await deleteUnseen(trx, importId, table));
     }
     await finishImport(trx, importId);
+    return { importId, kind, status: 'completed' };
   });
 }
 

@@ -13,7 +13,7 @@ import {
   dropItemEmbeddingsIndexIfEmpty,
   ensureItemEmbeddingsIndex,
 } from '../repositories/vector-index.repository.ts';
-import { finalizeImportIfDone, type ImportBatch } from './import-batch.ts';
+import { type BatchContext, finalizeImportIfDone, type ImportBatch } from './import-batch.ts';
 import { type ImportKind, type ImportRecord, toImportRecord } from './import-records.ts';
 import type { Mapping } from './mapping.ts';
 import { type ImportFormat, readRecords } from './record-reader.ts';
@@ -66,7 +66,12 @@ export async function createImport(db: Kysely<Database>, request: ImportRequest)
  * client that hangs up) fails the import; batches already handed over still complete.
  */
 export async function readImport(
-  deps: { db: Kysely<Database>; queue: ImportBatchQueue; batchSize: number },
+  deps: {
+    db: Kysely<Database>;
+    queue: ImportBatchQueue;
+    batchSize: number;
+    onImportEnded?: BatchContext['onImportEnded'];
+  },
   importId: string,
   request: ImportRequest,
   input: Readable,
@@ -117,5 +122,6 @@ export async function readImport(
   }
   await recordReaderProgress(db, importId, { received, rejected, errors });
   await markImportRead(db, importId, batchNo);
-  await finalizeImportIfDone(db, importId);
+  const ended = await finalizeImportIfDone(db, importId);
+  if (ended) deps.onImportEnded?.(ended);
 }

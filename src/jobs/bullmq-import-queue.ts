@@ -23,7 +23,7 @@ export interface RedisSettings {
 
 // BullMQ's blocking connections must retry forever (maxRetriesPerRequest null): a Redis restart pauses the
 // workers instead of failing their jobs.
-const bullmqOptions = (redis: RedisSettings) => ({
+export const bullmqOptions = (redis: RedisSettings) => ({
   connection: { url: redis.url, maxRetriesPerRequest: null },
   prefix: `${redis.keyPrefix}bull`,
 });
@@ -123,6 +123,7 @@ export function startImportWorker(options: {
       context.db,
       batch,
       `batch failed after ${job.attemptsMade} attempts: ${error.message}`,
+      context.onImportEnded,
     ).catch((recordError: unknown) => {
       logger.error({ err: recordError, importId: batch.importId }, 'could not record a failed batch');
     });

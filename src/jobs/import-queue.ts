@@ -44,6 +44,7 @@ export async function runBatchWithRetries(
           context.db,
           batch,
           `batch failed after ${attempts} attempts: ${(error as Error).message}`,
+          context.onImportEnded,
         );
         return;
       }

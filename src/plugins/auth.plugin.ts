@@ -56,6 +56,24 @@ export const authPlugin = fp(
       authorize(request, access, request.principal);
     });
 
+    // A body's userId is checked once the body is parsed, and before it is validated: a token for another
+    // user learns nothing about what else the request got wrong.
+    app.addHook('preValidation', async (request) => {
+      const access = request.routeOptions.config.access;
+      const principal = request.principal;
+      if (
+        principal?.kind !== 'user-token' ||
+        !access ||
+        access.public ||
+        access.userToken !== 'own-user-body'
+      )
+        return;
+      const userId = (request.body as { userId?: unknown } | null | undefined)?.userId;
+      if (userId !== principal.userId) {
+        throw new ForbiddenError('body.userId: a user token may only act for its own user, and must name it');
+      }
+    });
+
     // The events of a user token's request can only be checked once the body is parsed.
     app.addHook('preHandler', async (request) => {
       const access = request.routeOptions.config.access;
@@ -119,7 +137,7 @@ function authorize(
     if ((request.params as { userId?: string }).userId !== principal.userId) {
       throw new ForbiddenError(`This user token belongs to another user. ${USER_TOKEN_LIMITS}`);
     }
-  } else if (access.userToken !== 'own-events') {
+  } else if (access.userToken !== 'own-events' && access.userToken !== 'own-user-body') {
     throw new ForbiddenError(USER_TOKEN_LIMITS);
   }
 }
@@ -140,8 +158,12 @@ function describeAccess(schema: Record<string, unknown>, access: RouteAccess) {
       ? ', or a user token of that user'
       : access.userToken === 'own-events'
         ? ', or a user token (only for events of its own user)'
-        : '';
+        : access.userToken === 'own-user-body'
+          ? ', or a user token of the user named in `userId`'
+          : '';
   const sentence = `Access: ${who}${tokenRule}.`;
+  // A GET route's schema object is shared with its automatic HEAD route: describe it once.
+  if (typeof schema.description === 'string' && schema.description.endsWith(sentence)) return;
   schema.description =
     typeof schema.description === 'string' ? `${schema.description}\n\n${sentence}` : sentence;
 }

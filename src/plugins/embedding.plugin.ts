@@ -46,7 +46,11 @@ export const embeddingPlugin = fp(
         again = false;
         try {
           const stored = await embedPendingItems(app.db, await embedder(), policy);
-          if (stored > 0) app.metrics.embeddedItems.inc({ provider: policy.space.provider }, stored);
+          if (stored > 0) {
+            app.metrics.embeddedItems.inc({ provider: policy.space.provider }, stored);
+            // Newly embedded items can now be recommended by content: cached pages are stale.
+            await app.pageCache.invalidateCatalog();
+          }
         } catch (error) {
           app.log.warn({ err: error }, 'background embedding failed; the items stay pending');
         }
@@ -73,5 +77,5 @@ export const embeddingPlugin = fp(
       await service.idle();
     });
   },
-  { name: 'embedding', dependencies: ['database', 'metrics'] },
+  { name: 'embedding', dependencies: ['database', 'metrics', 'recommender'] },
 );

@@ -3,6 +3,7 @@ import fp from 'fastify-plugin';
 import type { Readable } from 'node:stream';
 import type { Config } from '../config.ts';
 import type { BatchContext } from '../ingest/import-batch.ts';
+import type { ProfileSettings } from '../services/profiles.service.ts';
 import { createImport, type ImportRequest, readImport } from '../ingest/import-runner.ts';
 import {
   createBullmqImportQueue,
@@ -30,12 +31,23 @@ export interface ImportService {
 export const importsPlugin = fp(
   async (
     app: FastifyInstance,
-    options: { batchSize: number; jobs: Config['jobs']; redis: Config['redis'] },
+    options: {
+      batchSize: number;
+      jobs: Config['jobs'];
+      redis: Config['redis'];
+      /** How the profiles of an events import's users are refreshed. */
+      profiles: ProfileSettings;
+      /** Called when this process ends an import (its reader or its worker ran the last step). */
+      onImportEnded?: BatchContext['onImportEnded'];
+    },
   ) => {
     const context: BatchContext = {
       db: app.db,
       policy: app.embedding.policy,
       embedder: () => app.embedding.embedder(),
+      profiles: options.profiles,
+      logger: app.log,
+      onImportEnded: options.onImportEnded,
     };
     let queue: ImportBatchQueue;
     let worker: ImportWorker | undefined;
@@ -60,7 +72,12 @@ export const importsPlugin = fp(
       async run(request, input, onCreated) {
         const importId = await createImport(app.db, request);
         onCreated?.(importId);
-        await readImport({ db: app.db, queue, batchSize: options.batchSize }, importId, request, input);
+        await readImport(
+          { db: app.db, queue, batchSize: options.batchSize, onImportEnded: options.onImportEnded },
+          importId,
+          request,
+          input,
+        );
         return importId;
       },
     } satisfies ImportService);

@@ -14,6 +14,11 @@ export const OPENAPI_TAGS = [
   { name: 'events', description: 'Interactions (views, plays, ratings...) that drive recommendations.' },
   { name: 'health', description: 'Liveness and readiness for load balancers and orchestrators.' },
   { name: 'admin', description: 'API keys and per-user tokens.' },
+  { name: 'search', description: 'Full-text and semantic search of the catalog, optionally personalised.' },
+  {
+    name: 'stats',
+    description: 'How served recommendations perform: clicks, completions, per source and variant.',
+  },
 ];
 
 /** The OpenAPI 3.1 document generated from the routes' zod schemas, at /openapi.json, rendered at /docs. */

@@ -36,7 +36,14 @@ export async function ensureUsersExist(db: Kysely<Database>, ids: readonly strin
 }
 
 /** Deletes the user; their events go with them (ON DELETE CASCADE). */
+/**
+ * Deletes the user with everything about them: events and profile cascade; the pages they were shown
+ * (impressions, kept without a foreign key so that stats survive item deletions) go here, in one transaction.
+ */
 export async function deleteUser(db: Kysely<Database>, id: string): Promise<boolean> {
-  const result = await db.deleteFrom('users').where('id', '=', id).executeTakeFirst();
-  return Number(result.numDeletedRows) > 0;
+  return db.transaction().execute(async (trx) => {
+    await trx.deleteFrom('recommendation_impressions').where('user_id', '=', id).execute();
+    const result = await trx.deleteFrom('users').where('id', '=', id).executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  });
 }

@@ -6,12 +6,17 @@ import {
   apiKeyIdParamsSchema,
   apiKeyListSchema,
   createdApiKeySchema,
+  trainingSummarySchema,
   userTokenRequestSchema,
   userTokenSchema,
 } from '../schemas/admin.schema.ts';
 import { problemResponses } from '../schemas/problem.schema.ts';
 import { createApiKey, listApiKeySummaries } from '../services/api-keys.service.ts';
 import { mintUserToken } from '../services/user-tokens.service.ts';
+import { ConflictError } from '../errors.ts';
+
+// A training reads every event: minutes on a large history, far past the default request timeout.
+const TRAINING_HANDLER_TIMEOUT_MS = 60 * 60 * 1000;
 
 export const adminRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post(
@@ -85,6 +90,31 @@ export const adminRoutes: FastifyPluginAsyncZod = async (app) => {
       const { userId, expiresInSeconds } = request.body;
       const minted = await mintUserToken(await app.userTokenSecret(), userId, expiresInSeconds);
       return reply.code(201).send({ ...minted, userId });
+    },
+  );
+
+  app.post(
+    '/admin/models/train',
+    {
+      handlerTimeout: TRAINING_HANDLER_TIMEOUT_MS,
+      config: { access: requireScope('admin') },
+      schema: {
+        operationId: 'trainModels',
+        summary: 'Train the recommendation models now',
+        description:
+          'Trains the collaborative model (similar items) and the popularity and trending statistics from all ' +
+          'events, replaces the stored ones in one transaction, and answers when done. They are also trained ' +
+          'every MARQUEE_MODEL_REFRESH_MINUTES and after each events import. A request made during a training ' +
+          'waits for it and then trains once more, for everyone who asked meanwhile. 409 when another ' +
+          'process is training at that moment.',
+        tags: ['admin'],
+        response: { 200: trainingSummarySchema, ...problemResponses(409) },
+      },
+    },
+    async () => {
+      const outcome = await app.modelTraining.trainNow();
+      if (outcome.skipped) throw new ConflictError(`${outcome.reason}; try again when it is done`);
+      return outcome;
     },
   );
 };

@@ -8,11 +8,12 @@ import {
   eventBatchSchema,
 } from '../schemas/events.schema.ts';
 import { problemResponses } from '../schemas/problem.schema.ts';
+import { type ProfileSettings, refreshUserProfilesAfterWrite } from '../services/profiles.service.ts';
 
 // 1,000 events with context fit in about 5 MB; anything larger is not a batch we want in one request.
 const EVENT_BATCH_BODY_LIMIT = 5 * 1024 * 1024;
 
-export const eventRoutes: FastifyPluginAsyncZod = async (app) => {
+export const eventRoutes: FastifyPluginAsyncZod<{ profiles: ProfileSettings }> = async (app, options) => {
   app.post(
     '/events',
     {
@@ -37,6 +38,16 @@ export const eventRoutes: FastifyPluginAsyncZod = async (app) => {
           schema: route.httpPart === 'body' ? eventBatchEnvelopeSchema : route.schema,
         } as Parameters<typeof validatorCompiler>[0]),
     },
-    async (request) => ingestEvents(app.db, request.body.events as unknown[]),
+    // The profiles are refreshed and the users' cached pages dropped before the answer, so that the next
+    // recommendation request sees the events; a refresh that fails is logged, not answered: the events are
+    // stored all the same.
+    async (request) =>
+      ingestEvents(app.db, request.body.events as unknown[], {
+        afterCommit: async (userIds) => {
+          await refreshUserProfilesAfterWrite(app.db, options.profiles, userIds, request.log);
+          // Their cached pages are stale now, in every replica.
+          await Promise.all(userIds.map((userId) => app.pageCache.invalidateUser(userId)));
+        },
+      }),
   );
 };

@@ -41,6 +41,7 @@ export const itemRoutes: FastifyPluginAsyncZod = async (app) => {
         request.body,
       );
       app.embedding.schedule();
+      await app.pageCache.invalidateCatalog();
       return reply.code(created ? 201 : 200).send(item);
     },
   );
@@ -80,6 +81,7 @@ export const itemRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request) => {
       const item = await patchItem(app.db, app.embedding.policy, request.params.itemId, request.body);
       app.embedding.schedule();
+      await app.pageCache.invalidateCatalog();
       return item;
     },
   );
@@ -101,6 +103,7 @@ export const itemRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request, reply) => {
       await removeItem(app.db, request.params.itemId);
+      await app.pageCache.invalidateCatalog();
       return reply.code(204).send(null);
     },
   );

@@ -77,3 +77,38 @@ export const userTokenSchema = z
     expiresAt: z.string(),
   })
   .meta({ id: 'UserToken' });
+
+export const trainingSummarySchema = z
+  .object({
+    skipped: z.literal(false),
+    events: z.number().int().describe('Positive events read: every event type with a positive weight.'),
+    users: z.number().int().describe('Users with at least one positive event.'),
+    items: z.number().int().describe('Items of the catalog with at least one positive event.'),
+    pairs: z.number().int().describe('Distinct (user, item) pairs the collaborative model learnt from.'),
+    neighbourRows: z.number().int().describe('Items given a list of similar items.'),
+    statsRows: z.number().int().describe('Items given popularity and trending scores.'),
+    model: z
+      .enum(['item-knn', 'rp3beta', 'ease'])
+      .describe(
+        'The collaborative model trained: MARQUEE_COLLABORATIVE_MODEL, except item-knn instead of ease past 5,000 items.',
+      ),
+    trainedAt: z.string().describe('When the new model was stored.'),
+    durationMs: z.number().int().describe('How long the training took.'),
+  })
+  .meta({
+    id: 'TrainingSummary',
+    examples: [
+      {
+        skipped: false,
+        events: 1000209,
+        users: 6040,
+        items: 3706,
+        pairs: 1000209,
+        neighbourRows: 3706,
+        statsRows: 3706,
+        model: 'item-knn',
+        trainedAt: '2026-11-20T21:03:00.000Z',
+        durationMs: 14210,
+      },
+    ],
+  });

@@ -17,6 +17,7 @@ t.test('migrations run once: a second run applies nothing', async (t) => {
     '0002_api_keys',
     '0003_imports',
     '0004_item_embeddings_next',
+    '0005_recommendations',
   ]);
   t.same(await migrateToLatest(database.db), []);
   const tables = await sql<{ table_name: string }>`
@@ -33,8 +34,12 @@ t.test('migrations run once: a second run applies nothing', async (t) => {
       'imports',
       'item_embeddings',
       'item_embeddings_next',
+      'item_neighbours',
+      'item_stats',
       'items',
       'marquee_meta',
+      'recommendation_impressions',
+      'user_profiles',
       'users',
     ],
   );
@@ -50,7 +55,13 @@ if (servedMode) {
       const applied = await Promise.all(replicas.map((replica) => migrateToLatest(replica.db)));
       t.same(
         applied.flat(),
-        ['0001_initial', '0002_api_keys', '0003_imports', '0004_item_embeddings_next'],
+        [
+          '0001_initial',
+          '0002_api_keys',
+          '0003_imports',
+          '0004_item_embeddings_next',
+          '0005_recommendations',
+        ],
         'exactly one replica ran the migrations',
       );
       await Promise.all(

@@ -1,0 +1,125 @@
+import { hostname } from 'node:os';
+import { DelayedError, type Job, Queue, Worker } from 'bullmq';
+import type { FastifyBaseLogger as Logger } from 'fastify';
+import type { TrainingOutcome } from '../services/model-training.service.ts';
+import { bullmqOptions, type RedisSettings } from './bullmq-import-queue.ts';
+
+/** The BullMQ queue model trainings go to; keys under MARQUEE_REDIS_PREFIX + "bull:", like imports. */
+export const MODEL_QUEUE_NAME = 'models';
+const SCHEDULER_ID = 'models-refresh';
+/** Every request (after an import, at start-up) shares this id: they coalesce into one job. */
+const REQUEST_DEDUPLICATION_ID = 'models-requested';
+// A short wait before a requested training, so that imports ending together share it.
+const REQUEST_DELAY_MS = 2_000;
+// A requested training that found another one running (it may have read the events before the import
+// ended) tries again this much later, without spending an attempt.
+const BUSY_RETRY_MS = 15_000;
+// Training's compute phase runs synchronously for up to a minute or two (EASE at 5,000 items) and cannot
+// renew the job lock meanwhile; a worker that dies mid-training hands the job on after this long.
+const MIN_LOCK_MS = 5 * 60_000;
+const KEEP = { removeOnComplete: { age: 24 * 3_600, count: 100 }, removeOnFail: { age: 7 * 24 * 3_600 } };
+
+export interface ModelJobData {
+  reason: string;
+}
+
+export interface ModelTrainingQueue {
+  /**
+   * Asks a worker for a training soon. Requests made while one is waiting join it; requests made while one
+   * runs make exactly one more, after it (BullMQ deduplication with keepLastIfActive).
+   */
+  request(reason: string): Promise<void>;
+  /** Trains every `minutes` on whichever worker is free (0: no periodic training). Idempotent. */
+  schedule(minutes: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function createModelTrainingQueue(redis: RedisSettings): ModelTrainingQueue {
+  const queue = new Queue<ModelJobData>(MODEL_QUEUE_NAME, bullmqOptions(redis));
+  return {
+    async request(reason) {
+      await queue.add(
+        'train',
+        { reason },
+        {
+          deduplication: { id: REQUEST_DEDUPLICATION_ID, keepLastIfActive: true },
+          delay: REQUEST_DELAY_MS,
+          // A worker shutting down stops its training (which fails the job): another one takes it later.
+          attempts: 3,
+          backoff: { type: 'exponential', delay: 30_000 },
+          ...KEEP,
+        },
+      );
+    },
+    async schedule(minutes) {
+      if (minutes <= 0) {
+        await queue.removeJobScheduler(SCHEDULER_ID);
+        return;
+      }
+      const every = minutes * 60_000;
+      // Upserting an unchanged scheduler keeps its next run (every replica does it at start-up); a new or
+      // changed one first runs `every` from now, not at once.
+      await queue.upsertJobScheduler(
+        SCHEDULER_ID,
+        { every, startDate: Date.now() + every },
+        { name: 'refresh', data: { reason: 'schedule' }, opts: KEEP },
+      );
+    },
+    async close() {
+      await queue.close();
+    },
+  };
+}
+
+export interface ModelTrainingWorker {
+  close(): Promise<void>;
+}
+
+/**
+ * Runs training jobs, one at a time per process. A requested training that finds another process training
+ * goes back to the queue for later; a periodic one that does is simply done (someone is training).
+ */
+export function startModelTrainingWorker(options: {
+  train: () => Promise<TrainingOutcome>;
+  redis: RedisSettings;
+  lockMs: number;
+  logger: Logger;
+}): ModelTrainingWorker {
+  const { logger } = options;
+  const lockDuration = Math.max(options.lockMs, MIN_LOCK_MS);
+  const worker = new Worker<ModelJobData, TrainingOutcome>(
+    MODEL_QUEUE_NAME,
+    async (job: Job<ModelJobData>, token?: string) => {
+      const outcome = await options.train();
+      if (outcome.skipped && job.name !== 'refresh') {
+        await job.moveToDelayed(Date.now() + BUSY_RETRY_MS, token);
+        throw new DelayedError();
+      }
+      return outcome;
+    },
+    {
+      ...bullmqOptions(options.redis),
+      name: `${hostname()}:${process.pid}`,
+      concurrency: 1,
+      lockDuration,
+      stalledInterval: lockDuration,
+    },
+  );
+  worker.on('completed', (job, outcome) => {
+    logger.info(
+      { reason: job.data.reason, ...outcome },
+      outcome.skipped ? 'model training skipped' : 'models trained',
+    );
+  });
+  worker.on('failed', (job, error) => {
+    logger.warn({ err: error, reason: job?.data.reason }, 'model training failed');
+  });
+  worker.on('error', (error) => {
+    logger.warn({ err: error }, 'model worker: Redis error (it reconnects)');
+  });
+  return {
+    async close() {
+      await worker.close();
+    },
+  };
+}

@@ -1,0 +1,206 @@
+/**
+ * Re-rankers applied after the blend, pure and deterministic: MMR diversity (maximal marginal relevance),
+ * caps per series and per genre, and exploration slots. The same candidates and options give the same list.
+ */
+import type { Reason } from './blend.ts';
+
+export interface RankableCandidate {
+  itemId: string;
+  score: number;
+  reasons: Reason[];
+  genres: readonly string[];
+  seriesId: string | null;
+  /** Unit vector; without one, similarity falls back to shared genres alone. */
+  embedding: Float32Array | undefined;
+}
+
+export interface RerankOptions {
+  /** How many items to keep, in order. */
+  size: number;
+  /** 0: by score only; 1: similarity to what is already chosen weighs as much as relevance. */
+  diversity: number;
+  /** At most this many items of one series (0: no cap). */
+  maxPerSeries: number;
+  /** At most this many items sharing a genre (0: no cap). */
+  maxPerGenre: number;
+  /** Positions in each run of EXPLORATION_EVERY given to an exploration pick. */
+  explorationSlots: number;
+  /** Seeds the exploration picks: the same seed, the same picks. */
+  seed: string;
+}
+
+/**
+ * Exploration picks come from the candidates ranked this far down (or the lower half of a short list): not
+ * what the ranker would show anyway. Fixed, not tied to the page size, so a deeper page continues the same
+ * list (the greedy picks are a prefix of each other).
+ */
+const EXPLORATION_POOL_START = 100;
+/** Every this many positions, one goes to exploration (when `explorationSlots` allows). */
+export const EXPLORATION_EVERY = 10;
+/** Where in each run of EXPLORATION_EVERY the exploration picks go (0-based), first slot first. */
+const SLOT_ORDER = [7, 4, 9, 2, 5, 8, 3, 6, 1, 0];
+
+/**
+ * Picks `size` items greedily: at each step the candidate with the best
+ * (1 − diversity) · relevance − diversity · (highest similarity to an item already picked),
+ * relevance being the score scaled to [0, 1]. Candidates that would break a cap wait; if the page cannot be
+ * filled otherwise, they come back in order (a short page is worse than a repeated genre). Exploration picks,
+ * drawn with a seeded generator from the lower-ranked candidates, take fixed positions. The list for a
+ * larger `size` starts with the list for a smaller one.
+ */
+export function rerank(
+  candidates: readonly RankableCandidate[],
+  options: RerankOptions,
+): RankableCandidate[] {
+  const size = Math.min(options.size, candidates.length);
+  if (size === 0) return [];
+  const maxScore = Math.max(...candidates.map((candidate) => candidate.score), Number.EPSILON);
+  const relevance = candidates.map((candidate) => Math.max(0, candidate.score) / maxScore);
+  const genreSets = candidates.map((candidate) => new Set(candidate.genres));
+  const lambda = 1 - options.diversity;
+  const maxSimilarity = new Float64Array(candidates.length);
+  const taken = new Uint8Array(candidates.length);
+  const seriesCount = new Map<string, number>();
+  const genreCount = new Map<string, number>();
+  const picked: number[] = [];
+
+  const poolStart = Math.min(EXPLORATION_POOL_START, Math.floor(candidates.length / 2));
+  const explorationPositions = explorationPositionsOf(
+    size,
+    options.explorationSlots,
+    candidates.length >= 10,
+  );
+  const explorationPool = explorationPicks(
+    candidates.length,
+    poolStart,
+    explorationPositions.size,
+    options.seed,
+  );
+  const explored = new Set<number>();
+
+  const breaksCap = (index: number) => {
+    const candidate = candidates[index]!;
+    if (
+      options.maxPerSeries > 0 &&
+      candidate.seriesId !== null &&
+      (seriesCount.get(candidate.seriesId) ?? 0) >= options.maxPerSeries
+    )
+      return true;
+    if (options.maxPerGenre > 0)
+      for (const genre of candidate.genres)
+        if ((genreCount.get(genre) ?? 0) >= options.maxPerGenre) return true;
+    return false;
+  };
+  const take = (index: number) => {
+    taken[index] = 1;
+    picked.push(index);
+    const candidate = candidates[index]!;
+    if (candidate.seriesId !== null)
+      seriesCount.set(candidate.seriesId, (seriesCount.get(candidate.seriesId) ?? 0) + 1);
+    for (const genre of candidate.genres) genreCount.set(genre, (genreCount.get(genre) ?? 0) + 1);
+    if (options.diversity > 0) {
+      for (let other = 0; other < candidates.length; other++) {
+        if (taken[other]) continue;
+        const similarity = itemSimilarity(
+          candidate,
+          candidates[other]!,
+          genreSets[index]!,
+          genreSets[other]!,
+        );
+        if (similarity > maxSimilarity[other]!) maxSimilarity[other] = similarity;
+      }
+    }
+  };
+
+  let relaxCaps = false;
+  while (picked.length < size) {
+    if (explorationPositions.has(picked.length)) {
+      const pick = explorationPool.find((index) => !taken[index] && !breaksCap(index));
+      if (pick !== undefined) {
+        explored.add(pick);
+        take(pick);
+        continue;
+      }
+    }
+    let best = -1;
+    let bestValue = -Infinity;
+    for (let index = 0; index < candidates.length; index++) {
+      if (taken[index] || (!relaxCaps && breaksCap(index))) continue;
+      const value = lambda * relevance[index]! - (1 - lambda) * maxSimilarity[index]!;
+      if (value > bestValue) {
+        bestValue = value;
+        best = index;
+      }
+    }
+    if (best < 0) {
+      if (relaxCaps) break;
+      relaxCaps = true;
+      continue;
+    }
+    take(best);
+  }
+  return picked.map((index) => {
+    const candidate = candidates[index]!;
+    if (!explored.has(index)) return candidate;
+    const reason: Reason = {
+      source: 'exploration',
+      detail: 'Outside your usual picks, to discover what else you like',
+      evidenceItemIds: [],
+    };
+    return { ...candidate, reasons: [reason, ...candidate.reasons] };
+  });
+}
+
+/** Exploration positions: in each run of EXPLORATION_EVERY, the first `slots` of SLOT_ORDER. */
+function explorationPositionsOf(size: number, slots: number, hasPool: boolean): Set<number> {
+  const positions = new Set<number>();
+  if (!hasPool) return positions;
+  for (let start = 0; start < size; start += EXPLORATION_EVERY)
+    for (const offset of SLOT_ORDER.slice(0, slots)) if (start + offset < size) positions.add(start + offset);
+  return positions;
+}
+
+/**
+ * Cosine similarity of the embeddings blended with the Jaccard similarity of the genre sets: embeddings see
+ * the plot and tone, genres are what a viewer notices on the row.
+ */
+export function itemSimilarity(
+  a: RankableCandidate,
+  b: RankableCandidate,
+  genresA: ReadonlySet<string>,
+  genresB: ReadonlySet<string>,
+): number {
+  let common = 0;
+  for (const genre of genresA) if (genresB.has(genre)) common++;
+  const union = genresA.size + genresB.size - common;
+  const jaccard = union === 0 ? 0 : common / union;
+  if (!a.embedding || !b.embedding || a.embedding.length !== b.embedding.length) return jaccard;
+  let dot = 0;
+  for (let d = 0; d < a.embedding.length; d++) dot += a.embedding[d]! * b.embedding[d]!;
+  return 0.5 * Math.max(0, dot) + 0.5 * jaccard;
+}
+
+/** Candidate indices for exploration, in the order they are tried: a seeded shuffle of those from `start`. */
+function explorationPicks(count: number, start: number, slots: number, seed: string): number[] {
+  if (slots === 0 || count <= start) return [];
+  const pool = Array.from({ length: count - start }, (_, n) => start + n);
+  const random = seededRandom(seed);
+  for (let n = pool.length - 1; n > 0; n--) {
+    const m = Math.floor(random() * (n + 1));
+    [pool[n], pool[m]] = [pool[m]!, pool[n]!];
+  }
+  return pool;
+}
+
+/** mulberry32 seeded by an FNV-1a hash of the string: small, fast, and the same on every machine. */
+export function seededRandom(seed: string): () => number {
+  let state = 0x811c9dc5;
+  for (let n = 0; n < seed.length; n++) state = Math.imul(state ^ seed.charCodeAt(n), 0x01000193) >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}

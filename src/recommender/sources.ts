@@ -1,0 +1,220 @@
+/**
+ * The candidate sources, each a named strategy: it asks a CandidateStore (the repositories, bound to a
+ * database) for items and turns them into scored candidates with their reasons. The scoring is pure; the
+ * store is the only way out, so a source can be tested with an in-memory store.
+ */
+import type { CandidateSource } from '../config.ts';
+import type { Candidate, SourceCandidates } from './blend.ts';
+import type { ItemFilters } from './item-filters.ts';
+
+export interface CandidateStore {
+  nearest(vector: Float32Array, query: StoreQuery): Promise<{ itemId: string; similarity: number }[]>;
+  neighbours(itemIds: readonly string[]): Promise<Map<string, { neighbourIds: string[]; scores: number[] }>>;
+  top(
+    stat: 'popularity' | 'trending_week',
+    query: StoreQuery,
+  ): Promise<{ itemId: string; value: number; users: number }[]>;
+  fresh(
+    vector: Float32Array | undefined,
+    query: StoreQuery & { sinceYear: number },
+  ): Promise<{ itemId: string; similarity: number | undefined; releaseYear: number | null }[]>;
+  boosted(query: StoreQuery): Promise<{ itemId: string; boost: number }[]>;
+}
+
+export interface StoreQuery {
+  limit: number;
+  filters: ItemFilters;
+  excludeIds: readonly string[];
+}
+
+/** What a source may say about the items it cites: their titles, for `detail`. */
+export type TitleOf = (itemId: string) => string | undefined;
+
+const list = (source: CandidateSource, candidates: Candidate[]): SourceCandidates => ({ source, candidates });
+const quoted = (ids: readonly string[], titleOf: TitleOf) =>
+  ids
+    .map(titleOf)
+    .filter((title): title is string => title !== undefined)
+    .map((title) => `"${title}"`)
+    .join(', ');
+
+/**
+ * Item-to-item collaborative filtering over the stored neighbour lists: score(j) = Σ_h w_h · sim(h, j) over
+ * the history items h with positive weight. Evidence: the two history items contributing most.
+ */
+export async function collaborativeCandidates(
+  store: CandidateStore,
+  history: readonly { itemId: string; weight: number }[],
+  query: StoreQuery,
+  titleOf: TitleOf,
+  source: CandidateSource = 'collaborative',
+): Promise<SourceCandidates> {
+  const positive = history.filter((entry) => entry.weight > 0);
+  if (positive.length === 0) return list(source, []);
+  const neighbours = await store.neighbours(positive.map((entry) => entry.itemId));
+  const excluded = new Set(query.excludeIds);
+  const scores = new Map<string, { score: number; evidence: Map<string, number> }>();
+  for (const { itemId, weight } of positive) {
+    const row = neighbours.get(itemId);
+    if (!row) continue;
+    row.neighbourIds.forEach((neighbourId, at) => {
+      if (excluded.has(neighbourId)) return;
+      const contribution = weight * (row.scores[at] ?? 0);
+      if (contribution <= 0) return;
+      const entry = scores.get(neighbourId) ?? { score: 0, evidence: new Map<string, number>() };
+      entry.score += contribution;
+      entry.evidence.set(itemId, (entry.evidence.get(itemId) ?? 0) + contribution);
+      scores.set(neighbourId, entry);
+    });
+  }
+  const candidates = [...scores]
+    .map(([itemId, { score, evidence }]) => {
+      const evidenceItemIds = [...evidence]
+        .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+        .slice(0, 2)
+        .map(([id]) => id);
+      const names = quoted(evidenceItemIds, titleOf);
+      return {
+        itemId,
+        score,
+        detail:
+          source === 'session'
+            ? `Often watched right after ${names || 'what you just viewed'}`
+            : `People who watched ${names || 'what you watched'} also watched this`,
+        evidenceItemIds,
+      };
+    })
+    .sort((a, b) => b.score - a.score || (a.itemId < b.itemId ? -1 : 1))
+    .slice(0, query.limit);
+  return list(source, candidates);
+}
+
+export interface Interest {
+  vector: Float32Array;
+  weight: number;
+  itemIds: readonly string[];
+}
+
+/**
+ * Nearest neighbours of each interest vector through the HNSW index, the heavier interests getting more of
+ * the `limit`; an item found by several interests keeps its best similarity.
+ */
+export async function vectorCandidates(
+  store: CandidateStore,
+  interests: readonly Interest[],
+  query: StoreQuery,
+  titleOf: TitleOf,
+  source: CandidateSource = 'vector',
+): Promise<SourceCandidates> {
+  if (interests.length === 0) return list(source, []);
+  const total = interests.reduce((sum, interest) => sum + Math.max(interest.weight, 0), 0) || 1;
+  const results = await Promise.all(
+    interests.map((interest) =>
+      store.nearest(interest.vector, {
+        ...query,
+        limit: Math.max(20, Math.ceil((query.limit * Math.max(interest.weight, 0)) / total)),
+      }),
+    ),
+  );
+  const best = new Map<string, Candidate>();
+  results.forEach((rows, at) => {
+    const interest = interests[at]!;
+    const evidenceItemIds = interest.itemIds.slice(0, 3);
+    const names = quoted(evidenceItemIds, titleOf);
+    // A lighter interest's matches count a little less than the main one's.
+    const share = 0.75 + (0.25 * Math.max(interest.weight, 0)) / total;
+    for (const row of rows) {
+      const score = row.similarity * share;
+      const current = best.get(row.itemId);
+      if (current && current.score >= score) continue;
+      best.set(row.itemId, {
+        itemId: row.itemId,
+        score,
+        detail:
+          source === 'session'
+            ? `Close to ${names || 'what you just viewed'}`
+            : `Close in story and style to ${names || 'what you enjoyed'}`,
+        evidenceItemIds: [...evidenceItemIds],
+      });
+    }
+  });
+  return list(
+    source,
+    [...best.values()]
+      .sort((a, b) => b.score - a.score || (a.itemId < b.itemId ? -1 : 1))
+      .slice(0, query.limit),
+  );
+}
+
+/** The most popular items of all time: distinct users who interacted positively. */
+export async function popularCandidates(store: CandidateStore, query: StoreQuery): Promise<SourceCandidates> {
+  const rows = await store.top('popularity', query);
+  return list(
+    'popular',
+    rows.map((row) => ({
+      itemId: row.itemId,
+      score: row.value,
+      detail: `Popular: ${row.users} ${row.users === 1 ? 'viewer' : 'viewers'}`,
+      evidenceItemIds: [],
+    })),
+  );
+}
+
+/** What is popular right now (decayed over about a week), or of all time when nothing is trending. */
+export async function trendingCandidates(
+  store: CandidateStore,
+  query: StoreQuery,
+): Promise<SourceCandidates> {
+  const trending = await store.top('trending_week', query);
+  const rows = trending.length > 0 ? trending : await store.top('popularity', query);
+  const label = trending.length > 0 ? 'Trending this week' : 'Popular';
+  return list(
+    'trending',
+    rows.map((row) => ({
+      itemId: row.itemId,
+      score: row.value,
+      detail: `${label}: ${row.users} ${row.users === 1 ? 'viewer' : 'viewers'}`,
+      evidenceItemIds: [],
+    })),
+  );
+}
+
+/**
+ * Recent releases (this year and last), nearest to the main interest when there is one. By release date,
+ * not by when the item was added: a first catalog import adds everything at once.
+ */
+export async function freshCandidates(
+  store: CandidateStore,
+  interest: Interest | undefined,
+  query: StoreQuery,
+  now: Date,
+): Promise<SourceCandidates> {
+  const rows = await store.fresh(interest?.vector, { ...query, sinceYear: now.getUTCFullYear() - 1 });
+  return list(
+    'fresh',
+    rows.map((row, rank) => ({
+      itemId: row.itemId,
+      // Newest first without an interest; by similarity with one.
+      score: row.similarity ?? 1 / (1 + rank),
+      detail: `New ${row.releaseYear === null ? '' : `${row.releaseYear} `}release${interest ? ' that matches your interests' : ''}`,
+      evidenceItemIds: interest ? interest.itemIds.slice(0, 2) : [],
+    })),
+  );
+}
+
+/** Items editors boosted (attributes.boost), by boost. */
+export async function editorialCandidates(
+  store: CandidateStore,
+  query: StoreQuery,
+): Promise<SourceCandidates> {
+  const rows = await store.boosted(query);
+  return list(
+    'editorial',
+    rows.map((row) => ({
+      itemId: row.itemId,
+      score: row.boost,
+      detail: 'Featured by our editors',
+      evidenceItemIds: [],
+    })),
+  );
+}

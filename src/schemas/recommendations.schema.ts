@@ -1,0 +1,256 @@
+import { z } from 'zod';
+import { CANDIDATE_SOURCES } from '../config.ts';
+import type { AttributeCondition, ItemFilters } from '../recommender/item-filters.ts';
+import { MATURITY_AGES, maturityAge } from '../recommender/item-filters.ts';
+import { cursorSchema, idSchema, nextCursorSchema } from './common.schema.ts';
+import { itemSchema, itemTypeSchema } from './items.schema.ts';
+
+export const RECOMMENDATION_MAX_LIMIT = 100;
+/** Reasons a recommended item can carry: the candidate sources, plus the exploration pick. */
+export const REASON_SOURCES = [...CANDIDATE_SOURCES, 'search', 'exploration'] as const;
+export type ReasonSource = (typeof REASON_SOURCES)[number];
+
+const label = z.string().trim().min(1).max(64);
+const maturitySchema = z
+  .string()
+  .trim()
+  .refine((value) => maturityAge(value) !== undefined, {
+    message: `must be a known rating (${Object.keys(MATURITY_AGES).join(', ')}) or an age such as 16`,
+  });
+const yearSchema = z.number().int().min(1800).max(2200);
+
+const attributeConditionSchema: z.ZodType<AttributeCondition> = z.union([
+  z.string().max(256),
+  z.number(),
+  z.boolean(),
+  z.strictObject({
+    in: z
+      .array(z.union([z.string().max(256), z.number(), z.boolean()]))
+      .min(1)
+      .max(100),
+  }),
+  z
+    .strictObject({ gte: z.number(), gt: z.number(), lte: z.number(), lt: z.number() })
+    .partial()
+    .refine((range) => Object.keys(range).length > 0, { message: 'give at least one of gte, gt, lte, lt' }),
+]);
+const attributesFilterSchema = z
+  .record(z.string().min(1).max(128), attributeConditionSchema)
+  .refine((value) => Object.keys(value).length <= 20, { message: 'at most 20 attribute conditions' })
+  .describe(
+    'Conditions on `attributes` keys: a value to equal, `{"in": [...]}`, or a range `{"gte": 1, "lt": 5}`.',
+  );
+
+/** Filters as a JSON object (request bodies). */
+export const itemFiltersSchema = z
+  .strictObject({
+    types: z.array(itemTypeSchema).max(20).optional().describe('Only items of these types.'),
+    genres: z.array(label).max(50).optional().describe('Items with at least one of these genres.'),
+    genresAll: z.array(label).max(50).optional().describe('Items with all of these genres.'),
+    excludeGenres: z.array(label).max(50).optional().describe('Items with none of these genres.'),
+    tags: z.array(label).max(50).optional().describe('Items with at least one of these tags.'),
+    excludeTags: z.array(label).max(50).optional().describe('Items with none of these tags.'),
+    languages: z.array(label).max(20).optional().describe('Original language, any of.'),
+    region: label.optional().describe("The viewer's region: items limited to other regions are left out."),
+    maxMaturityRating: maturitySchema
+      .optional()
+      .describe('Highest maturity rating shown (PG-13, TV-14, 16...); unrated items are then left out.'),
+    yearFrom: yearSchema.optional().describe('Released in this year or later.'),
+    yearTo: yearSchema.optional().describe('Released in this year or earlier.'),
+    availableNow: z
+      .boolean()
+      .optional()
+      .describe('Only items inside their availability window (default true).'),
+    attributes: attributesFilterSchema.optional(),
+  })
+  .superRefine(checkYearRange)
+  .meta({
+    id: 'ItemFilters',
+    description: 'Business rules every item of the answer obeys. All conditions must hold.',
+    examples: [
+      { types: ['movie'], excludeGenres: ['Horror Movies'], maxMaturityRating: 'PG-13', yearFrom: 2000 },
+    ],
+  });
+export type ItemFiltersInput = z.output<typeof itemFiltersSchema>;
+
+const commaList = (element: z.ZodType<string, string>, max: number) =>
+  z
+    .string()
+    .max(4096)
+    .transform((value) =>
+      value
+        .split(',')
+        .map((entry) => entry.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(element).max(max, { message: `at most ${max} values` }));
+
+const queryBoolean = z.enum(['true', 'false']).transform((value) => value === 'true');
+const queryYear = z.coerce.number({ message: 'must be a year' }).pipe(yearSchema);
+
+/** Filters as query parameters (GET): lists are comma-separated, `attributes` is JSON. */
+export const itemFiltersQueryShape = {
+  type: commaList(itemTypeSchema, 20).optional().describe('Only items of these types (comma-separated).'),
+  genres: commaList(label, 50).optional().describe('At least one of these genres (comma-separated).'),
+  genresAll: commaList(label, 50).optional().describe('All of these genres (comma-separated).'),
+  excludeGenres: commaList(label, 50).optional().describe('None of these genres (comma-separated).'),
+  tags: commaList(label, 50).optional().describe('At least one of these tags (comma-separated).'),
+  excludeTags: commaList(label, 50).optional().describe('None of these tags (comma-separated).'),
+  language: commaList(label, 20).optional().describe('Original language, any of (comma-separated).'),
+  region: label.optional().describe("The viewer's region: items limited to other regions are left out."),
+  maxMaturityRating: maturitySchema
+    .optional()
+    .describe('Highest maturity rating shown (PG-13, TV-14, 16...).'),
+  yearFrom: queryYear.optional().describe('Released in this year or later.'),
+  yearTo: queryYear.optional().describe('Released in this year or earlier.'),
+  availableNow: queryBoolean.optional().describe('Only items available now (default true).'),
+  attributes: z
+    .string()
+    .max(4096)
+    .transform((value, context) => {
+      try {
+        return JSON.parse(value) as unknown;
+      } catch {
+        context.addIssue({ code: 'custom', message: 'must be a JSON object' });
+        return z.NEVER;
+      }
+    })
+    .pipe(attributesFilterSchema)
+    .optional()
+    .describe('JSON object of attribute conditions, e.g. {"studio":"A24","score":{"gte":7}}.'),
+};
+
+type FiltersQuery = {
+  [K in keyof typeof itemFiltersQueryShape]?: z.output<(typeof itemFiltersQueryShape)[K]>;
+};
+
+export function filtersFromQuery(query: FiltersQuery): ItemFilters {
+  return {
+    types: query.type,
+    genresAny: query.genres,
+    genresAll: query.genresAll,
+    genresNone: query.excludeGenres,
+    tagsAny: query.tags,
+    tagsNone: query.excludeTags,
+    languages: query.language,
+    region: query.region,
+    maxMaturityRating: query.maxMaturityRating,
+    yearFrom: query.yearFrom,
+    yearTo: query.yearTo,
+    availableNow: query.availableNow,
+    attributes: query.attributes,
+  };
+}
+
+export function filtersFromBody(filters: ItemFiltersInput | undefined): ItemFilters {
+  if (!filters) return {};
+  return {
+    types: filters.types,
+    genresAny: filters.genres,
+    genresAll: filters.genresAll,
+    genresNone: filters.excludeGenres,
+    tagsAny: filters.tags,
+    tagsNone: filters.excludeTags,
+    languages: filters.languages,
+    region: filters.region,
+    maxMaturityRating: filters.maxMaturityRating,
+    yearFrom: filters.yearFrom,
+    yearTo: filters.yearTo,
+    availableNow: filters.availableNow,
+    attributes: filters.attributes,
+  };
+}
+
+function checkYearRange(
+  value: { yearFrom?: number | undefined; yearTo?: number | undefined },
+  context: z.RefinementCtx,
+) {
+  if (value.yearFrom !== undefined && value.yearTo !== undefined && value.yearFrom > value.yearTo)
+    context.addIssue({ code: 'custom', path: ['yearTo'], message: 'must not be before yearFrom' });
+}
+
+export const reasonSchema = z
+  .object({
+    source: z.enum(REASON_SOURCES).describe('The candidate source (strategy) that proposed the item.'),
+    detail: z.string().describe('What the source saw, in words.'),
+    evidenceItemIds: z.array(z.string()).describe('The items that led to it (your history, the session...).'),
+  })
+  .meta({ id: 'RecommendationReason' });
+
+export const recommendedItemSchema = z
+  .object({
+    itemId: z.string(),
+    score: z.number().describe('Blended relevance, higher is better; comparable within one answer only.'),
+    item: itemSchema,
+    reasons: z.array(reasonSchema).describe('Where the item came from, strongest first.'),
+  })
+  .meta({
+    id: 'RecommendedItem',
+    description: 'One item of an answer, shared by every recommending endpoint.',
+  });
+export type RecommendedItem = z.infer<typeof recommendedItemSchema>;
+
+export const recommendationPageSchema = z
+  .object({
+    recommendationId: z
+      .string()
+      .describe('Send it back as `recommendationId` on the events this page leads to (attribution).'),
+    variant: z.string().describe('The A/B test variant that produced the page.'),
+    items: z.array(recommendedItemSchema),
+    nextCursor: nextCursorSchema,
+  })
+  .meta({ id: 'RecommendationPage' });
+export type RecommendationPage = z.infer<typeof recommendationPageSchema>;
+
+const diversitySchema = z.coerce
+  .number({ message: 'must be a number from 0 to 1' })
+  .min(0)
+  .max(1)
+  .describe('0 ranks by relevance only; towards 1 trades relevance for variety (MMR). Default from config.');
+const variantNameSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9._-]{1,32}$/, { message: 'must be a configured variant name' })
+  .describe('Force an A/B variant (testing); by default a stable hash of the userId picks it.');
+
+export const recommendationQuerySchema = z.strictObject({
+  limit: z.coerce
+    .number({ message: 'must be a number' })
+    .int({ message: 'must be a whole number' })
+    .min(1, { message: 'must be at least 1' })
+    .max(RECOMMENDATION_MAX_LIMIT, { message: `must be at most ${RECOMMENDATION_MAX_LIMIT}` })
+    .default(20)
+    .describe(`Items per page, 1 to ${RECOMMENDATION_MAX_LIMIT} (default 20).`),
+  cursor: cursorSchema.optional(),
+  diversity: diversitySchema.optional(),
+  variant: variantNameSchema.optional(),
+  exclude: commaList(idSchema, 500).optional().describe('Item ids never to return (comma-separated).'),
+  ...itemFiltersQueryShape,
+});
+export type RecommendationQuery = z.output<typeof recommendationQuerySchema>;
+
+export const sessionRecommendationBodySchema = z
+  .strictObject({
+    recentItemIds: z
+      .array(idSchema)
+      .max(100, { message: 'at most 100 items' })
+      .default([])
+      .describe('What the visitor viewed recently, most recent first.'),
+    userId: idSchema.optional().describe("Blend in this user's profile when the visitor is known."),
+    filters: itemFiltersSchema.optional(),
+    limit: z.number().int().min(1).max(RECOMMENDATION_MAX_LIMIT).default(20),
+    cursor: cursorSchema.optional(),
+    diversity: z.number().min(0).max(1).optional(),
+    exclude: z.array(idSchema).max(500).optional().describe('Item ids never to return.'),
+  })
+  .meta({
+    id: 'SessionRecommendationRequest',
+    examples: [{ recentItemIds: ['movie-42', 'movie-7'], filters: { types: ['movie'] }, limit: 10 }],
+  });
+export type SessionRecommendationBody = z.output<typeof sessionRecommendationBodySchema>;
+
+export const similarItemsQuerySchema = z.strictObject({
+  limit: recommendationQuerySchema.shape.limit,
+  diversity: diversitySchema.optional(),
+  ...itemFiltersQueryShape,
+});
+export type SimilarItemsQuery = z.output<typeof similarItemsQuerySchema>;

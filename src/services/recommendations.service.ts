@@ -1,0 +1,560 @@
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { z } from 'zod';
+import type { CandidateSource, RecommenderConfig, SourceWeights } from '../config.ts';
+import type { Database, StoredProfile } from '../db/database.ts';
+import { NotFoundError, ValidationError } from '../errors.ts';
+import { decodeCursor, encodeCursor } from '../pagination.ts';
+import {
+  type BlendedCandidate,
+  type SourceCandidates,
+  blendCandidates,
+  byScoreThenId,
+} from '../recommender/blend.ts';
+import type { ItemFilters } from '../recommender/item-filters.ts';
+import { type RankableCandidate, rerank } from '../recommender/rerank.ts';
+import {
+  type CandidateStore,
+  type Interest,
+  type StoreQuery,
+  type TitleOf,
+  collaborativeCandidates,
+  editorialCandidates,
+  freshCandidates,
+  popularCandidates,
+  trendingCandidates,
+  vectorCandidates,
+} from '../recommender/sources.ts';
+import {
+  findBoostedItems,
+  findConsumedItemIds,
+  findFreshItems,
+  findItemSummaries,
+  findNearestItems,
+  findRankableItems,
+  findTopItemsByStat,
+  insertImpressions,
+} from '../repositories/candidates.repository.ts';
+import { findItemNeighbours } from '../repositories/model-data.repository.ts';
+import { findUserProfile } from '../repositories/user-profiles.repository.ts';
+import type { RecommendationPage, RecommendedItem } from '../schemas/recommendations.schema.ts';
+import { toItem } from './items.service.ts';
+import type { PageCache } from './page-cache.ts';
+
+export interface RecommenderDeps {
+  db: Kysely<Database>;
+  config: RecommenderConfig;
+  /** The embedding model of this database: profile vectors made in another are ignored. */
+  embeddingModel: string;
+  pageCache: PageCache;
+}
+
+/** How deep a ranked list goes: `cursor` pages end there. */
+export const MAX_RANKED = 200;
+/** Candidates each source is asked for. */
+const PER_SOURCE = 100;
+/** How much more content similarity counts for an item with no interactions yet (cold start). */
+const COLD_ITEM_CONTENT_BOOST = 4;
+/** Consumed items looked up per user for exclusion (most recent first). */
+const MAX_CONSUMED = 5_000;
+/** History items whose genres and titles a page looks at (heaviest first). */
+const MAX_HISTORY = 50;
+/** Items the collaborative source scores from (strongest first): cost is this × neighbours per item. */
+const MAX_INTERACTIONS = 200;
+
+export interface PageRequest {
+  limit: number;
+  cursor?: string | undefined;
+  diversity?: number | undefined;
+  exclude?: readonly string[] | undefined;
+  filters: ItemFilters;
+}
+
+export interface UserRecommendationRequest extends PageRequest {
+  userId: string;
+  variant?: string | undefined;
+}
+
+export interface SessionRecommendationRequest extends PageRequest {
+  recentItemIds: readonly string[];
+  userId?: string | undefined;
+}
+
+export interface PageAnswer {
+  page: RecommendationPage;
+  cache: 'hit' | 'miss';
+}
+
+const cursorShape = { o: z.number().int().min(0).max(MAX_RANKED), r: z.string().max(64) };
+
+/** "Top picks for you": the user's profile through every candidate source, blended, filtered, diversified. */
+export async function recommendForUser(
+  deps: RecommenderDeps,
+  request: UserRecommendationRequest,
+): Promise<PageAnswer> {
+  const variant = chooseVariant(deps.config, request.userId, request.variant);
+  const settings = variantSettings(deps.config, variant);
+  return servePage(deps, {
+    scope: 'user',
+    userId: request.userId,
+    request,
+    variant,
+    endpoint: 'user',
+    params: { variant, ...pageParams(request) },
+    compute: (window, recommendationId) =>
+      rankForUser(deps, request.userId, request, settings, window, recommendationId, variant),
+  });
+}
+
+/** Anonymous or session-based recommendations: the items just viewed, and the user's profile if known. */
+export async function recommendForSession(
+  deps: RecommenderDeps,
+  request: SessionRecommendationRequest,
+): Promise<PageAnswer> {
+  const variant =
+    request.userId === undefined ? 'default' : chooseVariant(deps.config, request.userId, undefined);
+  const settings = variantSettings(deps.config, variant);
+  return servePage(deps, {
+    scope: 'session',
+    userId: request.userId,
+    request,
+    variant,
+    endpoint: 'session',
+    params: { variant, recent: request.recentItemIds, ...pageParams(request) },
+    compute: async (window) => {
+      const store = candidateStore(deps.db);
+      const recent = [...new Set(request.recentItemIds)].slice(0, 20);
+      const user = request.userId === undefined ? undefined : await loadUser(deps, request.userId);
+      const exclude = [...new Set([...recent, ...(request.exclude ?? []), ...(user?.consumed ?? [])])];
+      const summaries = await findItemSummaries(deps.db, [...recent, ...(user?.evidenceIds ?? [])], {
+        withEmbeddings: true,
+      });
+      const titleOf: TitleOf = (id) => summaries.get(id)?.title;
+      const query: StoreQuery = { limit: PER_SOURCE, filters: request.filters, excludeIds: exclude };
+      const sessionHistory = recent.map((itemId, rank) => ({ itemId, weight: 1 / (1 + 0.3 * rank) }));
+      const sessionVector = meanVector(recent.map((id) => summaries.get(id)?.embedding));
+      const lists = await gatherSources(settings.weights, [
+        ['session', () => collaborativeCandidates(store, sessionHistory, query, titleOf, 'session')],
+        [
+          'session',
+          () =>
+            sessionVector
+              ? vectorCandidates(
+                  store,
+                  [{ vector: sessionVector, weight: 1, itemIds: recent.slice(0, 3) }],
+                  query,
+                  titleOf,
+                  'session',
+                )
+              : emptyList('session'),
+        ],
+        ['trending', () => trendingCandidates(store, { ...query, limit: 50 })],
+        ['editorial', () => editorialCandidates(store, { ...query, limit: 20 })],
+        ...(user ? userSources(store, user, query, titleOf) : []),
+      ]);
+      return rankLists(deps, lists, settings.weights, request, {
+        window,
+        diversity: request.diversity ?? settings.diversity,
+        seed: recent.join(','),
+        negative: user?.negative,
+      });
+    },
+  });
+}
+
+/** "More like this": content similarity blended with the collaborative neighbours of one item. */
+export async function recommendSimilar(
+  deps: RecommenderDeps,
+  itemId: string,
+  request: PageRequest,
+): Promise<PageAnswer> {
+  const summaries = await findItemSummaries(deps.db, [itemId], { withEmbeddings: true });
+  const seed = summaries.get(itemId);
+  if (!seed) throw new NotFoundError(`No item "${itemId}"`);
+  return servePage(deps, {
+    scope: `similar:${itemId}`,
+    userId: undefined,
+    request,
+    variant: 'default',
+    endpoint: 'similar',
+    ttlSeconds: deps.config.cacheSeconds.similar,
+    params: pageParams(request),
+    compute: async (window) => {
+      const store = candidateStore(deps.db);
+      const exclude = [itemId, ...(request.exclude ?? [])];
+      const query: StoreQuery = { limit: PER_SOURCE, filters: request.filters, excludeIds: exclude };
+      const titleOf: TitleOf = (id) => (id === itemId ? seed.title : undefined);
+      const lists = await Promise.all([
+        seed.embedding
+          ? vectorCandidates(
+              store,
+              [{ vector: seed.embedding, weight: 1, itemIds: [itemId] }],
+              query,
+              titleOf,
+            )
+          : emptyList('vector'),
+        collaborativeCandidates(store, [{ itemId, weight: 1 }], query, titleOf),
+      ]);
+      return rankLists(deps, lists, { vector: 1, collaborative: 1 }, request, {
+        window,
+        diversity: request.diversity ?? 0,
+        seed: itemId,
+        explorationSlots: 0,
+      });
+    },
+  });
+}
+
+interface LoadedUser {
+  profile: StoredProfile | undefined;
+  interests: Interest[];
+  negative: Float32Array | undefined;
+  consumed: string[];
+  history: { itemId: string; weight: number }[];
+  /** What the collaborative source scores from. */
+  interactions: { itemId: string; weight: number }[];
+  /** Items whose titles the reasons may cite. */
+  evidenceIds: string[];
+}
+
+async function loadUser(deps: RecommenderDeps, userId: string): Promise<LoadedUser> {
+  const [row, consumed] = await Promise.all([
+    findUserProfile(deps.db, userId),
+    findConsumedItemIds(deps.db, userId, deps.config.consumedEventTypes, MAX_CONSUMED),
+  ]);
+  const profile = row?.profile;
+  const vectorsUsable = row !== undefined && row.embedding_model === deps.embeddingModel;
+  const interests: Interest[] = vectorsUsable
+    ? (profile?.interests ?? []).map((interest) => ({
+        vector: Float32Array.from(interest.vector),
+        weight: interest.weight,
+        itemIds: interest.itemIds,
+      }))
+    : [];
+  const negative =
+    vectorsUsable && profile?.negative ? Float32Array.from(profile.negative.vector) : undefined;
+  const history = (profile?.history ?? []).slice(0, MAX_HISTORY);
+  const interactions = (profile?.interactions ?? profile?.history ?? []).slice(0, MAX_INTERACTIONS);
+  const evidenceIds = [
+    ...new Set([
+      ...history.map((entry) => entry.itemId),
+      ...interactions.map((entry) => entry.itemId),
+      ...interests.flatMap((i) => i.itemIds),
+      ...(profile?.negative?.itemIds ?? []),
+    ]),
+  ];
+  return { profile, interests, negative, consumed, history, interactions, evidenceIds };
+}
+
+type SourceTask = readonly [CandidateSource, () => Promise<SourceCandidates>];
+
+/** Runs the sources that weigh something, in parallel: a source weighted 0 costs no query. */
+async function gatherSources(
+  weights: SourceWeights,
+  tasks: readonly SourceTask[],
+): Promise<SourceCandidates[]> {
+  return Promise.all(tasks.filter(([source]) => (weights[source] ?? 0) > 0).map(([, run]) => run()));
+}
+
+function userSources(
+  store: CandidateStore,
+  user: LoadedUser,
+  query: StoreQuery,
+  titleOf: TitleOf,
+): SourceTask[] {
+  return [
+    ['collaborative', () => collaborativeCandidates(store, user.interactions, query, titleOf)],
+    ['vector', () => vectorCandidates(store, user.interests, query, titleOf)],
+    ['fresh', () => freshCandidates(store, user.interests[0], { ...query, limit: 30 }, new Date())],
+  ];
+}
+
+async function rankForUser(
+  deps: RecommenderDeps,
+  userId: string,
+  request: PageRequest,
+  settings: { weights: SourceWeights; diversity: number },
+  window: number,
+  recommendationId: string,
+  variant: string,
+): Promise<RankedList> {
+  const store = candidateStore(deps.db);
+  const user = await loadUser(deps, userId);
+  const exclude = [...new Set([...user.consumed, ...(request.exclude ?? [])])];
+  const summaries = await findItemSummaries(deps.db, user.evidenceIds);
+  const titleOf: TitleOf = (id) => summaries.get(id)?.title;
+  const query: StoreQuery = { limit: PER_SOURCE, filters: request.filters, excludeIds: exclude };
+  const known = user.interactions.length > 0 || user.interests.length > 0;
+  // A new user's page is the trending list, diversified (so not everyone gets the same top 10 in the same order).
+  const weights: SourceWeights = known
+    ? settings.weights
+    : { ...settings.weights, trending: 1, popular: 0.5, fresh: 0.3 };
+  const lists = await gatherSources(weights, [
+    ...(known
+      ? userSources(store, user, query, titleOf)
+      : [['fresh', () => freshCandidates(store, undefined, { ...query, limit: 30 }, new Date())] as const]),
+    ['trending', () => trendingCandidates(store, known ? { ...query, limit: 50 } : query)],
+    ['popular', () => popularCandidates(store, known ? { ...query, limit: 50 } : query)],
+    ['editorial', () => editorialCandidates(store, { ...query, limit: 20 })],
+  ]);
+  const dislikedGenres = dislikedGenresOf(
+    user.history,
+    user.profile?.negative?.itemIds ?? [],
+    (id) => summaries.get(id)?.genres,
+  );
+  return rankLists(deps, lists, weights, request, {
+    window,
+    diversity: request.diversity ?? (known ? settings.diversity : Math.max(settings.diversity, 0.3)),
+    seed: `${userId}:${variant}`,
+    negative: user.negative,
+    dislikedGenres,
+  });
+}
+
+interface RankedList {
+  items: RecommendedItem[];
+}
+
+interface RankOptions {
+  window: number;
+  diversity: number;
+  seed: string;
+  negative?: Float32Array | undefined;
+  dislikedGenres?: ReadonlySet<string> | undefined;
+  explorationSlots?: number | undefined;
+}
+
+/**
+ * Blend, load the survivors of the filters with their embeddings, penalise what the user disliked, then
+ * MMR with caps and exploration down to `window` items.
+ */
+async function rankLists(
+  deps: RecommenderDeps,
+  lists: readonly SourceCandidates[],
+  weights: SourceWeights,
+  request: PageRequest,
+  options: RankOptions,
+): Promise<RankedList> {
+  const blended = blendCandidates(lists, weights).slice(0, 600);
+  const rows = await findRankableItems(
+    deps.db,
+    blended.map((candidate) => candidate.itemId),
+    request.filters,
+  );
+  const byId = new Map(rows.map((row) => [row.row.id, row]));
+  const rankable: RankableCandidate[] = [];
+  for (const candidate of blended) {
+    const found = byId.get(candidate.itemId);
+    if (!found) continue;
+    const score = adjustedScore(candidate, found, options);
+    if (score === undefined) continue;
+    rankable.push({
+      itemId: candidate.itemId,
+      score,
+      reasons: candidate.reasons,
+      genres: found.row.genres,
+      seriesId: found.row.series_id,
+      embedding: found.embedding,
+    });
+  }
+  rankable.sort(byScoreThenId);
+  const ranked = rerank(rankable, {
+    size: options.window,
+    diversity: options.diversity,
+    maxPerSeries: deps.config.maxPerSeries,
+    maxPerGenre: deps.config.maxPerGenre,
+    explorationSlots: options.explorationSlots ?? deps.config.explorationSlots,
+    seed: options.seed,
+  });
+  return {
+    items: ranked.map((candidate) => ({
+      itemId: candidate.itemId,
+      score: Math.round(candidate.score * 10_000) / 10_000,
+      item: toItem(byId.get(candidate.itemId)!.row),
+      reasons: candidate.reasons,
+    })),
+  };
+}
+
+/**
+ * The blended score after cold-start help and the user's dislikes. An item nobody has interacted with yet
+ * (new since the last training) has no collaborative or popularity signal to compete with, so its content
+ * similarity counts COLD_ITEM_CONTENT_BOOST times: a new release close to a user's taste makes their page
+ * before anyone has watched it. An item all of whose genres the user turned away from is dropped; one
+ * sharing some of them, or close to the direction of what they rejected, loses up to half.
+ */
+function adjustedScore(
+  candidate: BlendedCandidate,
+  found: { row: { genres: string[] }; embedding: Float32Array | undefined; users: number },
+  options: RankOptions,
+): number | undefined {
+  let score = candidate.score;
+  if (found.users === 0)
+    score +=
+      (COLD_ITEM_CONTENT_BOOST - 1) * ((candidate.shares.vector ?? 0) + (candidate.shares.session ?? 0));
+  const { genres } = found.row;
+  const { embedding } = found;
+  const disliked = options.dislikedGenres;
+  if (disliked && disliked.size > 0 && genres.length > 0) {
+    const share = genres.filter((genre) => disliked.has(genre)).length / genres.length;
+    if (share === 1) return undefined;
+    score *= 1 - 0.5 * share;
+  }
+  if (options.negative && embedding && embedding.length === options.negative.length) {
+    let dot = 0;
+    for (let d = 0; d < embedding.length; d++) dot += embedding[d]! * options.negative[d]!;
+    score *= 1 - 0.5 * Math.max(0, dot);
+  }
+  return score;
+}
+
+/**
+ * Genres the user turned away from: genres of items they explicitly rejected (the profile's negative
+ * items: disliked, skipped) whose items weigh negatively overall in their history.
+ */
+export function dislikedGenresOf(
+  history: readonly { itemId: string; weight: number }[],
+  rejectedItemIds: readonly string[],
+  genresOf: (itemId: string) => readonly string[] | undefined,
+): Set<string> {
+  const rejectedGenres = new Set(rejectedItemIds.flatMap((itemId) => genresOf(itemId) ?? []));
+  if (rejectedGenres.size === 0) return new Set();
+  const affinity = new Map<string, number>();
+  for (const { itemId, weight } of history)
+    for (const genre of genresOf(itemId) ?? [])
+      if (rejectedGenres.has(genre)) affinity.set(genre, (affinity.get(genre) ?? 0) + weight);
+  return new Set([...affinity].filter(([, value]) => value < 0).map(([genre]) => genre));
+}
+
+interface ServeOptions {
+  scope: string;
+  userId: string | undefined;
+  request: PageRequest;
+  variant: string;
+  endpoint: string;
+  params: unknown;
+  ttlSeconds?: number;
+  compute: (window: number, recommendationId: string) => Promise<RankedList>;
+}
+
+/**
+ * Pages through a ranked list: the first page makes a recommendationId that the cursor carries, each page is
+ * computed (deep enough for its offset) and cached under (scope, user, parameters, offset), and what a page
+ * showed is recorded for attribution when it is computed.
+ */
+async function servePage(deps: RecommenderDeps, options: ServeOptions): Promise<PageAnswer> {
+  const { request } = options;
+  const position = request.cursor ? decodeCursor(request.cursor, cursorShape) : undefined;
+  const offset = position?.o ?? 0;
+  const recommendationId = position?.r ?? randomUUID();
+  const ttl = options.ttlSeconds ?? deps.config.cacheSeconds.recommendations;
+  const { value, hit } = await deps.pageCache.getOrCompute(
+    {
+      scope: options.scope,
+      userId: options.userId,
+      params: JSON.stringify([options.params, offset, position?.r ?? null]),
+    },
+    ttl,
+    async (): Promise<RecommendationPage> => {
+      // Whole pages of 50 so that a deeper page continues the same ranking (the greedy rerank is a prefix).
+      const window = Math.min(MAX_RANKED, Math.ceil((offset + request.limit) / 50) * 50);
+      const ranked = await options.compute(window, recommendationId);
+      const items = ranked.items.slice(offset, offset + request.limit);
+      const next = offset + items.length;
+      await insertImpressions(
+        deps.db,
+        items.map((item, at) => ({
+          recommendationId,
+          position: offset + at,
+          itemId: item.itemId,
+          userId: options.userId,
+          endpoint: options.endpoint,
+          variant: options.variant,
+          sources: [...new Set(item.reasons.map((reason) => reason.source))],
+        })),
+      );
+      return {
+        recommendationId,
+        variant: options.variant,
+        items,
+        // More can follow when the window had items left, or was full and could go deeper.
+        nextCursor:
+          items.length === request.limit &&
+          (ranked.items.length > next || (ranked.items.length === window && window < MAX_RANKED))
+            ? encodeCursor({ o: next, r: recommendationId })
+            : null,
+      };
+    },
+  );
+  return { page: value, cache: hit ? 'hit' : 'miss' };
+}
+
+function pageParams(request: PageRequest) {
+  return {
+    limit: request.limit,
+    diversity: request.diversity ?? null,
+    exclude: request.exclude ? [...request.exclude].sort() : [],
+    filters: request.filters,
+  };
+}
+
+/** The variant a user is in: a stable hash of the id over the variants' shares, unless one is forced. */
+export function chooseVariant(config: RecommenderConfig, userId: string, forced: string | undefined): string {
+  const names = Object.keys(config.variants).sort();
+  if (forced !== undefined) {
+    if (!names.includes(forced))
+      throw new ValidationError([
+        { path: 'query.variant', message: `is not a configured variant (${names.join(', ')})` },
+      ]);
+    return forced;
+  }
+  const total = names.reduce((sum, name) => sum + config.variants[name]!.share, 0);
+  if (total <= 0) return names[0] ?? 'default';
+  let point = (fnv1a(`variant:${userId}`) / 4_294_967_296) * total;
+  for (const name of names) {
+    point -= config.variants[name]!.share;
+    if (point < 0) return name;
+  }
+  return names[names.length - 1]!;
+}
+
+function variantSettings(
+  config: RecommenderConfig,
+  variant: string,
+): { weights: SourceWeights; diversity: number } {
+  const settings = config.variants[variant];
+  return {
+    weights: { ...config.sourceWeights, ...settings?.weights },
+    diversity: settings?.diversity ?? config.diversity,
+  };
+}
+
+function fnv1a(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let n = 0; n < text.length; n++) hash = Math.imul(hash ^ text.charCodeAt(n), 0x01000193) >>> 0;
+  return hash;
+}
+
+function candidateStore(db: Kysely<Database>): CandidateStore {
+  return {
+    nearest: (vector, query) => findNearestItems(db, vector, query),
+    neighbours: (itemIds) => findItemNeighbours(db, itemIds),
+    top: (stat, query) => findTopItemsByStat(db, stat, query),
+    fresh: (vector, query) => findFreshItems(db, vector, query),
+    boosted: (query) => findBoostedItems(db, query),
+  };
+}
+
+function emptyList(source: CandidateSource): Promise<SourceCandidates> {
+  return Promise.resolve({ source, candidates: [] });
+}
+
+/** The normalised mean of the vectors present, or undefined without any. */
+function meanVector(vectors: readonly (Float32Array | undefined)[]): Float32Array | undefined {
+  const present = vectors.filter((vector): vector is Float32Array => vector !== undefined);
+  if (present.length === 0) return undefined;
+  const sum = new Float32Array(present[0]!.length);
+  for (const vector of present) for (let d = 0; d < sum.length; d++) sum[d]! += vector[d] ?? 0;
+  const norm = Math.hypot(...sum) || 1;
+  return sum.map((value) => value / norm);
+}

@@ -1,0 +1,99 @@
+import { createHash } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { Cache } from '../cache/cache.ts';
+import type { Database } from '../db/database.ts';
+import type { ItemFilters } from '../recommender/item-filters.ts';
+import { findRankableItems, findTopItemsByStat } from '../repositories/candidates.repository.ts';
+import type { TrendingPage, TrendingWindow } from '../schemas/trending.schema.ts';
+import { toItem } from './items.service.ts';
+
+/**
+ * Trending changes only when the models are trained (hourly by default): a minute of staleness costs
+ * nothing and spares the database the same query from every home page.
+ */
+export const TRENDING_CACHE_SECONDS = 60;
+const CACHE_KEY_PREFIX = 'trending:v1:';
+
+const WINDOW_WORDS: Record<TrendingWindow, string> = { day: 'today', week: 'this week', month: 'this month' };
+
+export interface TrendingRequest {
+  window: TrendingWindow;
+  limit: number;
+  filters: ItemFilters;
+}
+
+/** The most trending items over the window that pass the filters, from the cache when it has them. */
+export async function trendingItems(
+  db: Kysely<Database>,
+  cache: Cache,
+  request: TrendingRequest,
+): Promise<{ page: TrendingPage; cached: boolean }> {
+  const key = trendingCacheKey(request);
+  const hit = await cache.get<TrendingPage>(key);
+  if (hit) return { page: hit, cached: true };
+
+  const top = await findTopItemsByStat(db, `trending_${request.window}`, {
+    limit: request.limit,
+    filters: request.filters,
+  });
+  const rows = await findRankableItems(
+    db,
+    top.map((entry) => entry.itemId),
+    request.filters,
+  );
+  const rowsById = new Map(rows.map((entry) => [entry.row.id, entry.row]));
+  const page: TrendingPage = {
+    window: request.window,
+    items: top.flatMap((entry) => {
+      const row = rowsById.get(entry.itemId);
+      if (!row) return [];
+      const viewers = `${entry.users} viewer${entry.users === 1 ? '' : 's'}`;
+      return [
+        {
+          itemId: entry.itemId,
+          score: entry.value,
+          item: toItem(row),
+          reasons: [
+            {
+              source: 'trending' as const,
+              detail: `Trending ${WINDOW_WORDS[request.window]}: ${viewers}`,
+              evidenceItemIds: [],
+            },
+          ],
+        },
+      ];
+    }),
+  };
+  await cache.set(key, page, TRENDING_CACHE_SECONDS);
+  return { page, cached: false };
+}
+
+/**
+ * One key per distinct question: list filters are sets (order and repeats don't matter), absent filters
+ * are left out, and the whole is hashed so that long attribute filters make short keys.
+ */
+export function trendingCacheKey(request: TrendingRequest): string {
+  // availableNow defaults to true: saying so is the same question.
+  const filters = {
+    ...request.filters,
+    availableNow: request.filters.availableNow === false ? false : undefined,
+  };
+  const normalised = normalise({ window: request.window, limit: request.limit, filters });
+  return CACHE_KEY_PREFIX + createHash('sha256').update(JSON.stringify(normalised)).digest('base64url');
+}
+
+function normalise(value: unknown): unknown {
+  if (Array.isArray(value)) {
+    const entries = value.map(normalise);
+    return entries.every((entry) => typeof entry === 'string') ? [...new Set(entries)].sort() : entries;
+  }
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([, entry]) => entry !== undefined && !(Array.isArray(entry) && entry.length === 0))
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([key, entry]) => [key, normalise(entry)]),
+    );
+  }
+  return value;
+}
