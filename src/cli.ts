@@ -303,9 +303,12 @@ interface EvalCliOptions {
   strategy?: string[];
 }
 
-/** "name:source=weight,source=weight" into a strategy on the configured model, as shipped otherwise. */
+/**
+ * "name:source=weight,...[:diversity[:explorationSlots]]" into a strategy on the configured model; what it
+ * leaves out is as shipped.
+ */
 function parseStrategy(text: string, config: Config): EvaluationStrategy {
-  const [name, weights] = text.split(':');
+  const [name, weights, diversity, exploration] = text.split(':');
   if (!name || !weights) throw new CliUsageError(`--strategy is name:source=weight,... (got "${text}")`);
   const parsed: Record<string, number> = {};
   for (const part of weights.split(',')) {
@@ -317,7 +320,19 @@ function parseStrategy(text: string, config: Config): EvaluationStrategy {
       );
     parsed[source] = weight;
   }
-  return { name, weights: parsed, model: config.recommender.collaborativeModel };
+  const number = (raw: string | undefined, what: string) => {
+    if (raw === undefined || raw === '') return undefined;
+    const value = Number(raw);
+    if (!Number.isFinite(value) || value < 0) throw new CliUsageError(`--strategy: ${what} must be a number`);
+    return value;
+  };
+  return {
+    name,
+    weights: parsed,
+    model: config.recommender.collaborativeModel,
+    diversity: number(diversity, 'diversity'),
+    explorationSlots: number(exploration, 'exploration slots'),
+  };
 }
 
 async function runEvalCommand(options: EvalCliOptions) {

@@ -4,6 +4,7 @@ import * as m0002 from './0002_api_keys.ts';
 import * as m0003 from './0003_imports.ts';
 import * as m0004 from './0004_item_embeddings_next.ts';
 import * as m0005 from './0005_recommendations.ts';
+import * as m0006 from './0006_boosted_items_index.ts';
 
 // An explicit list rather than a folder scan: it works the same from src (type stripping) and dist, and a
 // migration cannot be picked up by accident. Names sort in the order they must run.
@@ -13,4 +14,5 @@ export const migrations: Record<string, Migration> = {
   '0003_imports': m0003,
   '0004_item_embeddings_next': m0004,
   '0005_recommendations': m0005,
+  '0006_boosted_items_index': m0006,
 };

@@ -36,8 +36,8 @@ export interface EvaluationStrategy {
   /** The collaborative model this row needs trained. */
   model: RecommenderConfig['collaborativeModel'];
   /** Settings of the page other than weights (the default hybrid ships with diversity and exploration). */
-  diversity?: number;
-  explorationSlots?: number;
+  diversity?: number | undefined;
+  explorationSlots?: number | undefined;
 }
 
 /** The rows of the table: baselines first, the shipped default last. */

@@ -87,8 +87,8 @@ export async function findFreshItems(
       .where(fresh)
       .where(excluding(query.excludeIds))
       .where(itemFilterCondition(query.filters, query.now))
+      // The distance alone, so that the planner can walk the HNSW index (a second key forces an exact scan).
       .orderBy('distance')
-      .orderBy('items.id')
       .limit(query.limit)
       .execute();
     return rows.map((row) => ({
@@ -135,8 +135,8 @@ export interface RankableItemRow {
   row: ItemRow;
   /** Unit vector, or undefined while the item waits for its embedding. */
   embedding: Float32Array | undefined;
-  /** Users who interacted with it as of the last training (0 for an item nobody has, or new since). */
-  users: number;
+  /** Added to the catalog after the last model training: no collaborative or popularity signal can exist yet. */
+  isNew: boolean;
 }
 
 /** The candidates that pass the filters, with their full rows and embeddings, in no particular order. */
@@ -150,16 +150,21 @@ export async function findRankableItems(
   const rows = await db
     .selectFrom('items')
     .leftJoin('item_embeddings', 'item_embeddings.item_id', 'items.id')
-    .leftJoin('item_stats', 'item_stats.item_id', 'items.id')
     .selectAll('items')
-    .select(['item_embeddings.embedding', sql<number>`coalesce(item_stats.users, 0)`.as('stat_users')])
+    .select([
+      'item_embeddings.embedding',
+      sql<boolean>`coalesce(items.created_at > (
+        SELECT (value ->> 'at')::timestamptz FROM marquee_meta WHERE key = 'models_trained'), true)`.as(
+        'is_new',
+      ),
+    ])
     .where('items.id', '=', sql<string>`ANY(${[...ids]}::text[])`)
     .where(itemFilterCondition(filters, now))
     .execute();
-  return rows.map(({ embedding, stat_users, ...row }) => ({
+  return rows.map(({ embedding, is_new, ...row }) => ({
     row,
     embedding: parseVector(embedding),
-    users: Number(stat_users),
+    isNew: Boolean(is_new),
   }));
 }
 

@@ -1,15 +1,20 @@
 import type { FastifyPluginAsyncZod } from '@fastify/type-provider-zod';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { requireScope } from '../auth/access.ts';
+import { resolveLocale } from '../explain/locale.ts';
+import type { ExplanationContext } from '../explain/template-explainer.ts';
 import { itemIdParamsSchema, userIdParamsSchema } from '../schemas/common.schema.ts';
 import { problemResponses } from '../schemas/problem.schema.ts';
 import {
   filtersFromBody,
   filtersFromQuery,
+  type RecommendationPage,
   recommendationPageSchema,
   recommendationQuerySchema,
   sessionRecommendationBodySchema,
   similarItemsQuerySchema,
 } from '../schemas/recommendations.schema.ts';
+import { explainPage } from '../services/explanations.service.ts';
 import {
   recommendForSession,
   recommendForUser,
@@ -33,7 +38,8 @@ export const recommendationRoutes: FastifyPluginAsyncZod = async (app) => {
           'diversified (MMR) and capped per series and genre. An unknown or new user gets a diversified ' +
           'trending page, never a 404. Each item says where it came from in `reasons`. Send the ' +
           '`recommendationId` back on the events the page leads to. Answers carry `x-cache: hit|miss`; a ' +
-          "user's cached pages are dropped as soon as they post an event.",
+          "user's cached pages are dropped as soon as they post an event. With `explain=true` each item " +
+          'also carries an `explanation` sentence in the language of `locale` or Accept-Language.',
         tags: ['recommendations'],
         params: userIdParamsSchema,
         querystring: recommendationQuerySchema,
@@ -52,7 +58,7 @@ export const recommendationRoutes: FastifyPluginAsyncZod = async (app) => {
         filters: filtersFromQuery(query),
       });
       reply.header(CACHE_HEADER, answer.cache);
-      return answer.page;
+      return withExplanations(app, request, reply, answer.page, query, 'personal');
     },
   );
 
@@ -67,7 +73,7 @@ export const recommendationRoutes: FastifyPluginAsyncZod = async (app) => {
           'For anonymous visitors (and known users in the middle of a session): items that go with what was ' +
           'just viewed (`recentItemIds`, most recent first), by collaborative neighbours and content ' +
           "similarity, blended with the user's profile when `userId` is given, then trending items. The " +
-          'viewed items themselves are never returned.',
+          'viewed items themselves are never returned. `explain: true` adds an `explanation` to each item.',
         tags: ['recommendations'],
         body: sessionRecommendationBodySchema,
         response: { 200: recommendationPageSchema, ...problemResponses(400, 413, 415) },
@@ -85,7 +91,7 @@ export const recommendationRoutes: FastifyPluginAsyncZod = async (app) => {
         filters: filtersFromBody(body.filters),
       });
       reply.header(CACHE_HEADER, answer.cache);
-      return answer.page;
+      return withExplanations(app, request, reply, answer.page, body, 'personal');
     },
   );
 
@@ -98,7 +104,8 @@ export const recommendationRoutes: FastifyPluginAsyncZod = async (app) => {
         summary: 'Items similar to an item ("more like this")',
         description:
           'Nearest items by content (plot, genres, credits: the embedding) blended with the items people ' +
-          'watched together with it (collaborative neighbours), filtered. 404 when the item does not exist.',
+          'watched together with it (collaborative neighbours), filtered. 404 when the item does not exist. ' +
+          'With `explain=true` each item carries an `explanation` naming the item it is similar to.',
         tags: ['recommendations'],
         params: itemIdParamsSchema,
         querystring: similarItemsQuerySchema,
@@ -113,7 +120,22 @@ export const recommendationRoutes: FastifyPluginAsyncZod = async (app) => {
         filters: filtersFromQuery(query),
       });
       reply.header(CACHE_HEADER, answer.cache);
-      return answer.page;
+      return withExplanations(app, request, reply, answer.page, query, 'similar');
     },
   );
 };
+
+/** The page, explained in the language asked for when `explain` is true; Content-Language says which. */
+async function withExplanations(
+  app: FastifyInstance,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  page: RecommendationPage,
+  ask: { explain: boolean | 'async'; locale?: string | undefined },
+  context: ExplanationContext,
+): Promise<RecommendationPage> {
+  if (ask.explain !== true) return page;
+  const locale = resolveLocale(ask.locale, request.headers['accept-language']);
+  reply.header('content-language', locale);
+  return explainPage(app.db, page, { locale, context });
+}

@@ -1,9 +1,11 @@
 import type { FastifyPluginAsyncZod } from '@fastify/type-provider-zod';
 import { grantedScopes, type Principal, requireScope } from '../auth/access.ts';
 import { ForbiddenError } from '../errors.ts';
+import { resolveLocale } from '../explain/locale.ts';
 import { problemResponses } from '../schemas/problem.schema.ts';
 import { filtersFromBody } from '../schemas/recommendations.schema.ts';
 import { searchRequestSchema, searchResultsSchema } from '../schemas/search.schema.ts';
+import { explainPage } from '../services/explanations.service.ts';
 import { searchItems } from '../services/search.service.ts';
 
 export const searchRoutes: FastifyPluginAsyncZod = async (app) => {
@@ -18,16 +20,17 @@ export const searchRoutes: FastifyPluginAsyncZod = async (app) => {
           'Full-text matches (title words weigh most; English stemming) and items close in meaning to the ' +
           'query, fused by reciprocal rank; an item whose whole title is the query comes first. With a ' +
           '`userId` whose taste is known, matches close to that taste move up, without pushing out what the ' +
-          'query asked for. Every item obeys `filters`. One page, nothing recorded: `nextCursor` is always null.',
+          'query asked for. Every item obeys `filters`. One page, nothing recorded: `nextCursor` is always null. ' +
+          '`explain: true` adds an `explanation` to each item, in the language of `locale` or Accept-Language.',
         tags: ['search'],
         body: searchRequestSchema,
         response: { 200: searchResultsSchema, ...problemResponses(400, 413, 415) },
       },
     },
-    async (request) => {
-      const { query, filters, limit, userId } = request.body;
+    async (request, reply) => {
+      const { query, filters, limit, userId, explain, locale } = request.body;
       if (userId !== undefined) assertMayPersonalise(request.principal, userId);
-      return searchItems(
+      const results = await searchItems(
         {
           db: app.db,
           space: app.embedding.policy.space,
@@ -45,6 +48,10 @@ export const searchRoutes: FastifyPluginAsyncZod = async (app) => {
         },
         { query, filters: filtersFromBody(filters), limit, userId },
       );
+      if (explain !== true) return results;
+      const language = resolveLocale(locale, request.headers['accept-language']);
+      reply.header('content-language', language);
+      return explainPage(app.db, results, { locale: language, context: 'personal' });
     },
   );
 };

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { CANDIDATE_SOURCES } from '../config.ts';
+import { EXPLANATION_LOCALES } from '../explain/locale.ts';
+import { EXPLANATION_MAX_LENGTH } from '../explain/template-explainer.ts';
 import type { AttributeCondition, ItemFilters } from '../recommender/item-filters.ts';
 import { MATURITY_AGES, maturityAge } from '../recommender/item-filters.ts';
 import { cursorSchema, idSchema, nextCursorSchema } from './common.schema.ts';
@@ -177,12 +179,39 @@ export const reasonSchema = z
   })
   .meta({ id: 'RecommendationReason' });
 
+export const explanationSchema = z
+  .object({
+    text: z
+      .string()
+      .describe(
+        `Why this item, in one sentence of at most ${EXPLANATION_MAX_LENGTH} characters, in the language asked for.`,
+      ),
+    source: z
+      .enum(['llm', 'template'])
+      .describe('Who wrote it: `template` (written from the reasons, offline) or `llm` (a language model).'),
+    evidenceItemIds: z
+      .array(z.string())
+      .describe("The items the sentence names, all taken from the reasons' evidence."),
+  })
+  .meta({
+    id: 'Explanation',
+    description: 'A sentence for the viewer on why the item is there; only with `explain=true`.',
+    examples: [
+      {
+        text: 'People who watched "The Martian" also loved this, and it is trending this week with 1,204 viewers',
+        source: 'template',
+        evidenceItemIds: ['movie-42'],
+      },
+    ],
+  });
+
 export const recommendedItemSchema = z
   .object({
     itemId: z.string(),
     score: z.number().describe('Blended relevance, higher is better; comparable within one answer only.'),
     item: itemSchema,
     reasons: z.array(reasonSchema).describe('Where the item came from, strongest first.'),
+    explanation: explanationSchema.optional(),
   })
   .meta({
     id: 'RecommendedItem',
@@ -201,6 +230,44 @@ export const recommendationPageSchema = z
   })
   .meta({ id: 'RecommendationPage' });
 export type RecommendationPage = z.infer<typeof recommendationPageSchema>;
+
+const EXPLAIN_DESCRIPTION =
+  '`true` adds an `explanation` sentence to each item, written from its `reasons` (titles it names come from ' +
+  'their evidence). `async` is reserved for explanations streamed as a language model writes them, and ' +
+  'answers 400 until that exists.';
+const explainNotYet = { message: 'async is not available yet: use true or false' };
+/** `explain` as a query parameter: 'true' | 'false' (default), with 'async' reserved. */
+const explainQuerySchema = z
+  .enum(['true', 'false', 'async'])
+  .default('false')
+  .refine((value) => value !== 'async', explainNotYet)
+  .transform((value) => value === 'true')
+  .describe(EXPLAIN_DESCRIPTION);
+/**
+ * `explain` in a JSON body: a boolean, with 'async' reserved. No transform to a plain boolean, which would
+ * drop the body's examples from the OpenAPI document (zod documents a transformed object by its output).
+ */
+const explainBodySchema = z
+  .union([z.boolean(), z.literal('async')])
+  .default(false)
+  .refine((value) => value !== 'async', explainNotYet)
+  .describe(EXPLAIN_DESCRIPTION);
+const localeSchema = z
+  .string()
+  .max(35)
+  .regex(/^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$/, {
+    message: 'must be a BCP 47 language tag such as fr or fr-FR',
+  })
+  .describe(
+    `Language of the explanations (${EXPLANATION_LOCALES.join(', ')}; others get English). Without it, the ` +
+      'Accept-Language header chooses. The answer says which in Content-Language.',
+  )
+  .meta({ examples: ['fr-FR'] });
+
+/** `explain` and `locale` for GET query strings. */
+export const explainQueryShape = { explain: explainQuerySchema, locale: localeSchema.optional() };
+/** `explain` and `locale` for JSON bodies. */
+export const explainBodyShape = { explain: explainBodySchema, locale: localeSchema.optional() };
 
 const diversitySchema = z.coerce
   .number({ message: 'must be a number from 0 to 1' })
@@ -224,6 +291,7 @@ export const recommendationQuerySchema = z.strictObject({
   diversity: diversitySchema.optional(),
   variant: variantNameSchema.optional(),
   exclude: commaList(idSchema, 500).optional().describe('Item ids never to return (comma-separated).'),
+  ...explainQueryShape,
   ...itemFiltersQueryShape,
 });
 export type RecommendationQuery = z.output<typeof recommendationQuerySchema>;
@@ -241,16 +309,21 @@ export const sessionRecommendationBodySchema = z
     cursor: cursorSchema.optional(),
     diversity: z.number().min(0).max(1).optional(),
     exclude: z.array(idSchema).max(500).optional().describe('Item ids never to return.'),
+    ...explainBodyShape,
   })
   .meta({
     id: 'SessionRecommendationRequest',
-    examples: [{ recentItemIds: ['movie-42', 'movie-7'], filters: { types: ['movie'] }, limit: 10 }],
+    examples: [
+      { recentItemIds: ['movie-42', 'movie-7'], filters: { types: ['movie'] }, limit: 10 },
+      { recentItemIds: ['movie-42'], limit: 10, explain: true, locale: 'fr' },
+    ],
   });
 export type SessionRecommendationBody = z.output<typeof sessionRecommendationBodySchema>;
 
 export const similarItemsQuerySchema = z.strictObject({
   limit: recommendationQuerySchema.shape.limit,
   diversity: diversitySchema.optional(),
+  ...explainQueryShape,
   ...itemFiltersQueryShape,
 });
 export type SimilarItemsQuery = z.output<typeof similarItemsQuerySchema>;

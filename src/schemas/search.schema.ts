@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { idSchema } from './common.schema.ts';
 import {
+  explainBodyShape,
   itemFiltersSchema,
   RECOMMENDATION_MAX_LIMIT,
   recommendedItemSchema,
@@ -33,6 +34,7 @@ export const searchRequestSchema = z
         "Personalise the order for this user's taste. Needs an API key with scope `client` or `admin`, or a " +
           'user token of this user.',
       ),
+    ...explainBodyShape,
   })
   .meta({
     id: 'SearchRequest',

@@ -18,6 +18,7 @@ t.test('migrations run once: a second run applies nothing', async (t) => {
     '0003_imports',
     '0004_item_embeddings_next',
     '0005_recommendations',
+    '0006_boosted_items_index',
   ]);
   t.same(await migrateToLatest(database.db), []);
   const tables = await sql<{ table_name: string }>`
@@ -61,6 +62,7 @@ if (servedMode) {
           '0003_imports',
           '0004_item_embeddings_next',
           '0005_recommendations',
+          '0006_boosted_items_index',
         ],
         'exactly one replica ran the migrations',
       );

@@ -181,7 +181,7 @@ t.test(
   async (t) => {
     const { inject, database } = await searchApp(t);
     t.equal((await inject({ method: 'PUT', url: '/v1/users/space-fan', ...json({}) })).statusCode, 201);
-    const embeddings = await findItemSummaries(database.db, ['alien', 'bake']);
+    const embeddings = await findItemSummaries(database.db, ['alien', 'bake'], { withEmbeddings: true });
     const interest = (itemId: string, weight: number) => ({
       vector: Array.from(embeddings.get(itemId)!.embedding!),
       weight,

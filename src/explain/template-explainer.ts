@@ -1,0 +1,611 @@
+/**
+ * The template explainer: one plain sentence per recommended item, written from the ranker's reasons and
+ * nothing else. The only titles it names are those of the reasons' evidence items, which the caller looks up
+ * and passes in, so it cannot cite anything the engine did not use. It is the offline default and the
+ * fallback of an LLM explainer (issue 6): pure, instant and deterministic. The phrasing of each kind of
+ * reason is chosen among a few by a hash of the item id, so a page does not read like a form letter.
+ */
+import type { Reason } from '../recommender/blend.ts';
+import { DEFAULT_LOCALE, type ExplanationLocale, supportedLocale } from './locale.ts';
+
+export const EXPLANATION_MAX_LENGTH = 240;
+/** Titles one clause cites: two read naturally, three start to read like a list. */
+const MAX_CITED = 2;
+/** A cited title or search query longer than this is cut, so one long title cannot crowd out the rest. */
+const MAX_QUOTED_LENGTH = 60;
+
+export interface Explanation {
+  text: string;
+  source: 'template';
+  /** The items the sentence names, in the order it names them. */
+  evidenceItemIds: string[];
+}
+
+/** What the explainer reads of a page item: the shared item shape fits. */
+export interface ExplainableItem {
+  itemId: string;
+  item: { title: string; genres: readonly string[]; releaseDate?: string | undefined };
+  reasons: readonly Pick<Reason, 'source' | 'detail' | 'evidenceItemIds'>[];
+}
+
+/** Evidence items by id: the titles a sentence may name and the genres it may say the user watches. */
+export type EvidenceItems = ReadonlyMap<string, { title: string; genres: readonly string[] }>;
+
+/**
+ * - `personal`: the evidence is the user's own history or session (recommendations, session, search).
+ * - `similar`: the evidence is the item a "more like this" page is about, which the user may not have seen,
+ *   so no sentence says "which you enjoyed".
+ */
+export type ExplanationContext = 'personal' | 'similar';
+
+export interface ExplainOptions {
+  /** A BCP 47 tag; a language without templates gets English. */
+  locale?: string | undefined;
+  context?: ExplanationContext | undefined;
+}
+
+interface Cited {
+  ids: string[];
+  titles: string[];
+}
+
+type SearchMatch = 'title' | 'credits' | 'labels' | 'description' | 'any' | 'meaning';
+
+/** What one reason lets a sentence say, whatever the language. */
+type Clause =
+  | { kind: 'collaborative' | 'vector'; cited: Cited; similar: boolean }
+  /** `coViewed`: from what people watch next (else from content similarity to the session). */
+  | { kind: 'session'; cited: Cited; coViewed: boolean }
+  | { kind: 'trending'; viewers: number | undefined }
+  | { kind: 'popular'; viewers: number | undefined }
+  | { kind: 'fresh'; year: number | undefined; genre: string | undefined; yourGenre: boolean; cited: Cited }
+  | { kind: 'editorial'; genre: string | undefined }
+  | { kind: 'exploration'; genre: string | undefined }
+  /** An item without reasons (none of the engine's pages has one): says only where it is from. */
+  | { kind: 'none'; genre: string | undefined }
+  | { kind: 'search'; query: string | undefined; match: SearchMatch | undefined; detail: string };
+
+/** Chooses one of a few phrasings, the same one for the same item every time. */
+type Choose = (variants: readonly string[]) => string;
+
+interface Phrasebook {
+  /** The sentence's main clause. */
+  lead(clause: Clause, pick: Choose): string;
+  /** A short clause appended to another reason's lead, or undefined when the reason adds nothing there. */
+  tail(clause: Clause): string | undefined;
+  /** Joins a lead and a tail into one sentence. */
+  join(lead: string, tail: string): string;
+}
+
+/** One sentence of at most EXPLANATION_MAX_LENGTH characters saying why the item is on the page. */
+export function explainWithTemplate(
+  entry: ExplainableItem,
+  evidence: EvidenceItems,
+  options: ExplainOptions = {},
+): Explanation {
+  const locale = (options.locale && supportedLocale(options.locale)) || DEFAULT_LOCALE;
+  const book = PHRASEBOOKS[locale];
+  const similar = options.context === 'similar';
+  const pickFor =
+    (salt: string): Choose =>
+    (variants) =>
+      variants[fnv1a(`${entry.itemId}:${salt}`) % variants.length]!;
+
+  const reasons = dedupeBySource(entry.reasons).slice(0, 2);
+  // The strongest reason leads, unless it has nothing specific to say and the next one has.
+  const [first, second] = reasons;
+  const swap =
+    first !== undefined &&
+    second !== undefined &&
+    first.source !== 'exploration' &&
+    !informative(clauseOf(first, entry, evidence, similar, new Set(), MAX_CITED, 'lead')) &&
+    informative(clauseOf(second, entry, evidence, similar, new Set(), MAX_CITED, 'lead'));
+  const [leadReason, tailReason] = swap ? [second, first] : [first, second];
+
+  const attempts: [number, number][] = [
+    [MAX_CITED, MAX_CITED],
+    [MAX_CITED, 1],
+    [1, 1],
+    [MAX_CITED, 0],
+    [1, 0],
+  ];
+  let shortest: Explanation | undefined;
+  for (const [leadCited, tailCited] of attempts) {
+    shortest = compose(leadCited, tailCited);
+    if (shortest.text.length <= EXPLANATION_MAX_LENGTH) return shortest;
+  }
+  // Unreachable with MAX_QUOTED_LENGTH as it is; a guard so the limit holds whatever the templates become.
+  return { ...shortest!, text: truncate(shortest!.text, EXPLANATION_MAX_LENGTH) };
+
+  function compose(leadCited: number, tailCited: number): Explanation {
+    if (!leadReason)
+      return { text: book.lead(noReason(entry), pickFor('none')), source: 'template', evidenceItemIds: [] };
+    const lead = clauseOf(leadReason, entry, evidence, similar, new Set(), leadCited, 'lead');
+    const leadIds = citedIds(lead);
+    let text = book.lead(lead, pickFor(lead.kind));
+    let ids = leadIds;
+    if (tailReason && tailCited > 0 && tailReason.source !== leadReason.source) {
+      const tail = clauseOf(tailReason, entry, evidence, similar, new Set(leadIds), tailCited, 'tail');
+      const phrase = informative(tail) ? book.tail(tail) : undefined;
+      if (phrase !== undefined) {
+        text = book.join(text, phrase);
+        ids = [...leadIds, ...citedIds(tail)];
+      }
+    }
+    return { text, source: 'template', evidenceItemIds: ids };
+  }
+}
+
+/** Each source once, strongest first: search gives up to two reasons of its own, which would repeat. */
+function dedupeBySource<R extends { source: string }>(reasons: readonly R[]): R[] {
+  const seen = new Set<string>();
+  return reasons.filter((reason) => !seen.has(reason.source) && seen.add(reason.source));
+}
+
+function clauseOf(
+  reason: ExplainableItem['reasons'][number],
+  entry: ExplainableItem,
+  evidence: EvidenceItems,
+  similar: boolean,
+  alreadyCited: ReadonlySet<string>,
+  maxCited: number,
+  role: 'lead' | 'tail',
+): Clause {
+  const cite = (ids: readonly string[]): Cited => {
+    const known = [...new Set(ids)]
+      .filter((id) => evidence.has(id) && !alreadyCited.has(id))
+      .slice(0, maxCited);
+    return { ids: known, titles: known.map((id) => truncate(evidence.get(id)!.title, MAX_QUOTED_LENGTH)) };
+  };
+  const genre = entry.item.genres[0];
+  const sharesGenre = (id: string) =>
+    entry.item.genres.length === 0 ||
+    (evidence.get(id)?.genres ?? []).some((g) => entry.item.genres.includes(g));
+  switch (reason.source) {
+    case 'vector': {
+      // "Close in tone to X" reads true of an X sharing a genre with the item: those are named first, and
+      // only those when the vector reason is the weaker one (it may have contributed next to nothing).
+      const sharing = reason.evidenceItemIds.filter(sharesGenre);
+      const ids = role === 'tail' ? sharing : [...sharing, ...reason.evidenceItemIds];
+      return { kind: 'vector', cited: cite(ids), similar };
+    }
+    case 'collaborative':
+      return { kind: 'collaborative', cited: cite(reason.evidenceItemIds), similar };
+    case 'session':
+      // The session source has a co-viewing half and a content half; only the first may say "watched after".
+      return {
+        kind: 'session',
+        cited: cite(reason.evidenceItemIds),
+        coViewed: /^often watched/i.test(reason.detail),
+      };
+    case 'trending':
+      // The trending source falls back to all-time popularity when nothing trends (its detail says so).
+      return /^trending/i.test(reason.detail)
+        ? { kind: 'trending', viewers: viewersIn(reason.detail) }
+        : { kind: 'popular', viewers: viewersIn(reason.detail) };
+    case 'popular':
+      return { kind: 'popular', viewers: viewersIn(reason.detail) };
+    case 'fresh': {
+      // A genre of the item that the items behind the reason (the user's main interest) share.
+      const theirGenres = new Set(reason.evidenceItemIds.flatMap((id) => evidence.get(id)?.genres ?? []));
+      const shared = entry.item.genres.find((g) => theirGenres.has(g));
+      const preferred = [
+        ...reason.evidenceItemIds.filter(
+          (id) => shared !== undefined && evidence.get(id)?.genres.includes(shared),
+        ),
+        ...reason.evidenceItemIds,
+      ];
+      const year = entry.item.releaseDate ? Number(entry.item.releaseDate.slice(0, 4)) : undefined;
+      return {
+        kind: 'fresh',
+        year: Number.isInteger(year) ? year : undefined,
+        genre: shared ?? genre,
+        yourGenre: shared !== undefined,
+        cited: similar ? { ids: [], titles: [] } : cite(preferred),
+      };
+    }
+    case 'editorial':
+      return { kind: 'editorial', genre };
+    case 'exploration':
+      return { kind: 'exploration', genre };
+    case 'search':
+      return { kind: 'search', ...searchMatchIn(reason.detail), detail: reason.detail };
+  }
+}
+
+function noReason(entry: ExplainableItem): Clause {
+  return { kind: 'none', genre: entry.item.genres[0] };
+}
+
+/** Whether the clause says something specific: a title, a figure, a year, a query, an editor's choice. */
+function informative(clause: Clause): boolean {
+  switch (clause.kind) {
+    case 'collaborative':
+    case 'vector':
+    case 'session':
+      return clause.cited.ids.length > 0;
+    case 'popular':
+      return clause.viewers !== undefined && clause.viewers > 0;
+    case 'fresh':
+      return clause.year !== undefined || clause.yourGenre || clause.cited.ids.length > 0;
+    case 'search':
+      return clause.query !== undefined;
+    case 'trending':
+    case 'editorial':
+      return true;
+    case 'exploration':
+    case 'none':
+      return false;
+  }
+}
+
+function citedIds(clause: Clause): string[] {
+  return 'cited' in clause ? clause.cited.ids : [];
+}
+
+/** The viewer count the trending and popular sources write into `detail` ("Trending this week: 12 viewers"). */
+function viewersIn(detail: string): number | undefined {
+  const match = /(\d[\d,]*)\s+viewers?\b/i.exec(detail);
+  return match ? Number(match[1]!.replaceAll(',', '')) : undefined;
+}
+
+/** The query and field of a search reason's detail (`Matches "space" in the title`, `Close in meaning to "space"`). */
+function searchMatchIn(detail: string): { query: string | undefined; match: SearchMatch | undefined } {
+  const meaning = /^Close in meaning to "(.*)"$/s.exec(detail);
+  if (meaning) return { query: truncate(meaning[1]!, MAX_QUOTED_LENGTH), match: 'meaning' };
+  const matches = /^Matches "(.*)"(?: in the (title|cast and crew|genres and tags|description))?$/s.exec(
+    detail,
+  );
+  if (!matches) return { query: undefined, match: undefined };
+  const fields: Record<string, SearchMatch> = {
+    title: 'title',
+    'cast and crew': 'credits',
+    'genres and tags': 'labels',
+    description: 'description',
+  };
+  return { query: truncate(matches[1]!, MAX_QUOTED_LENGTH), match: matches[2] ? fields[matches[2]] : 'any' };
+}
+
+/** Cut to `max` UTF-16 units with an ellipsis, never inside a surrogate pair. */
+function truncate(text: string, max: number): string {
+  const clean = text.replace(/\s+/g, ' ').trim();
+  if (clean.length <= max) return clean;
+  let cut = max - 1;
+  if (/[\uD800-\uDBFF]/.test(clean[cut - 1] ?? '')) cut -= 1;
+  return `${clean.slice(0, cut).trimEnd()}…`;
+}
+
+function fnv1a(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let n = 0; n < text.length; n++) hash = Math.imul(hash ^ text.charCodeAt(n), 0x01000193) >>> 0;
+  return hash;
+}
+
+const english: Phrasebook = (() => {
+  const list = (titles: readonly string[]) => {
+    const quoted = titles.map((title) => `"${title}"`);
+    return quoted.length <= 1 ? (quoted[0] ?? '') : `${quoted.slice(0, -1).join(', ')} and ${quoted.at(-1)}`;
+  };
+  const viewers = (n: number) => `${n.toLocaleString('en-US')} ${n === 1 ? 'viewer' : 'viewers'}`;
+  const inYear = (year: number | undefined) => (year === undefined ? '' : ` in ${year}`);
+  const newRelease = (year: number | undefined) => `A new ${year === undefined ? '' : `${year} `}release`;
+  const searchLead: Record<SearchMatch, (q: string) => readonly string[]> = {
+    title: (q) => [`Matches "${q}" in its title`, `Its title matches "${q}"`],
+    credits: (q) => [`Matches "${q}" in its cast and crew`],
+    labels: (q) => [`Matches "${q}" in its genres and tags`],
+    description: (q) => [`Its story matches "${q}"`, `Matches "${q}" in its description`],
+    any: (q) => [`Matches your search for "${q}"`],
+    meaning: (q) => [`Close in spirit to your search for "${q}"`, `About what you searched for: "${q}"`],
+  };
+  return {
+    lead(clause, pick) {
+      switch (clause.kind) {
+        case 'collaborative': {
+          const t = list(clause.cited.titles);
+          if (!t)
+            return clause.similar
+              ? 'Often watched by the same viewers'
+              : 'Viewers with tastes like yours watched this';
+          return pick([
+            `People who watched ${t} also loved this`,
+            `Fans of ${t} watched this too`,
+            `Viewers who enjoyed ${t} also enjoyed this`,
+          ]);
+        }
+        case 'vector': {
+          const t = list(clause.cited.titles);
+          if (!t)
+            return clause.similar ? 'Similar in tone and story' : 'Close to the kind of stories you enjoy';
+          const enjoyed = clause.similar ? '' : ', which you enjoyed';
+          return pick([
+            `Close in tone and story to ${t}${enjoyed}`,
+            `If you liked ${t}, this has a similar feel`,
+            `Shares the story and style of ${t}${enjoyed}`,
+          ]);
+        }
+        case 'session': {
+          const t = list(clause.cited.titles);
+          if (!t) return 'Goes well with what you just viewed';
+          return pick(
+            clause.coViewed
+              ? [
+                  `Goes well with ${t}, which you just viewed`,
+                  `Often watched right after ${t}`,
+                  `A natural next step after ${t}`,
+                ]
+              : [
+                  `Goes well with ${t}, which you just viewed`,
+                  `Close to ${t}, which you just viewed`,
+                  `In the same vein as ${t}, which you just viewed`,
+                ],
+          );
+        }
+        case 'trending':
+          if (!clause.viewers) return 'Trending this week';
+          return pick([
+            `Trending this week with ${viewers(clause.viewers)}`,
+            `One of this week's most-watched titles, with ${viewers(clause.viewers)}`,
+            `Catching on this week, with ${viewers(clause.viewers)}`,
+          ]);
+        case 'popular':
+          if (!clause.viewers) return 'One of the most-watched titles';
+          return pick([
+            `Loved by ${viewers(clause.viewers)}`,
+            `A crowd favourite with ${viewers(clause.viewers)}`,
+            `One of the most-watched titles, with ${viewers(clause.viewers)}`,
+          ]);
+        case 'fresh': {
+          const { year, genre } = clause;
+          const t = list(clause.cited.titles);
+          if (clause.yourGenre && t)
+            return pick([
+              `${newRelease(year)} in ${genre}, like ${t}, which you enjoyed`,
+              `Just out${inYear(year)}: ${genre} in the vein of ${t}, which you enjoyed`,
+            ]);
+          if (clause.yourGenre)
+            return pick([
+              `${newRelease(year)} in ${genre}, a genre you watch often`,
+              `Just out${inYear(year)}, in ${genre}, a genre you watch often`,
+            ]);
+          if (t)
+            return pick([
+              `${newRelease(year)} close to ${t}, which you enjoyed`,
+              `New${inYear(year)} and close to ${t}, which you enjoyed`,
+            ]);
+          if (genre) return pick([`${newRelease(year)} in ${genre}`, `Just out${inYear(year)}, in ${genre}`]);
+          return pick([newRelease(year), `Just released${inYear(year)}`]);
+        }
+        case 'editorial':
+          return clause.genre
+            ? pick([
+                `An editors' pick in ${clause.genre}`,
+                `Hand-picked by our editors from our ${clause.genre} titles`,
+                `Featured by our editors`,
+              ])
+            : pick([`Hand-picked by our editors`, `One of our editors' picks`, `Featured by our editors`]);
+        case 'exploration':
+          return clause.genre
+            ? pick([
+                `Something different from your usual picks, in ${clause.genre}`,
+                `A change from your usual picks: ${clause.genre}`,
+                `Off your usual path, in ${clause.genre}`,
+              ])
+            : pick([
+                'Something different from your usual picks',
+                'A change from your usual picks',
+                'Something new to discover, away from your usual picks',
+              ]);
+        case 'none':
+          return clause.genre ? `From our ${clause.genre} titles` : 'From our catalog';
+        case 'search':
+          if (clause.query === undefined || clause.match === undefined)
+            return truncate(clause.detail, EXPLANATION_MAX_LENGTH) || 'Matches your search';
+          return pick(searchLead[clause.match](clause.query));
+      }
+    },
+    tail(clause) {
+      switch (clause.kind) {
+        case 'collaborative':
+          return `people who watched ${list(clause.cited.titles)} loved it too`;
+        case 'vector':
+          return `it is close in tone to ${list(clause.cited.titles)}${clause.similar ? '' : ', which you enjoyed'}`;
+        case 'session':
+          return `it goes well with ${list(clause.cited.titles)}, which you just viewed`;
+        case 'trending':
+          return clause.viewers
+            ? `it is trending this week with ${viewers(clause.viewers)}`
+            : 'it is trending this week';
+        case 'popular':
+          return clause.viewers ? `${viewers(clause.viewers)} have enjoyed it` : undefined;
+        case 'fresh':
+          return clause.year === undefined ? 'it is a new release' : `it is a new ${clause.year} release`;
+        case 'editorial':
+          return 'our editors picked it';
+        case 'search':
+          if (clause.query === undefined) return undefined;
+          return clause.match === 'meaning'
+            ? `it is close to your search for "${clause.query}"`
+            : `it matches your search for "${clause.query}"`;
+        case 'exploration':
+        case 'none':
+          return undefined;
+      }
+    },
+    join: (lead, tail) => `${lead}, and ${tail}`,
+  };
+})();
+
+// French typography: « guillemets » and a no-break space before a colon.
+const NBSP = '\u00a0';
+const french: Phrasebook = (() => {
+  const quote = (text: string) => `«${NBSP}${text}${NBSP}»`;
+  const list = (titles: readonly string[]) => {
+    const quoted = titles.map(quote);
+    return quoted.length <= 1 ? (quoted[0] ?? '') : `${quoted.slice(0, -1).join(', ')} et ${quoted.at(-1)}`;
+  };
+  // Past participles agree with the titles they refer to (taken as masculine: « un titre », « un film »).
+  const plural = (cited: Cited) => (cited.titles.length > 1 ? 's' : '');
+  const viewers = (n: number) => `${n.toLocaleString('fr-FR')} ${n === 1 ? 'spectateur' : 'spectateurs'}`;
+  const ofYear = (year: number | undefined) => (year === undefined ? '' : ` de ${year}`);
+  const inYear = (year: number | undefined) => (year === undefined ? '' : ` en ${year}`);
+  const searchLead: Record<SearchMatch, (q: string) => readonly string[]> = {
+    title: (q) => [`Correspond à ${quote(q)} dans son titre`, `Son titre correspond à ${quote(q)}`],
+    credits: (q) => [`Correspond à ${quote(q)} dans sa distribution et son équipe`],
+    labels: (q) => [`Correspond à ${quote(q)} dans ses genres et mots-clés`],
+    description: (q) => [`Son histoire correspond à ${quote(q)}`, `Correspond à ${quote(q)} dans son résumé`],
+    any: (q) => [`Correspond à votre recherche ${quote(q)}`],
+    meaning: (q) => [
+      `Proche de l’esprit de votre recherche ${quote(q)}`,
+      `Dans le thème de votre recherche ${quote(q)}`,
+    ],
+  };
+  return {
+    lead(clause, pick) {
+      switch (clause.kind) {
+        case 'collaborative': {
+          const t = list(clause.cited.titles);
+          if (!t)
+            return clause.similar
+              ? 'Souvent regardé par les mêmes spectateurs'
+              : 'Des spectateurs aux goûts proches des vôtres l’ont regardé';
+          return pick([
+            `Les personnes qui ont regardé ${t} ont aussi adoré ce titre`,
+            `Les fans de ${t} l’ont regardé aussi`,
+            `Ceux qui ont aimé ${t} ont aussi aimé celui-ci`,
+          ]);
+        }
+        case 'vector': {
+          const t = list(clause.cited.titles);
+          if (!t)
+            return clause.similar ? 'Proche par le ton et l’histoire' : 'Proche des histoires que vous aimez';
+          const enjoyed = clause.similar ? '' : `, que vous avez aimé${plural(clause.cited)}`;
+          return pick([
+            `Proche par le ton et l’histoire de ${t}${enjoyed}`,
+            `Si vous avez aimé ${t}, celui-ci a un air de famille`,
+            `Dans la veine de ${t}${enjoyed}`,
+          ]);
+        }
+        case 'session': {
+          const t = list(clause.cited.titles);
+          if (!t) return 'Va bien avec ce que vous venez de regarder';
+          return pick(
+            clause.coViewed
+              ? [
+                  `Va bien avec ${t}, que vous venez de regarder`,
+                  `Souvent regardé juste après ${t}`,
+                  `Idéal après ${t}`,
+                ]
+              : [
+                  `Va bien avec ${t}, que vous venez de regarder`,
+                  `Proche de ${t}, que vous venez de regarder`,
+                  `Dans la veine de ${t}, que vous venez de regarder`,
+                ],
+          );
+        }
+        case 'trending':
+          if (!clause.viewers) return 'Tendance cette semaine';
+          return pick([
+            `Tendance cette semaine, avec ${viewers(clause.viewers)}`,
+            `Parmi les plus regardés de la semaine, avec ${viewers(clause.viewers)}`,
+            `En vogue cette semaine${NBSP}: ${viewers(clause.viewers)}`,
+          ]);
+        case 'popular':
+          if (!clause.viewers) return 'L’un des titres les plus regardés';
+          return pick([
+            `Apprécié par ${viewers(clause.viewers)}`,
+            `Un favori du public, avec ${viewers(clause.viewers)}`,
+            `L’un des titres les plus regardés, avec ${viewers(clause.viewers)}`,
+          ]);
+        case 'fresh': {
+          const { year, genre } = clause;
+          const t = list(clause.cited.titles);
+          const liked = `que vous avez aimé${plural(clause.cited)}`;
+          if (clause.yourGenre && t)
+            return pick([
+              `Une nouveauté${ofYear(year)} dans le genre ${genre}, comme ${t}, ${liked}`,
+              `Tout juste sorti${inYear(year)}, dans la veine de ${t}, ${liked}`,
+            ]);
+          if (clause.yourGenre)
+            return pick([
+              `Une nouveauté${ofYear(year)} dans le genre ${genre}, que vous regardez souvent`,
+              `Tout juste sorti${inYear(year)}, dans le genre ${genre} que vous regardez souvent`,
+            ]);
+          if (t)
+            return pick([
+              `Une nouveauté${ofYear(year)} proche de ${t}, ${liked}`,
+              `Tout juste sorti${inYear(year)} et proche de ${t}, ${liked}`,
+            ]);
+          if (genre)
+            return pick([
+              `Une nouveauté${ofYear(year)} dans le genre ${genre}`,
+              `Tout juste sorti${inYear(year)}, dans le genre ${genre}`,
+            ]);
+          return pick([`Une nouveauté${ofYear(year)}`, `Tout juste sorti${inYear(year)}`]);
+        }
+        case 'editorial':
+          return clause.genre
+            ? pick([
+                `Un coup de cœur de la rédaction, dans le genre ${clause.genre}`,
+                `Sélectionné par notre équipe éditoriale parmi nos titres ${clause.genre}`,
+                `Mis en avant par notre équipe éditoriale`,
+              ])
+            : pick([
+                `Sélectionné par notre équipe éditoriale`,
+                `Un coup de cœur de la rédaction`,
+                `Mis en avant par notre équipe éditoriale`,
+              ]);
+        case 'exploration':
+          return clause.genre
+            ? pick([
+                `Un peu différent de vos choix habituels, dans le genre ${clause.genre}`,
+                `Pour changer de vos habitudes${NBSP}: ${clause.genre}`,
+                `Hors de vos sentiers battus, dans le genre ${clause.genre}`,
+              ])
+            : pick([
+                'Un peu différent de vos choix habituels',
+                'Pour changer de vos habitudes',
+                'À découvrir, loin de vos choix habituels',
+              ]);
+        case 'none':
+          return clause.genre ? `Parmi nos titres ${clause.genre}` : 'Parmi notre catalogue';
+        case 'search':
+          if (clause.query === undefined || clause.match === undefined) return 'Correspond à votre recherche';
+          return pick(searchLead[clause.match](clause.query));
+      }
+    },
+    tail(clause) {
+      switch (clause.kind) {
+        case 'collaborative':
+          return `les personnes qui ont regardé ${list(clause.cited.titles)} l’ont aussi adoré`;
+        case 'vector':
+          return `il rappelle ${list(clause.cited.titles)}${
+            clause.similar ? '' : `, que vous avez aimé${plural(clause.cited)}`
+          }`;
+        case 'session':
+          return `il va bien avec ${list(clause.cited.titles)}, que vous venez de regarder`;
+        case 'trending':
+          return clause.viewers
+            ? `il est tendance cette semaine avec ${viewers(clause.viewers)}`
+            : 'il est tendance cette semaine';
+        case 'popular':
+          if (!clause.viewers) return undefined;
+          return `${viewers(clause.viewers)} l’${clause.viewers === 1 ? 'a' : 'ont'} apprécié`;
+        case 'fresh':
+          return `c’est une nouveauté${ofYear(clause.year)}`;
+        case 'editorial':
+          return 'notre équipe éditoriale l’a sélectionné';
+        case 'search':
+          if (clause.query === undefined) return undefined;
+          return clause.match === 'meaning'
+            ? `il est proche de votre recherche ${quote(clause.query)}`
+            : `il correspond à votre recherche ${quote(clause.query)}`;
+        case 'exploration':
+        case 'none':
+          return undefined;
+      }
+    },
+    join: (lead, tail) => `${lead}, et ${tail}`,
+  };
+})();
+
+const PHRASEBOOKS: Record<ExplanationLocale, Phrasebook> = { en: english, fr: french };
