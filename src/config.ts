@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { EVENT_TYPES } from './event-types.ts';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const EMBEDDERS = ['local', 'openai'] as const;
@@ -60,22 +61,6 @@ export const CANDIDATE_SOURCES = [
 ] as const;
 export type CandidateSource = (typeof CANDIDATE_SOURCES)[number];
 export const COLLABORATIVE_MODELS = ['item-knn', 'rp3beta', 'ease'] as const;
-/** Event types as in src/schemas/events.schema.ts (repeated: config must not import the HTTP layer). */
-const EVENT_TYPE_NAMES = [
-  'view',
-  'play',
-  'progress',
-  'complete',
-  'like',
-  'dislike',
-  'rate',
-  'add_to_list',
-  'remove_from_list',
-  'share',
-  'skip',
-  'purchase',
-  'click',
-] as const;
 // Strongly positive: finishing, liking, buying; rate is centred on the user's own mean rating, so a rating
 // below it counts against; weakly positive: starting, viewing, clicking; negative: skips and dislikes.
 const DEFAULT_EVENT_WEIGHTS =
@@ -235,10 +220,10 @@ const environmentSchema = z.object({
   // A job whose worker stops renewing its lock this long (it died) goes back to the queue for another worker.
   MARQUEE_JOB_LOCK_MS: integerInRange(1_000, 600_000, 30_000),
   // The recommender: what each event type says about taste, how fast it fades, which events mean "seen".
-  MARQUEE_EVENT_WEIGHTS: weightList(EVENT_TYPE_NAMES, DEFAULT_EVENT_WEIGHTS, -10, 10),
+  MARQUEE_EVENT_WEIGHTS: weightList(EVENT_TYPES, DEFAULT_EVENT_WEIGHTS, -10, 10),
   MARQUEE_PROFILE_HALF_LIFE_DAYS: numberInRange(0.01, 36_500, 90),
   MARQUEE_PROFILE_INTERESTS: integerInRange(1, 8, 3),
-  MARQUEE_CONSUMED_EVENT_TYPES: nameList(EVENT_TYPE_NAMES, DEFAULT_CONSUMED_EVENT_TYPES),
+  MARQUEE_CONSUMED_EVENT_TYPES: nameList(EVENT_TYPES, DEFAULT_CONSUMED_EVENT_TYPES),
   MARQUEE_SOURCE_WEIGHTS: weightList(CANDIDATE_SOURCES, DEFAULT_SOURCE_WEIGHTS, 0, 100),
   MARQUEE_DIVERSITY: numberInRange(0, 1, 0.1),
   MARQUEE_MAX_PER_SERIES: integerInRange(0, 100, 2),
@@ -340,7 +325,7 @@ export interface Config {
   };
 }
 
-export type EventTypeName = (typeof EVENT_TYPE_NAMES)[number];
+export type EventTypeName = (typeof EVENT_TYPES)[number];
 export type SourceWeights = Readonly<Partial<Record<CandidateSource, number>>>;
 
 export interface RecommenderConfig {

@@ -7,23 +7,9 @@ import {
   nextCursorSchema,
   timestampSchema,
 } from './common.schema.ts';
+import { EVENT_TYPES } from '../event-types.ts';
 
-export const EVENT_TYPES = [
-  'view',
-  'play',
-  'progress',
-  'complete',
-  'like',
-  'dislike',
-  'rate',
-  'add_to_list',
-  'remove_from_list',
-  'share',
-  'skip',
-  'purchase',
-  'click',
-] as const;
-export type EventType = (typeof EVENT_TYPES)[number];
+export { EVENT_TYPES, type EventType } from '../event-types.ts';
 
 export const EVENTS_PER_REQUEST = 1_000;
 export const EVENT_LIST_MAX_LIMIT = 200;
