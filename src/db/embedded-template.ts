@@ -60,6 +60,9 @@ export async function restoreEmbeddedTemplate(dataDir: string): Promise<boolean>
     await extract({ file: path, cwd: scratch, gzip: true, strict: true });
     const entries = await readdir(scratch);
     if (!entries.includes('PG_VERSION')) throw new Error(`${path} holds no PostgreSQL cluster`);
+    // A template must be a bare cluster: one that holds a data folder's other files is refused.
+    if (entries.some((entry) => entry.startsWith('.template-') || entry === 'marquee.lock'))
+      throw new Error(`${path} holds more than an empty cluster`);
     for (const entry of [...entries.filter((name) => name !== 'PG_VERSION'), 'PG_VERSION'])
       await rename(join(scratch, entry), join(dataDir, entry));
   } finally {

@@ -49,9 +49,11 @@ async function openDatabase(): Promise<PGlite> {
   } else {
     return PGlite.create(dataDir, options);
   }
-  const location = dataDir === 'memory' ? 'memory://' : dataDir;
-  const database = await PGlite.create(location, options);
-  // No template yet on this machine: save this empty cluster as one for next time.
+  if (dataDir !== 'memory') return PGlite.create(dataDir, options);
+  const database = await PGlite.create('memory://', options);
+  // No template yet on this machine: save this empty cluster as one for next time. Only ever from a memory
+  // cluster, which nothing else can touch: a data folder may hold other files (the lock, another process's
+  // half-restored template), and a template dumped from one carried them into every database after it.
   await saveEmbeddedTemplate(database).catch(() => {});
   return database;
 }
