@@ -67,6 +67,9 @@ if (!servedMode) {
       const config = testConfig({
         REDIS_URL: `redis://127.0.0.1:${port}`,
         MARQUEE_REDIS_PREFIX: 'degraded-test:',
+        // The cache is under test here; scheduled model trainings would add BullMQ connections that retry
+        // against the stopped server (in CI this test then hung once after Redis came back).
+        MARQUEE_MODEL_REFRESH_MINUTES: '0',
       });
       const database = await openTestDatabase(t, config);
       const cache = await openRedisCache({

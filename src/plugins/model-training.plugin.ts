@@ -68,7 +68,9 @@ export const modelTrainingPlugin = fp(
 
     let queue: ModelTrainingQueue | undefined;
     let worker: ModelTrainingWorker | undefined;
-    if (options.redis) {
+    // Jobs exist only for automatic trainings (schedule, after imports); trainNow runs here. Without them no
+    // queue or worker connects to Redis at all.
+    if (options.redis && automatic) {
       queue = createModelTrainingQueue(options.redis);
       if (options.jobs.apiConcurrency > 0)
         worker = startModelTrainingWorker({
