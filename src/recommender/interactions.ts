@@ -67,15 +67,7 @@ export function buildInteractionMatrix(
   const itemIndex = new Map<string, number>();
   const userIds: string[] = [];
   const itemIds: string[] = [];
-  const intern = (ids: string[], index: Map<string, number>, id: string) => {
-    let at = index.get(id);
-    if (at === undefined) {
-      at = ids.length;
-      index.set(id, at);
-      ids.push(id);
-    }
-    return at;
-  };
+  const intern = internId;
   for (const id of options.itemIds ?? []) intern(itemIds, itemIndex, id);
   for (const id of options.userIds ?? []) intern(userIds, userIndex, id);
 
@@ -127,6 +119,17 @@ export function buildInteractionMatrix(
     weight: weight.slice(0, nnz),
     time: time.slice(0, nnz),
   });
+}
+
+/** The dense index of `id` in `ids`, appending it (and recording it in `index`) the first time it is seen. */
+export function internId(ids: string[], index: Map<string, number>, id: string): number {
+  let at = index.get(id);
+  if (at === undefined) {
+    at = ids.length;
+    index.set(id, at);
+    ids.push(id);
+  }
+  return at;
 }
 
 /** The row of user `u`: views into the matrix, not copies. */

@@ -6,6 +6,7 @@ import {
   buildInteractionMatrix,
   type Interaction,
   type InteractionMatrix,
+  internId,
   itemDegrees,
 } from '../recommender/interactions.ts';
 import { EASE_DEFAULTS, ease } from '../recommender/strategies/ease.ts';
@@ -203,15 +204,7 @@ async function readPositiveEvents(
   const itemIds: string[] = [];
   const userIndex = new Map<string, number>();
   const itemIndex = new Map<string, number>();
-  const intern = (ids: string[], index: Map<string, number>, id: string) => {
-    let at = index.get(id);
-    if (at === undefined) {
-      at = ids.length;
-      index.set(id, at);
-      ids.push(id);
-    }
-    return at;
-  };
+  const intern = internId;
   let eventUsers = new Uint32Array(1 << 16);
   let eventItems = new Uint32Array(1 << 16);
   let eventTimes = new Float64Array(1 << 16);
