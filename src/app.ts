@@ -2,6 +2,7 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from '@fa
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import type { Cache } from './cache/cache.ts';
+import type { ChatStrategies } from './chat/chat-strategies.ts';
 import type { Embedder } from './embedding/embedder.ts';
 import { instrumentCache } from './cache/instrumented-cache.ts';
 import { createAppMetrics } from './metrics.ts';
@@ -27,7 +28,13 @@ import { itemRoutes } from './routes/items.routes.ts';
 import { userRoutes } from './routes/users.routes.ts';
 import { adminRoutes } from './routes/admin.routes.ts';
 import { recommenderPlugin } from './plugins/recommender.plugin.ts';
+import { llmPlugin } from './plugins/llm.plugin.ts';
+import { explanationsPlugin } from './plugins/explanations.plugin.ts';
+import { explanationRoutes } from './routes/explanations.routes.ts';
+import { fastifySSE } from '@fastify/sse';
 import { recommendationRoutes } from './routes/recommendations.routes.ts';
+import { chatPlugin } from './plugins/chat.plugin.ts';
+import { chatRoutes } from './routes/chat.routes.ts';
 import { searchRoutes } from './routes/search.routes.ts';
 import { statsRoutes } from './routes/stats.routes.ts';
 import { trendingRoutes } from './routes/trending.routes.ts';
@@ -40,6 +47,8 @@ export interface AppDependencies {
   cache: Cache;
   /** The embedder; by default the configured one, created on first use. */
   embedder?: Embedder;
+  /** The chat's message parser and reply writer; by default the offline ones (rules and templates). */
+  chat?: Partial<ChatStrategies>;
   /** Pino options or an instance; defaults to JSON logs at config.logLevel. */
   logger?: FastifyServerOptions['loggerInstance'] | Exclude<FastifyServerOptions['logger'], boolean>;
 }
@@ -104,6 +113,15 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     embeddingModel: deps.config.embedding.model,
   });
   await app.register(embeddingPlugin, { config: deps.config, embedder: deps.embedder });
+  await app.register(llmPlugin, { config: deps.config.llm });
+  await app.register(explanationsPlugin, { settings: deps.config.explanations });
+  // Server-sent events: explain=async streams and the streaming form of chat.
+  await app.register(fastifySSE);
+  await app.register(chatPlugin, {
+    sessionTtlHours: deps.config.chat.sessionTtlHours,
+    budgetMs: deps.config.chat.budgetMs,
+    strategies: deps.chat,
+  });
   await app.register(modelTrainingPlugin, {
     recommender: deps.config.recommender,
     jobs: deps.config.jobs,
@@ -130,6 +148,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(trendingRoutes, { prefix: '/v1' });
   await app.register(statsRoutes, { prefix: '/v1' });
   await app.register(recommendationRoutes, { prefix: '/v1' });
+  await app.register(chatRoutes, { prefix: '/v1' });
+  await app.register(explanationRoutes, { prefix: '/v1' });
 
   return app;
 }

@@ -19,6 +19,8 @@ export const EMBEDDABLE_FIELDS = [
 export type EmbeddableField = (typeof EMBEDDABLE_FIELDS)[number];
 const DEFAULT_EMBEDDING_FIELDS = 'title,type,genres,tags,credits,description';
 const DEFAULT_MODELS = { local: 'marquee-local-v1', openai: 'text-embedding-3-small' } as const;
+export const LLM_MODES = ['auto', 'on', 'off'] as const;
+export const STRUCTURED_OUTPUT_MODES = ['auto', 'json_schema', 'json_object'] as const;
 /** The local embedder's 100 semantic dimensions need room for lexical features beside them. */
 export const LOCAL_EMBEDDER_MIN_DIMENSION = 128;
 /** hnsw.ef_search when a database config gives none (MARQUEE_HNSW_EF_SEARCH's default). */
@@ -37,6 +39,14 @@ const urlWithProtocols = (protocols: readonly string[]) =>
         message: `must start with ${protocols.map((protocol) => `${protocol}//`).join(' or ')}`,
       })
       .optional(),
+  );
+
+const modelName = (fallback: string) =>
+  z.preprocess(
+    (value) => (value === '' || value === undefined ? fallback : value),
+    z
+      .string()
+      .regex(/^[A-Za-z0-9._:/@-]{1,128}$/, { message: 'must be 1 to 128 characters from A-Za-z0-9._:/@-' }),
   );
 
 const integerInRange = (min: number, max: number, fallback: number) =>
@@ -210,6 +220,44 @@ const environmentSchema = z.object({
   MARQUEE_EMBEDDING_CONCURRENCY: integerInRange(1, 64, 4),
   MARQUEE_OPENAI_TIMEOUT_MS: integerInRange(100, 600_000, 30_000),
   MARQUEE_OPENAI_MAX_RETRIES: integerInRange(0, 10, 5),
+  // Language models (explanations and chat). `auto` uses them when OPENAI_API_KEY or OPENAI_BASE_URL is set;
+  // otherwise explanations come from templates and chat from the rule-based parser.
+  MARQUEE_LLM: z.preprocess(
+    (value) => (value === '' || value === undefined ? 'auto' : value),
+    z.enum(LLM_MODES, { message: `must be one of ${LLM_MODES.join(', ')}` }),
+  ),
+  MARQUEE_EXPLAIN_MODEL: modelName('gpt-4o-mini'),
+  MARQUEE_CHAT_MODEL: modelName('gpt-4o-mini'),
+  // `json_schema` (strict structured output), `json_object` (JSON mode, validated here) for servers without
+  // it, or `auto`: JSON schema first, JSON mode from the first answer that refuses it.
+  MARQUEE_LLM_STRUCTURED_OUTPUT: z.preprocess(
+    (value) => (value === '' || value === undefined ? 'auto' : value),
+    z.enum(STRUCTURED_OUTPUT_MODES, { message: `must be one of ${STRUCTURED_OUTPUT_MODES.join(', ')}` }),
+  ),
+  // A page's explanations wait this long at most for the LLM; the items still missing get templates.
+  MARQUEE_EXPLAIN_BUDGET_MS: integerInRange(100, 60_000, 2_500),
+  // explain=async: how long the stream of a page's explanations waits for the LLM (the page is already shown).
+  MARQUEE_EXPLAIN_STREAM_BUDGET_MS: integerInRange(100, 300_000, 15_000),
+  // Chat: how long the LLM may take to understand a message (then the rule-based parser does) and to write
+  // the reply (then the reply stops where it is, or the template writes it if nothing was written).
+  MARQUEE_CHAT_BUDGET_MS: integerInRange(100, 300_000, 5_000),
+  // Output tokens one call may write: a page of 10 sentences of 240 characters is about 800.
+  MARQUEE_LLM_MAX_TOKENS: integerInRange(50, 32_000, 1_500),
+  // Tokens (prompt + completion) one API key may spend per UTC day; 0: no limit.
+  MARQUEE_LLM_DAILY_TOKENS_PER_KEY: integerInRange(0, 1_000_000_000, 2_000_000),
+  // LLM calls in flight per process, and calls waiting for a slot; past both, the call falls back at once.
+  MARQUEE_LLM_CONCURRENCY: integerInRange(1, 256, 8),
+  MARQUEE_LLM_QUEUE: integerInRange(0, 10_000, 32),
+  // Consecutive failures (errors, time-outs, invalid output) that open the circuit, and how long it stays open.
+  MARQUEE_LLM_CIRCUIT_FAILURES: integerInRange(1, 1_000, 5),
+  MARQUEE_LLM_CIRCUIT_OPEN_SECONDS: integerInRange(1, 3_600, 30),
+  MARQUEE_LLM_MAX_RETRIES: integerInRange(0, 10, 1),
+  MARQUEE_EXPLANATION_CACHE_SECONDS: integerInRange(0, 2_592_000, 86_400),
+  // Whether the user's own attributes (age band, country...) may be sent to the LLM for explanations.
+  MARQUEE_EXPLAIN_USER_ATTRIBUTES: z.preprocess(
+    (value) => (value === '' || value === undefined ? 'false' : value),
+    z.enum(['true', 'false'], { message: 'must be true or false' }).transform((value) => value === 'true'),
+  ),
   // Records per import batch: one transaction and one job each.
   MARQUEE_IMPORT_BATCH_SIZE: integerInRange(1, 10_000, 500),
   // Served mode (Redis): import batches are BullMQ jobs. Batches a reader may have queued ahead of the workers.
@@ -265,6 +313,8 @@ const environmentSchema = z.object({
   MARQUEE_RATE_LIMIT_ANONYMOUS: integerInRange(1, 10_000_000, 300),
   // Longest a request may take from routing to the last byte of its answer; past it, 503.
   MARQUEE_REQUEST_TIMEOUT_MS: integerInRange(100, 600_000, 30_000),
+  // Hours a chat session lives after its last message; an expired one is a 404 and is purged hourly.
+  MARQUEE_CHAT_SESSION_TTL_HOURS: integerInRange(1, 8_760, 24),
   MARQUEE_EVENT_RETENTION_DAYS: z.preprocess(
     (value) => (value === '' || value === undefined ? undefined : value),
     z.coerce
@@ -303,6 +353,16 @@ export interface Config {
     readonly timeoutMs: number;
     readonly maxRetries: number;
   };
+  /** Language models; undefined when explanations use templates and chat the rule-based parser. */
+  readonly llm: LlmConfig | undefined;
+  readonly explanations: {
+    /** Total time a page waits for LLM explanations. */
+    readonly budgetMs: number;
+    /** Time an explain=async stream waits for the LLM. */
+    readonly streamBudgetMs: number;
+    readonly cacheSeconds: number;
+    readonly includeUserAttributes: boolean;
+  };
   readonly importBatchSize: number;
   readonly jobs: {
     readonly maxQueuedBatches: number;
@@ -315,6 +375,12 @@ export interface Config {
   readonly requestTimeoutMs: number;
   /** Events older than this many days are deleted on a schedule; undefined keeps them forever. */
   readonly eventRetentionDays: number | undefined;
+  readonly chat: {
+    /** Time the LLM has to parse a message, and to write a reply. */
+    readonly budgetMs: number;
+    /** Hours a chat session lives after its last message. */
+    readonly sessionTtlHours: number;
+  };
   readonly rateLimits: {
     readonly admin: number;
     readonly ingest: number;
@@ -323,6 +389,22 @@ export interface Config {
     readonly user: number;
     readonly anonymous: number;
   };
+}
+
+export interface LlmConfig {
+  readonly apiKey: string | undefined;
+  readonly baseUrl: string | undefined;
+  readonly explainModel: string;
+  readonly chatModel: string;
+  readonly structuredOutput: (typeof STRUCTURED_OUTPUT_MODES)[number];
+  readonly maxTokens: number;
+  readonly dailyTokensPerKey: number;
+  readonly concurrency: number;
+  readonly queue: number;
+  readonly circuitFailures: number;
+  readonly circuitOpenSeconds: number;
+  readonly timeoutMs: number;
+  readonly maxRetries: number;
 }
 
 export type EventTypeName = (typeof EVENT_TYPES)[number];
@@ -396,7 +478,15 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
       variable: 'OPENAI_API_KEY',
       message: 'MARQUEE_EMBEDDER=openai needs OPENAI_API_KEY, or OPENAI_BASE_URL for a server without keys',
     });
+  if (env.MARQUEE_LLM === 'on' && !env.OPENAI_API_KEY && !env.OPENAI_BASE_URL)
+    problems.push({
+      variable: 'MARQUEE_LLM',
+      message: 'MARQUEE_LLM=on needs OPENAI_API_KEY, or OPENAI_BASE_URL for a server without keys',
+    });
   if (problems.length > 0) throw new ConfigError(problems);
+  const llmEnabled =
+    env.MARQUEE_LLM === 'on' ||
+    (env.MARQUEE_LLM === 'auto' && (env.OPENAI_API_KEY !== undefined || env.OPENAI_BASE_URL !== undefined));
   const config: Config = {
     port: env.PORT,
     host: env.HOST,
@@ -420,6 +510,29 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
       concurrency: env.MARQUEE_EMBEDDING_CONCURRENCY,
       timeoutMs: env.MARQUEE_OPENAI_TIMEOUT_MS,
       maxRetries: env.MARQUEE_OPENAI_MAX_RETRIES,
+    },
+    llm: llmEnabled
+      ? {
+          apiKey: env.OPENAI_API_KEY,
+          baseUrl: env.OPENAI_BASE_URL,
+          explainModel: env.MARQUEE_EXPLAIN_MODEL,
+          chatModel: env.MARQUEE_CHAT_MODEL,
+          structuredOutput: env.MARQUEE_LLM_STRUCTURED_OUTPUT,
+          maxTokens: env.MARQUEE_LLM_MAX_TOKENS,
+          dailyTokensPerKey: env.MARQUEE_LLM_DAILY_TOKENS_PER_KEY,
+          concurrency: env.MARQUEE_LLM_CONCURRENCY,
+          queue: env.MARQUEE_LLM_QUEUE,
+          circuitFailures: env.MARQUEE_LLM_CIRCUIT_FAILURES,
+          circuitOpenSeconds: env.MARQUEE_LLM_CIRCUIT_OPEN_SECONDS,
+          timeoutMs: env.MARQUEE_OPENAI_TIMEOUT_MS,
+          maxRetries: env.MARQUEE_LLM_MAX_RETRIES,
+        }
+      : undefined,
+    explanations: {
+      budgetMs: env.MARQUEE_EXPLAIN_BUDGET_MS,
+      streamBudgetMs: env.MARQUEE_EXPLAIN_STREAM_BUDGET_MS,
+      cacheSeconds: env.MARQUEE_EXPLANATION_CACHE_SECONDS,
+      includeUserAttributes: env.MARQUEE_EXPLAIN_USER_ATTRIBUTES,
     },
     importBatchSize: env.MARQUEE_IMPORT_BATCH_SIZE,
     jobs: {
@@ -450,6 +563,7 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
     corsOrigins: env.MARQUEE_CORS_ORIGINS,
     requestTimeoutMs: env.MARQUEE_REQUEST_TIMEOUT_MS,
     eventRetentionDays: env.MARQUEE_EVENT_RETENTION_DAYS,
+    chat: { sessionTtlHours: env.MARQUEE_CHAT_SESSION_TTL_HOURS, budgetMs: env.MARQUEE_CHAT_BUDGET_MS },
     rateLimits: {
       admin: env.MARQUEE_RATE_LIMIT_ADMIN,
       ingest: env.MARQUEE_RATE_LIMIT_INGEST,

@@ -14,6 +14,8 @@ export interface AppMetrics {
   readonly embeddedItems: Counter<'provider'>;
   readonly llmCalls: Counter<'purpose' | 'outcome'>;
   readonly llmTokens: Counter<'purpose' | 'kind'>;
+  readonly llmDuration: Histogram<'purpose' | 'outcome'>;
+  readonly llmFallbacks: Counter<'purpose' | 'reason'>;
 }
 
 export function createAppMetrics(): AppMetrics {
@@ -70,6 +72,19 @@ export function createAppMetrics(): AppMetrics {
       name: 'marquee_llm_tokens_total',
       help: 'Tokens used by LLM calls, by purpose and kind (prompt, completion).',
       labelNames: ['purpose', 'kind'],
+      registers: [registry],
+    }),
+    llmDuration: new Histogram({
+      name: 'marquee_llm_call_duration_seconds',
+      help: 'LLM call latency, by purpose and outcome.',
+      labelNames: ['purpose', 'outcome'],
+      buckets: [0.1, 0.25, 0.5, 1, 1.5, 2, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    llmFallbacks: new Counter({
+      name: 'marquee_llm_fallbacks_total',
+      help: 'Answers written without the LLM (templates, the rule-based parser), by purpose and reason.',
+      labelNames: ['purpose', 'reason'],
       registers: [registry],
     }),
   };

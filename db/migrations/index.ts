@@ -5,6 +5,8 @@ import * as m0003 from './0003_imports.ts';
 import * as m0004 from './0004_item_embeddings_next.ts';
 import * as m0005 from './0005_recommendations.ts';
 import * as m0006 from './0006_boosted_items_index.ts';
+import * as m0007 from './0007_chat_sessions.ts';
+import * as m0008 from './0008_item_title_index.ts';
 
 // An explicit list rather than a folder scan: it works the same from src (type stripping) and dist, and a
 // migration cannot be picked up by accident. Names sort in the order they must run.
@@ -15,4 +17,6 @@ export const migrations: Record<string, Migration> = {
   '0004_item_embeddings_next': m0004,
   '0005_recommendations': m0005,
   '0006_boosted_items_index': m0006,
+  '0007_chat_sessions': m0007,
+  '0008_item_title_index': m0008,
 };

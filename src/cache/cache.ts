@@ -7,6 +7,11 @@ export interface Cache {
   get<T>(key: string): Promise<T | undefined>;
   set(key: string, value: unknown, ttlSeconds: number): Promise<void>;
   delete(...keys: string[]): Promise<void>;
+  /**
+   * Adds `amount` to the counter at `key` (created at 0, expiring `ttlSeconds` after its creation) and returns
+   * the new total, shared by every process on the same Redis; undefined when the store cannot be reached.
+   */
+  increment(key: string, amount: number, ttlSeconds: number): Promise<number | undefined>;
   /** Removes every key that starts with the prefix (privacy erasure, catalog changes). */
   deleteByPrefix(prefix: string): Promise<void>;
   /** 'degraded' when the backing store cannot be reached right now. */

@@ -17,6 +17,11 @@ export function instrumentCache(cache: Cache, operations: Counter<'operation' | 
       await cache.set(key, value, ttlSeconds);
       operations.inc({ operation: 'set', result: 'done' });
     },
+    async increment(key, amount, ttlSeconds) {
+      const total = await cache.increment(key, amount, ttlSeconds);
+      operations.inc({ operation: 'increment', result: total === undefined ? 'miss' : 'done' });
+      return total;
+    },
     async delete(...keys) {
       await cache.delete(...keys);
       operations.inc({ operation: 'delete', result: 'done' });

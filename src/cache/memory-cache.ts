@@ -16,6 +16,15 @@ export function createMemoryCache(maxEntries = DEFAULT_MAX_ENTRIES): Cache {
     async set(key, value, ttlSeconds) {
       entries.set(key, JSON.stringify(value), { ttl: ttlSeconds * 1000 });
     },
+    async increment(key, amount, ttlSeconds) {
+      const raw = entries.get(key);
+      const total = (raw === undefined ? 0 : Number(JSON.parse(raw))) + amount;
+      // The expiry runs from the counter's creation, as Redis's EXPIRE NX does.
+      if (raw === undefined) entries.set(key, JSON.stringify(total), { ttl: ttlSeconds * 1000 });
+      else
+        entries.set(key, JSON.stringify(total), { ttl: entries.getRemainingTTL(key) || ttlSeconds * 1000 });
+      return total;
+    },
     async delete(...keys) {
       for (const key of keys) entries.delete(key);
     },

@@ -97,6 +97,17 @@ export function createRedisCache({
         .set(key, JSON.stringify(value), 'EX', Math.max(1, Math.round(ttlSeconds)))
         .catch(degrade(undefined));
     },
+    async increment(key, amount, ttlSeconds) {
+      // One round trip; EXPIRE NX sets the expiry only when the counter is new (Redis >= 7).
+      const replies = await redis
+        .multi()
+        .incrbyfloat(key, amount)
+        .expire(key, Math.max(1, Math.round(ttlSeconds)), 'NX')
+        .exec()
+        .catch(degrade(null));
+      const [error, total] = replies?.[0] ?? [new Error('no reply'), null];
+      return error ? undefined : Number(total);
+    },
     async delete(...keys) {
       if (keys.length > 0) await redis.unlink(...keys).catch(degrade(0));
     },

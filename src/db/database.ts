@@ -179,6 +179,28 @@ export interface RecommendationImpressionsTable {
   created_at: CreatedTimestamp;
 }
 
+/** A conversation with POST /v1/chat; `turns` is the document of src/services/chat.service.ts, oldest first. */
+export interface ChatSessionsTable {
+  id: string;
+  user_id: string | null;
+  turns: ColumnType<StoredChatTurn[], string, string>;
+  created_at: CreatedTimestamp;
+  updated_at: CreatedTimestamp;
+  expires_at: Timestamp;
+}
+
+/** One turn of a chat session as stored (JSON). */
+export interface StoredChatTurn {
+  /** When the turn was answered (ISO 8601). */
+  at: string;
+  message: string;
+  /** The structured query the message was understood as (src/chat/chat-query.ts). */
+  query: Record<string, unknown>;
+  /** The items returned, in order. */
+  itemIds: string[];
+  reply: string;
+}
+
 export interface Database {
   marquee_meta: MetaTable;
   items: ItemsTable;
@@ -195,6 +217,7 @@ export interface Database {
   item_neighbours: ItemNeighboursTable;
   item_stats: ItemStatsTable;
   recommendation_impressions: RecommendationImpressionsTable;
+  chat_sessions: ChatSessionsTable;
 }
 
 export type ItemRow = Selectable<ItemsTable>;
@@ -206,3 +229,4 @@ export type ApiKeyRow = Selectable<ApiKeysTable>;
 export type ImportRow = Selectable<ImportsTable>;
 export type ImportBatchRow = Selectable<ImportBatchesTable>;
 export type NewEventRow = Insertable<EventsTable>;
+export type ChatSessionRow = Selectable<ChatSessionsTable>;

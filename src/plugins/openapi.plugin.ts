@@ -16,10 +16,58 @@ export const OPENAPI_TAGS = [
   { name: 'admin', description: 'API keys and per-user tokens.' },
   { name: 'search', description: 'Full-text and semantic search of the catalog, optionally personalised.' },
   {
+    name: 'chat',
+    description: 'Conversational recommendations: "find me something to watch", in plain language.',
+  },
+  {
     name: 'stats',
     description: 'How served recommendations perform: clicks, completions, per source and variant.',
   },
 ];
+
+type RouteTransform = typeof jsonSchemaTransform;
+type ContentResponse = { description?: string; content: Record<string, { schema: unknown }> };
+
+const isContentResponse = (value: unknown): value is ContentResponse =>
+  typeof value === 'object' && value !== null && 'content' in value && !('_zod' in value);
+
+/**
+ * The zod transform, plus what it cannot read: a response given per content type (`{description, content:
+ * {"text/event-stream": {schema}}}`, which Fastify serializes by content type), each of whose schemas goes
+ * through the transform on its own.
+ */
+const transformRouteSchema: RouteTransform = (input) => {
+  const responses = (input.schema as { response?: Record<string, unknown> } | undefined)?.response;
+  if (!responses || !Object.values(responses).some(isContentResponse)) return jsonSchemaTransform(input);
+  const plain = Object.fromEntries(
+    Object.entries(responses).filter(([, value]) => !isContentResponse(value)),
+  );
+  const result = jsonSchemaTransform({ ...input, schema: { ...input.schema, response: plain } });
+  const converted = (result.schema as { response?: Record<string, unknown> }).response ?? {};
+  const convert = (status: string, schema: unknown) =>
+    (
+      jsonSchemaTransform({ ...input, schema: { response: { [status]: schema } } }).schema as {
+        response: Record<string, unknown>;
+      }
+    ).response[status];
+  (result.schema as { response?: Record<string, unknown> }).response = Object.fromEntries(
+    Object.entries(responses).map(([status, value]) => [
+      status,
+      isContentResponse(value)
+        ? {
+            ...(value.description !== undefined && { description: value.description }),
+            content: Object.fromEntries(
+              Object.entries(value.content).map(([type, media]) => [
+                type,
+                { schema: convert(status, media.schema) },
+              ]),
+            ),
+          }
+        : converted[status],
+    ]),
+  );
+  return result;
+};
 
 /** The OpenAPI 3.1 document generated from the routes' zod schemas, at /openapi.json, rendered at /docs. */
 export const openapiPlugin = fp(
@@ -62,7 +110,7 @@ export const openapiPlugin = fp(
           },
         },
       },
-      transform: jsonSchemaTransform,
+      transform: transformRouteSchema,
       transformObject: (document) =>
         finalizeOpenApiDocument(jsonSchemaTransformObject(document) as Record<string, unknown>) as ReturnType<
           typeof jsonSchemaTransformObject

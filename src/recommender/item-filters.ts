@@ -33,6 +33,10 @@ export interface ItemFilters {
   maxMaturityRating?: string | undefined;
   yearFrom?: number | undefined;
   yearTo?: number | undefined;
+  /** Items at least this long, in seconds; items of unknown duration are then excluded. */
+  minDurationSeconds?: number | undefined;
+  /** Items at most this long, in seconds; items of unknown duration are then excluded. */
+  maxDurationSeconds?: number | undefined;
   /** Only items inside their availability window now (default true). */
   availableNow?: boolean | undefined;
   attributes?: Readonly<Record<string, AttributeCondition>> | undefined;

@@ -39,6 +39,16 @@ export function itemFilterCondition(filters: ItemFilters, now: Date = new Date()
     conditions.push(sql<SqlBool>`items.release_year >= ${filters.yearFrom}::int`);
   if (filters.yearTo !== undefined)
     conditions.push(sql<SqlBool>`items.release_year <= ${filters.yearTo}::int`);
+  // Like an unrated item under a maturity limit, an item of unknown duration cannot be shown to obey a
+  // duration limit, so it is left out (a 3-hour film with no duration must not pass "under 2 hours").
+  if (filters.minDurationSeconds !== undefined)
+    conditions.push(
+      sql<SqlBool>`coalesce(items.duration_seconds >= ${filters.minDurationSeconds}::int, false)`,
+    );
+  if (filters.maxDurationSeconds !== undefined)
+    conditions.push(
+      sql<SqlBool>`coalesce(items.duration_seconds <= ${filters.maxDurationSeconds}::int, false)`,
+    );
   if (filters.availableNow ?? true) {
     conditions.push(
       sql<SqlBool>`(items.available_from IS NULL OR items.available_from <= ${now}::timestamptz)

@@ -67,3 +67,18 @@ export async function findExistingItemIds(
     .execute();
   return new Set(rows.map((row) => row.id));
 }
+
+/** The titles, as stored, of items whose lower-cased title is one of `lowerTitles` (index items_title_lower_idx). */
+export async function findTitlesAmong(
+  db: Kysely<Database>,
+  lowerTitles: readonly string[],
+): Promise<string[]> {
+  if (lowerTitles.length === 0) return [];
+  const rows = await db
+    .selectFrom('items')
+    .select('title')
+    .distinct()
+    .where(sql<string>`lower(title)`, '=', sql<string>`ANY(${[...lowerTitles]}::text[])`)
+    .execute();
+  return rows.map((row) => row.title);
+}

@@ -37,7 +37,7 @@ export async function ensureUsersExist(db: Kysely<Database>, ids: readonly strin
 
 /** Deletes the user; their events go with them (ON DELETE CASCADE). */
 /**
- * Deletes the user with everything about them: events and profile cascade; the pages they were shown
+ * Deletes the user with everything about them: events, profile and chat sessions cascade; the pages they were shown
  * (impressions, kept without a foreign key so that stats survive item deletions) go here, in one transaction.
  */
 export async function deleteUser(db: Kysely<Database>, id: string): Promise<boolean> {

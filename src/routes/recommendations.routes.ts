@@ -1,25 +1,21 @@
 import type { FastifyPluginAsyncZod } from '@fastify/type-provider-zod';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { requireScope } from '../auth/access.ts';
-import { resolveLocale } from '../explain/locale.ts';
-import type { ExplanationContext } from '../explain/template-explainer.ts';
 import { itemIdParamsSchema, userIdParamsSchema } from '../schemas/common.schema.ts';
 import { problemResponses } from '../schemas/problem.schema.ts';
 import {
   filtersFromBody,
   filtersFromQuery,
-  type RecommendationPage,
   recommendationPageSchema,
   recommendationQuerySchema,
   sessionRecommendationBodySchema,
   similarItemsQuerySchema,
 } from '../schemas/recommendations.schema.ts';
-import { explainPage } from '../services/explanations.service.ts';
 import {
   recommendForSession,
   recommendForUser,
   recommendSimilar,
 } from '../services/recommendations.service.ts';
+import { withRequestedExplanations } from './explanation-reply.ts';
 
 const CACHE_HEADER = 'x-cache';
 
@@ -58,7 +54,15 @@ export const recommendationRoutes: FastifyPluginAsyncZod = async (app) => {
         filters: filtersFromQuery(query),
       });
       reply.header(CACHE_HEADER, answer.cache);
-      return withExplanations(app, request, reply, answer.page, query, 'personal');
+      return withRequestedExplanations(
+        app,
+        request,
+        reply,
+        answer.page,
+        query,
+        'personal',
+        request.params.userId,
+      );
     },
   );
 
@@ -91,7 +95,7 @@ export const recommendationRoutes: FastifyPluginAsyncZod = async (app) => {
         filters: filtersFromBody(body.filters),
       });
       reply.header(CACHE_HEADER, answer.cache);
-      return withExplanations(app, request, reply, answer.page, body, 'personal');
+      return withRequestedExplanations(app, request, reply, answer.page, body, 'personal', body.userId);
     },
   );
 
@@ -120,22 +124,7 @@ export const recommendationRoutes: FastifyPluginAsyncZod = async (app) => {
         filters: filtersFromQuery(query),
       });
       reply.header(CACHE_HEADER, answer.cache);
-      return withExplanations(app, request, reply, answer.page, query, 'similar');
+      return withRequestedExplanations(app, request, reply, answer.page, query, 'similar', undefined);
     },
   );
 };
-
-/** The page, explained in the language asked for when `explain` is true; Content-Language says which. */
-async function withExplanations(
-  app: FastifyInstance,
-  request: FastifyRequest,
-  reply: FastifyReply,
-  page: RecommendationPage,
-  ask: { explain: boolean | 'async'; locale?: string | undefined },
-  context: ExplanationContext,
-): Promise<RecommendationPage> {
-  if (ask.explain !== true) return page;
-  const locale = resolveLocale(ask.locale, request.headers['accept-language']);
-  reply.header('content-language', locale);
-  return explainPage(app.db, page, { locale, context });
-}

@@ -1,11 +1,10 @@
 import type { FastifyPluginAsyncZod } from '@fastify/type-provider-zod';
 import { grantedScopes, type Principal, requireScope } from '../auth/access.ts';
 import { ForbiddenError } from '../errors.ts';
-import { resolveLocale } from '../explain/locale.ts';
 import { problemResponses } from '../schemas/problem.schema.ts';
 import { filtersFromBody } from '../schemas/recommendations.schema.ts';
 import { searchRequestSchema, searchResultsSchema } from '../schemas/search.schema.ts';
-import { explainPage } from '../services/explanations.service.ts';
+import { withRequestedExplanations } from './explanation-reply.ts';
 import { searchItems } from '../services/search.service.ts';
 
 export const searchRoutes: FastifyPluginAsyncZod = async (app) => {
@@ -48,10 +47,7 @@ export const searchRoutes: FastifyPluginAsyncZod = async (app) => {
         },
         { query, filters: filtersFromBody(filters), limit, userId },
       );
-      if (explain !== true) return results;
-      const language = resolveLocale(locale, request.headers['accept-language']);
-      reply.header('content-language', language);
-      return explainPage(app.db, results, { locale: language, context: 'personal' });
+      return withRequestedExplanations(app, request, reply, results, { explain, locale }, 'personal', userId);
     },
   );
 };

@@ -20,6 +20,13 @@ const maturitySchema = z
     message: `must be a known rating (${Object.keys(MATURITY_AGES).join(', ')}) or an age such as 16`,
   });
 const yearSchema = z.number().int().min(1800).max(2200);
+// Seconds, like the item's `durationSeconds` (a song or a news clip needs finer than minutes); up to a year.
+const durationSchema = z
+  .number({ message: 'must be a number of seconds' })
+  .int({ message: 'must be a whole number of seconds' })
+  .min(0, { message: 'must be at least 0' })
+  .max(31_536_000, { message: 'must be at most 31536000 (a year)' });
+const DURATION_NOTE = 'items of unknown duration are then left out';
 
 const attributeConditionSchema: z.ZodType<AttributeCondition> = z.union([
   z.string().max(256),
@@ -59,18 +66,25 @@ export const itemFiltersSchema = z
       .describe('Highest maturity rating shown (PG-13, TV-14, 16...); unrated items are then left out.'),
     yearFrom: yearSchema.optional().describe('Released in this year or later.'),
     yearTo: yearSchema.optional().describe('Released in this year or earlier.'),
+    minDurationSeconds: durationSchema
+      .optional()
+      .describe(`Running time of at least this many seconds; ${DURATION_NOTE}.`),
+    maxDurationSeconds: durationSchema
+      .optional()
+      .describe(`Running time of at most this many seconds; ${DURATION_NOTE}.`),
     availableNow: z
       .boolean()
       .optional()
       .describe('Only items inside their availability window (default true).'),
     attributes: attributesFilterSchema.optional(),
   })
-  .superRefine(checkYearRange)
+  .superRefine(checkRanges)
   .meta({
     id: 'ItemFilters',
     description: 'Business rules every item of the answer obeys. All conditions must hold.',
     examples: [
       { types: ['movie'], excludeGenres: ['Horror Movies'], maxMaturityRating: 'PG-13', yearFrom: 2000 },
+      { types: ['movie'], maxDurationSeconds: 6000 },
     ],
   });
 export type ItemFiltersInput = z.output<typeof itemFiltersSchema>;
@@ -89,6 +103,7 @@ const commaList = (element: z.ZodType<string, string>, max: number) =>
 
 const queryBoolean = z.enum(['true', 'false']).transform((value) => value === 'true');
 const queryYear = z.coerce.number({ message: 'must be a year' }).pipe(yearSchema);
+const queryDuration = z.coerce.number({ message: 'must be a number of seconds' }).pipe(durationSchema);
 
 /** Filters as query parameters (GET): lists are comma-separated, `attributes` is JSON. */
 export const itemFiltersQueryShape = {
@@ -105,6 +120,12 @@ export const itemFiltersQueryShape = {
     .describe('Highest maturity rating shown (PG-13, TV-14, 16...).'),
   yearFrom: queryYear.optional().describe('Released in this year or later.'),
   yearTo: queryYear.optional().describe('Released in this year or earlier.'),
+  minDurationSeconds: queryDuration
+    .optional()
+    .describe(`Running time of at least this many seconds; ${DURATION_NOTE}.`),
+  maxDurationSeconds: queryDuration
+    .optional()
+    .describe(`Running time of at most this many seconds; ${DURATION_NOTE}.`),
   availableNow: queryBoolean.optional().describe('Only items available now (default true).'),
   attributes: z
     .string()
@@ -139,6 +160,8 @@ export function filtersFromQuery(query: FiltersQuery): ItemFilters {
     maxMaturityRating: query.maxMaturityRating,
     yearFrom: query.yearFrom,
     yearTo: query.yearTo,
+    minDurationSeconds: query.minDurationSeconds,
+    maxDurationSeconds: query.maxDurationSeconds,
     availableNow: query.availableNow,
     attributes: query.attributes,
   };
@@ -158,17 +181,31 @@ export function filtersFromBody(filters: ItemFiltersInput | undefined): ItemFilt
     maxMaturityRating: filters.maxMaturityRating,
     yearFrom: filters.yearFrom,
     yearTo: filters.yearTo,
+    minDurationSeconds: filters.minDurationSeconds,
+    maxDurationSeconds: filters.maxDurationSeconds,
     availableNow: filters.availableNow,
     attributes: filters.attributes,
   };
 }
 
-function checkYearRange(
-  value: { yearFrom?: number | undefined; yearTo?: number | undefined },
+function checkRanges(
+  value: {
+    yearFrom?: number | undefined;
+    yearTo?: number | undefined;
+    minDurationSeconds?: number | undefined;
+    maxDurationSeconds?: number | undefined;
+  },
   context: z.RefinementCtx,
 ) {
   if (value.yearFrom !== undefined && value.yearTo !== undefined && value.yearFrom > value.yearTo)
     context.addIssue({ code: 'custom', path: ['yearTo'], message: 'must not be before yearFrom' });
+  const { minDurationSeconds: min, maxDurationSeconds: max } = value;
+  if (min !== undefined && max !== undefined && min > max)
+    context.addIssue({
+      code: 'custom',
+      path: ['maxDurationSeconds'],
+      message: 'must not be below minDurationSeconds',
+    });
 }
 
 export const reasonSchema = z
@@ -205,6 +242,25 @@ export const explanationSchema = z
     ],
   });
 
+export type Explanation = z.infer<typeof explanationSchema>;
+
+export const explanationStreamSchema = z
+  .object({
+    url: z
+      .string()
+      .describe(
+        'GET it (EventSource works: no credentials needed, the URL is the secret) for `explanation` events, ' +
+          'one per item as it is written, then `done`.',
+      ),
+    expiresAt: z.string().describe('After this the URL answers 404.'),
+  })
+  .meta({
+    id: 'ExplanationStream',
+    description: 'Where the explanations of an `explain=async` answer are streamed.',
+    examples: [{ url: '/v1/explanations/6tV0Y7cJm5cQ2yQ8dXo3zA', expiresAt: '2026-11-23T12:10:00.000Z' }],
+  });
+export type ExplanationStream = z.infer<typeof explanationStreamSchema>;
+
 export const recommendedItemSchema = z
   .object({
     itemId: z.string(),
@@ -227,30 +283,26 @@ export const recommendationPageSchema = z
     variant: z.string().describe('The A/B test variant that produced the page.'),
     items: z.array(recommendedItemSchema),
     nextCursor: nextCursorSchema,
+    explanationStream: explanationStreamSchema.optional(),
   })
   .meta({ id: 'RecommendationPage' });
 export type RecommendationPage = z.infer<typeof recommendationPageSchema>;
 
 const EXPLAIN_DESCRIPTION =
-  '`true` adds an `explanation` sentence to each item, written from its `reasons` (titles it names come from ' +
-  'their evidence). `async` is reserved for explanations streamed as a language model writes them, and ' +
-  'answers 400 until that exists.';
-const explainNotYet = { message: 'async is not available yet: use true or false' };
-/** `explain` as a query parameter: 'true' | 'false' (default), with 'async' reserved. */
+  '`true` adds an `explanation` sentence to each item: written by the language model when one is configured ' +
+  '(one call per page, within the explanation budget, checked against the reasons), otherwise, and for any ' +
+  'item the model misses, from a template. `async` answers at once without explanations and gives ' +
+  '`explanationStream.url`, which streams them (server-sent events) as they are written.';
+/** `explain` as a query parameter: 'true' | 'false' (default) | 'async'. */
 const explainQuerySchema = z
   .enum(['true', 'false', 'async'])
   .default('false')
-  .refine((value) => value !== 'async', explainNotYet)
-  .transform((value) => value === 'true')
+  .transform((value): boolean | 'async' => (value === 'async' ? 'async' : value === 'true'))
   .describe(EXPLAIN_DESCRIPTION);
-/**
- * `explain` in a JSON body: a boolean, with 'async' reserved. No transform to a plain boolean, which would
- * drop the body's examples from the OpenAPI document (zod documents a transformed object by its output).
- */
+/** `explain` in a JSON body: a boolean or 'async'. */
 const explainBodySchema = z
   .union([z.boolean(), z.literal('async')])
   .default(false)
-  .refine((value) => value !== 'async', explainNotYet)
   .describe(EXPLAIN_DESCRIPTION);
 const localeSchema = z
   .string()

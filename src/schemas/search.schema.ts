@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { idSchema } from './common.schema.ts';
 import {
   explainBodyShape,
+  explanationStreamSchema,
   itemFiltersSchema,
   RECOMMENDATION_MAX_LIMIT,
   recommendedItemSchema,
@@ -54,6 +55,7 @@ export const searchResultsSchema = z
     searchId: z.string().describe('Identifies this answer in logs. Search pages are not recorded.'),
     items: z.array(recommendedItemSchema).describe('Best match first.'),
     nextCursor: z.null().describe('Always null: a search answers one page, its best `limit` matches.'),
+    explanationStream: explanationStreamSchema.optional(),
   })
   .meta({
     id: 'SearchResults',

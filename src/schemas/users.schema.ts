@@ -38,10 +38,33 @@ export const userSchema = z
 
 export type User = z.infer<typeof userSchema>;
 
+const exportedChatSessionSchema = z
+  .object({
+    id: z.string(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    expiresAt: z.string().describe('Deleted after this instant unless the conversation goes on.'),
+    turns: z.array(
+      z.object({
+        at: z.string(),
+        message: z.string().describe('What the user wrote.'),
+        appliedQuery: z
+          .record(z.string(), z.unknown())
+          .describe('How the message was understood (a ChatQuery, as stored then).'),
+        itemIds: z.array(z.string()).describe('The items returned, in order.'),
+        reply: z.string(),
+      }),
+    ),
+  })
+  .meta({ id: 'ExportedChatSession', description: 'A conversation with POST /v1/chat, oldest turn first.' });
+
 export const userExportSchema = z
   .object({
     exportedAt: z.string(),
     user: userSchema,
     events: z.array(eventSchema).describe('Every event of the user, oldest first.'),
+    chatSessions: z
+      .array(exportedChatSessionSchema)
+      .describe('Every stored chat session of the user, oldest first (expired ones until they are purged).'),
   })
   .meta({ id: 'UserExport', description: 'Everything Marquee stores about one user.' });

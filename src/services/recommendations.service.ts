@@ -68,6 +68,11 @@ export interface PageRequest {
   diversity?: number | undefined;
   exclude?: readonly string[] | undefined;
   filters: ItemFilters;
+  /**
+   * False when the page is not shown as it is but used as candidates by another service (chat): its
+   * impressions are then not recorded, and it is cached apart from the pages that are.
+   */
+  recordImpressions?: boolean | undefined;
 }
 
 export interface UserRecommendationRequest extends PageRequest {
@@ -445,13 +450,14 @@ interface ServeOptions {
  */
 async function servePage(deps: RecommenderDeps, options: ServeOptions): Promise<PageAnswer> {
   const { request } = options;
+  const record = request.recordImpressions ?? true;
   const position = request.cursor ? decodeCursor(request.cursor, cursorShape) : undefined;
   const offset = position?.o ?? 0;
   const recommendationId = position?.r ?? randomUUID();
   const ttl = options.ttlSeconds ?? deps.config.cacheSeconds.recommendations;
   const { value, hit } = await deps.pageCache.getOrCompute(
     {
-      scope: options.scope,
+      scope: record ? options.scope : `${options.scope}:candidates`,
       userId: options.userId,
       params: JSON.stringify([options.params, offset, position?.r ?? null]),
     },
@@ -462,18 +468,19 @@ async function servePage(deps: RecommenderDeps, options: ServeOptions): Promise<
       const ranked = await options.compute(window, recommendationId);
       const items = ranked.items.slice(offset, offset + request.limit);
       const next = offset + items.length;
-      await insertImpressions(
-        deps.db,
-        items.map((item, at) => ({
-          recommendationId,
-          position: offset + at,
-          itemId: item.itemId,
-          userId: options.userId,
-          endpoint: options.endpoint,
-          variant: options.variant,
-          sources: [...new Set(item.reasons.map((reason) => reason.source))],
-        })),
-      );
+      if (record)
+        await insertImpressions(
+          deps.db,
+          items.map((item, at) => ({
+            recommendationId,
+            position: offset + at,
+            itemId: item.itemId,
+            userId: options.userId,
+            endpoint: options.endpoint,
+            variant: options.variant,
+            sources: [...new Set(item.reasons.map((reason) => reason.source))],
+          })),
+        );
       return {
         recommendationId,
         variant: options.variant,

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/database.ts';
+import { deleteExpiredChatSessions } from '../repositories/chat-sessions.repository.ts';
 import { deleteEventsBefore } from '../repositories/events.repository.ts';
 
 // Deleting in slices keeps each statement short, so a large purge never holds locks for long.
@@ -16,6 +17,16 @@ export async function purgeExpiredEvents(
   let total = 0;
   for (;;) {
     const deleted = await deleteEventsBefore(db, cutoff, DELETE_BATCH);
+    total += deleted;
+    if (deleted < DELETE_BATCH) return total;
+  }
+}
+
+/** Deletes the chat sessions whose time to live has run out; returns how many were deleted. */
+export async function purgeExpiredChatSessions(db: Kysely<Database>, now = new Date()): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const deleted = await deleteExpiredChatSessions(db, now, DELETE_BATCH);
     total += deleted;
     if (deleted < DELETE_BATCH) return total;
   }

@@ -1,9 +1,10 @@
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import type { Cache } from '../cache/cache.ts';
-import type { Database, EventRow, UserRow } from '../db/database.ts';
+import type { ChatSessionRow, Database, EventRow, UserRow } from '../db/database.ts';
 import { NotFoundError } from '../errors.ts';
 import { decodeCursor, encodeCursor } from '../pagination.ts';
+import { listUserChatSessions } from '../repositories/chat-sessions.repository.ts';
 import { listAllUserEvents, listUserEvents } from '../repositories/events.repository.ts';
 import { deleteUser, findUserById, upsertUser } from '../repositories/users.repository.ts';
 import type { EventType } from '../schemas/events.schema.ts';
@@ -27,7 +28,7 @@ export async function putUser(
   return { user: toUser(user), created };
 }
 
-/** Privacy erasure: the profile, every event and every cached result. Idempotent. */
+/** Privacy erasure: the profile, every event, every chat session and every cached result. Idempotent. */
 export async function eraseUser(db: Kysely<Database>, cache: Cache, id: string): Promise<void> {
   await deleteUser(db, id);
   await cache.deleteByPrefix(userCachePrefix(id));
@@ -58,11 +59,36 @@ export async function listUserEventPage(
   };
 }
 
-/** Everything stored about one user (privacy access requests): the profile and every event. */
+/** Everything stored about one user (privacy access requests): the profile, every event, every chat. */
 export async function exportUser(db: Kysely<Database>, id: string) {
-  const [user, events] = await Promise.all([findUserById(db, id), listAllUserEvents(db, id)]);
+  const [user, events, sessions] = await Promise.all([
+    findUserById(db, id),
+    listAllUserEvents(db, id),
+    listUserChatSessions(db, id),
+  ]);
   if (!user) throw new NotFoundError(`No user "${id}"`);
-  return { exportedAt: new Date().toISOString(), user: toUser(user), events: events.map(toEvent) };
+  return {
+    exportedAt: new Date().toISOString(),
+    user: toUser(user),
+    events: events.map(toEvent),
+    chatSessions: sessions.map(toChatSession),
+  };
+}
+
+function toChatSession(row: ChatSessionRow) {
+  return {
+    id: row.id,
+    createdAt: row.created_at.toISOString(),
+    updatedAt: row.updated_at.toISOString(),
+    expiresAt: row.expires_at.toISOString(),
+    turns: row.turns.map((turn) => ({
+      at: turn.at,
+      message: turn.message,
+      appliedQuery: turn.query,
+      itemIds: turn.itemIds,
+      reply: turn.reply,
+    })),
+  };
 }
 
 function toUser(row: UserRow): User {

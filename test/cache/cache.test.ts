@@ -42,3 +42,18 @@ t.test('memory cache evicts the least recently used entry beyond its size', asyn
   t.equal(await cache.get('a'), 1);
   t.equal(await cache.get('c'), 3);
 });
+
+t.test('the suite cache counts: increment adds up, reads back, and expires from its creation', async (t) => {
+  const cache = await openTestCache();
+  t.teardown(async () => {
+    await cache.deleteByPrefix('');
+    await cache.close();
+  });
+  t.equal(await cache.increment('tokens:k', 120, 1), 120);
+  t.equal(await cache.increment('tokens:k', 30, 60), 150, 'a later TTL does not extend the counter');
+  t.equal(await cache.get<number>('tokens:k'), 150);
+  t.equal(await cache.increment('tokens:other', 1, 60), 1, 'counters are independent');
+  await new Promise((resolve) => setTimeout(resolve, 1_100));
+  t.equal(await cache.get('tokens:k'), undefined, 'gone one second after it was created');
+  t.equal(await cache.increment('tokens:k', 5, 60), 5, 'and starts again at zero');
+});

@@ -19,6 +19,8 @@ t.test('migrations run once: a second run applies nothing', async (t) => {
     '0004_item_embeddings_next',
     '0005_recommendations',
     '0006_boosted_items_index',
+    '0007_chat_sessions',
+    '0008_item_title_index',
   ]);
   t.same(await migrateToLatest(database.db), []);
   const tables = await sql<{ table_name: string }>`
@@ -29,6 +31,7 @@ t.test('migrations run once: a second run applies nothing', async (t) => {
     tables.rows.map((row) => row.table_name).filter((name) => !name.startsWith('kysely_')),
     [
       'api_keys',
+      'chat_sessions',
       'events',
       'import_batches',
       'import_seen_ids',
@@ -63,6 +66,9 @@ if (servedMode) {
           '0004_item_embeddings_next',
           '0005_recommendations',
           '0006_boosted_items_index',
+          '0007_chat_sessions',
+          '0008_item_title_index',
+          '0008_item_title_index',
         ],
         'exactly one replica ran the migrations',
       );

@@ -3,7 +3,7 @@ import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fas
 import pg from 'pg';
 import { pino } from 'pino';
 import type { Test } from 'tap';
-import { buildApp } from '../../src/app.ts';
+import { type AppDependencies, buildApp } from '../../src/app.ts';
 import type { Cache } from '../../src/cache/cache.ts';
 import { createMemoryCache } from '../../src/cache/memory-cache.ts';
 import { openRedisCache } from '../../src/cache/redis-cache.ts';
@@ -91,7 +91,7 @@ export interface TestApp {
 /** The whole API on a fresh database and cache, closed at the end of the test. */
 export async function buildTestApp(
   t: Test,
-  options: { logger?: pino.Logger; env?: Record<string, string> } = {},
+  options: { logger?: pino.Logger; env?: Record<string, string>; chat?: AppDependencies['chat'] } = {},
 ): Promise<TestApp> {
   // In served mode the app gets Redis too (rate limits), under a key prefix of this test's own.
   const config = testConfig({
@@ -103,7 +103,13 @@ export async function buildTestApp(
   });
   const database = await openTestDatabase(t, config);
   const cache = await openTestCache();
-  const app = await buildApp({ config, database, cache, ...(options.logger && { logger: options.logger }) });
+  const app = await buildApp({
+    config,
+    database,
+    cache,
+    ...(options.logger && { logger: options.logger }),
+    ...(options.chat && { chat: options.chat }),
+  });
   t.teardown(async () => {
     await cache.deleteByPrefix('');
     await app.close();

@@ -11,7 +11,9 @@ interface Operation {
   description?: string;
 }
 
-const PUBLIC_OPERATIONS = ['GET /healthz', 'GET /readyz'];
+// The health checks, and the explanation streams (EventSource sends no credentials: the unguessable URL is
+// the secret).
+const PUBLIC_OPERATIONS = ['GET /healthz', 'GET /readyz', 'GET /v1/explanations/{streamId}'];
 // What a key of each scope is granted (a scope implies the public reads).
 const GRANTS = { read: ['read'], client: ['client', 'read'], ingest: ['ingest', 'read'] } as const;
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
@@ -89,7 +91,7 @@ t.test(
         t.equal(forbidden.json().type, 'urn:marquee:problem:forbidden');
       }
     }
-    t.same(publicSeen.sort(), PUBLIC_OPERATIONS, 'only the health checks are public');
+    t.same(publicSeen.sort(), PUBLIC_OPERATIONS, 'only the health checks and explanation streams are public');
     t.ok(checked >= 13, `${checked} protected operations walked`);
     t.equal(
       (await app.inject({ method: 'GET', url: '/openapi.json' })).statusCode,

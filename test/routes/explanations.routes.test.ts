@@ -1,4 +1,5 @@
 import t, { type Test } from 'tap';
+import { parseServerSentEvents } from '../helpers/server-sent-events.ts';
 import { buildTestApp, json, type TestApp } from '../helpers/test-app.ts';
 
 // A small catalog with real-sounding titles, so that a sentence naming one can be checked against it: four
@@ -220,25 +221,70 @@ t.test('explanations on every recommending endpoint', async (t) => {
     t.ok(plain.json<{ items: Explained[] }>().items.every((entry) => !('explanation' in entry)));
   });
 
-  await t.test('explain=async is not available yet: a 400 problem naming explain', async (t) => {
-    const answers = [
-      await api.inject({ method: 'GET', url: `${fanUrl}&explain=async` }),
-      await api.inject({ method: 'GET', url: `/v1/items/${idOf('thriller', 0)}/similar?explain=async` }),
-      await api.inject({
-        method: 'POST',
-        url: '/v1/recommendations',
-        ...json({ recentItemIds: [idOf('thriller', 0)], explain: 'async' }),
-      }),
-      await api.inject({ method: 'POST', url: '/v1/search', ...json({ query: 'spy', explain: 'async' }) }),
-    ];
-    for (const response of answers) {
-      t.equal(response.statusCode, 400, response.body);
-      t.equal(response.headers['content-type'], 'application/problem+json; charset=utf-8');
-      t.match(response.json(), { errors: [{ path: /explain/, message: /not available yet/ }] });
-    }
-    for (const url of [`${fanUrl}&explain=yes`, `${fanUrl}&explain=true&locale=not a tag`]) {
-      const response = await api.inject({ method: 'GET', url });
-      t.equal(response.statusCode, 400, url);
-    }
-  });
+  await t.test(
+    'explain=async answers at once and streams the explanations (offline: templates)',
+    async (t) => {
+      const answers = [
+        await api.inject({ method: 'GET', url: `${fanUrl}&explain=async` }),
+        await api.inject({ method: 'GET', url: `/v1/items/${idOf('thriller', 0)}/similar?explain=async` }),
+        await api.inject({
+          method: 'POST',
+          url: '/v1/recommendations',
+          ...json({ recentItemIds: [idOf('thriller', 0)], explain: 'async' }),
+        }),
+        await api.inject({ method: 'POST', url: '/v1/search', ...json({ query: 'spy', explain: 'async' }) }),
+      ];
+      for (const response of answers) {
+        t.equal(response.statusCode, 200, response.body);
+        const body = response.json<{
+          items: Explained[];
+          explanationStream: { url: string; expiresAt: string };
+        }>();
+        t.ok(body.items.length > 0);
+        t.ok(
+          body.items.every((entry) => !('explanation' in entry)),
+          'the page itself carries no explanations',
+        );
+        t.match(body.explanationStream.url, /^\/v1\/explanations\/[A-Za-z0-9_-]{22}$/);
+        t.ok(Date.parse(body.explanationStream.expiresAt) > Date.now());
+        // The stream is public (EventSource sends no credentials): the URL is the secret.
+        const stream = await api.app.inject({
+          method: 'GET',
+          url: body.explanationStream.url,
+          headers: { accept: 'text/event-stream' },
+        });
+        t.equal(stream.statusCode, 200, stream.body);
+        t.match(stream.headers['content-type'], /^text\/event-stream/);
+        const events = parseServerSentEvents(stream.body);
+        t.same(
+          events.map((event) => event.event),
+          [...body.items.map(() => 'explanation'), 'done'],
+          'one explanation per item, then done',
+        );
+        const streamed = events
+          .slice(0, -1)
+          .map((event) => event.data as { itemId: string; explanation: Explained['explanation'] });
+        t.same(streamed.map((event) => event.itemId).sort(), body.items.map((entry) => entry.itemId).sort());
+        checkGrounded(
+          t,
+          body.items.map((entry) => ({
+            ...entry,
+            explanation: streamed.find((event) => event.itemId === entry.itemId)!.explanation,
+          })),
+          new Set(['spy']),
+        );
+        t.same(events.at(-1)!.data, { count: body.items.length });
+      }
+      const unknown = await api.app.inject({ method: 'GET', url: '/v1/explanations/AAAAAAAAAAAAAAAAAAAAAA' });
+      t.equal(unknown.statusCode, 404, unknown.body);
+      t.equal(unknown.headers['content-type'], 'application/problem+json; charset=utf-8');
+      const malformed = await api.app.inject({ method: 'GET', url: '/v1/explanations/not-an-id' });
+      t.equal(malformed.statusCode, 400, malformed.body);
+      t.match(malformed.json(), { errors: [{ path: /streamId/ }] });
+      for (const url of [`${fanUrl}&explain=yes`, `${fanUrl}&explain=true&locale=not a tag`]) {
+        const response = await api.inject({ method: 'GET', url });
+        t.equal(response.statusCode, 400, url);
+      }
+    },
+  );
 });

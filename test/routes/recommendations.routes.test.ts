@@ -80,6 +80,8 @@ async function seedCatalog(api: TestApp) {
           releaseDate: String(1990 + n * 5),
           maturityRating: ratingOf[genre],
           regions: n === 4 ? ['FR'] : [],
+          // An hour to 2 h 15 by quarters of an hour; the fourth of each genre has no known duration.
+          ...(n !== 3 && { durationSeconds: 3_600 + n * 900 }),
           attributes: { studio: n % 2 === 0 ? 'North' : 'South', score: n },
         }),
       });
@@ -207,6 +209,19 @@ t.test('recommendations on a hand-made catalog', async (t) => {
         },
       ],
       ['region=US', (entry) => (entry.item.regions as string[]).length === 0],
+      [
+        'maxDurationSeconds=5400',
+        // An item of unknown duration cannot be shown to be short enough: it is left out.
+        (entry) =>
+          entry.item.durationSeconds !== undefined && (entry.item.durationSeconds as number) <= 5_400,
+      ],
+      [
+        'minDurationSeconds=4500&maxDurationSeconds=7200',
+        (entry) => {
+          const seconds = entry.item.durationSeconds as number | undefined;
+          return seconds !== undefined && seconds >= 4_500 && seconds <= 7_200;
+        },
+      ],
       [
         `attributes=${encodeURIComponent('{"studio":"North"}')}`,
         (entry) => (entry.item.attributes as { studio: string }).studio === 'North',
@@ -384,6 +399,8 @@ t.test('recommendations on a hand-made catalog', async (t) => {
       ['attributes=%7Bnot-json', 'attributes'],
       ['diversity=2', 'diversity'],
       ['yearFrom=abc', 'yearFrom'],
+      ['maxDurationSeconds=-5', 'maxDurationSeconds'],
+      ['minDurationSeconds=1.5', 'minDurationSeconds'],
       ['variant=nope', 'variant'],
       ['cursor=garbage', 'cursor'],
     ] as const) {

@@ -1,0 +1,136 @@
+import fc from 'fast-check';
+import t from 'tap';
+import { GENRE_WORDS } from '../../src/chat/chat-vocabulary.ts';
+import { resolveGenre, resolveGenres, stem } from '../../src/chat/genre-resolver.ts';
+
+// The netflix catalog's genre labels with their item counts (../shared/data/netflix, listed_in).
+const NETFLIX = [
+  ['International Movies', 2752],
+  ['Dramas', 2427],
+  ['Comedies', 1674],
+  ['International TV Shows', 1351],
+  ['Documentaries', 869],
+  ['Action & Adventure', 859],
+  ['TV Dramas', 763],
+  ['Independent Movies', 756],
+  ['Children & Family Movies', 641],
+  ['Romantic Movies', 616],
+  ['TV Comedies', 581],
+  ['Thrillers', 577],
+  ['Crime TV Shows', 470],
+  ["Kids' TV", 451],
+  ['Docuseries', 395],
+  ['Music & Musicals', 375],
+  ['Romantic TV Shows', 370],
+  ['Horror Movies', 357],
+  ['Stand-Up Comedy', 343],
+  ['Reality TV', 255],
+  ['British TV Shows', 253],
+  ['Sci-Fi & Fantasy', 243],
+  ['Sports Movies', 219],
+  ['Anime Series', 176],
+  ['Spanish-Language TV Shows', 174],
+  ['TV Action & Adventure', 168],
+  ['Korean TV Shows', 151],
+  ['Classic Movies', 116],
+  ['LGBTQ Movies', 102],
+  ['TV Mysteries', 98],
+  ['Science & Nature TV', 92],
+  ['TV Sci-Fi & Fantasy', 84],
+  ['TV Horror', 75],
+  ['Anime Features', 71],
+  ['Cult Movies', 71],
+  ['Teen TV Shows', 69],
+  ['Faith & Spirituality', 65],
+  ['TV Thrillers', 57],
+  ['Movies', 57],
+  ['Stand-Up Comedy & Talk Shows', 56],
+  ['Classic & Cult TV', 28],
+  ['TV Shows', 16],
+].map(([label, count]) => ({ label: label as string, count: count as number }));
+
+t.test('viewer words to netflix labels, most used first', async (t) => {
+  const cases: [string, string[]][] = [
+    ['horror', ['Horror Movies', 'TV Horror']],
+    ['Horror', ['Horror Movies', 'TV Horror']],
+    ['sci-fi', ['Sci-Fi & Fantasy', 'TV Sci-Fi & Fantasy']],
+    ['science fiction', ['Sci-Fi & Fantasy', 'TV Sci-Fi & Fantasy']],
+    ['comedy', ['Comedies', 'TV Comedies', 'Stand-Up Comedy', 'Stand-Up Comedy & Talk Shows']],
+    ['comedies', ['Comedies', 'TV Comedies', 'Stand-Up Comedy', 'Stand-Up Comedy & Talk Shows']],
+    ['romance', ['Romantic Movies', 'Romantic TV Shows']],
+    ['romantic', ['Romantic Movies', 'Romantic TV Shows']],
+    ['documentary', ['Documentaries', 'Docuseries']],
+    ['thriller', ['Thrillers', 'TV Thrillers']],
+    ['drama', ['Dramas', 'TV Dramas']],
+    ['anime', ['Anime Series', 'Anime Features']],
+    ['kids', ['Children & Family Movies', "Kids' TV"]],
+    ['children', ['Children & Family Movies', "Kids' TV"]],
+    ['mystery', ['TV Mysteries']],
+    ['stand-up', ['Stand-Up Comedy', 'Stand-Up Comedy & Talk Shows']],
+    ['musical', ['Music & Musicals']],
+    ['action', ['Action & Adventure', 'TV Action & Adventure']],
+    ['crime', ['Crime TV Shows']],
+    ['fantasy', ['Sci-Fi & Fantasy', 'TV Sci-Fi & Fantasy']],
+    ['indie', ['Independent Movies']],
+    ['movies', []],
+    ['tv', []],
+    ['superhero', []],
+    ['', []],
+  ];
+  for (const [word, labels] of cases) t.same(resolveGenre(word, NETFLIX), labels, word);
+});
+
+t.test('labels of another catalog, spelled its own way', async (t) => {
+  const labels = ['horror', 'space opera', 'Animated Movies', 'Science Fiction', 'Romance'].map((label) => ({
+    label,
+    count: 1,
+  }));
+  t.same(resolveGenre('horror', labels), ['horror']);
+  t.same(resolveGenre('space opera', labels), ['space opera']);
+  t.same(resolveGenre('animation', labels), ['Animated Movies']);
+  t.same(resolveGenre('sci-fi', labels), ['Science Fiction']);
+  t.same(resolveGenre('romantic', labels), ['Romance']);
+  t.same(resolveGenre('opera', labels), ['space opera']);
+  t.same(resolveGenres(['horror', 'western', 'romance'], labels), {
+    labels: ['horror', 'Romance'],
+    unresolved: ['western'],
+  });
+});
+
+t.test('every genre word of the parser that netflix has a label for finds it', async (t) => {
+  const expected = new Set(Object.values(GENRE_WORDS).flat());
+  const unresolved = [...expected].filter((genre) => resolveGenre(genre, NETFLIX).length === 0).sort();
+  t.same(
+    unresolved,
+    ['animation', 'biography', 'cooking', 'history', 'martial arts', 'superhero', 'war', 'western'],
+    'only those netflix has no label for (they are searched as words)',
+  );
+});
+
+t.test('the stemmer', async (t) => {
+  t.same(['comedies', 'comedy', 'movies', 'movie', 'thrillers', 'series', 'romance', 'kids'].map(stem), [
+    'comedi',
+    'comedi',
+    'movi',
+    'movi',
+    'thriller',
+    'seri',
+    'romanc',
+    'kid',
+  ]);
+});
+
+t.test('any word against any labels: never throws, only labels it was given', async (t) => {
+  fc.assert(
+    fc.property(
+      fc.string({ maxLength: 64 }),
+      fc.array(fc.record({ label: fc.string({ maxLength: 64 }), count: fc.nat() }), { maxLength: 30 }),
+      (word, labels) => {
+        const given = new Set(labels.map((entry) => entry.label));
+        return resolveGenre(word, labels).every((label) => given.has(label));
+      },
+    ),
+    { numRuns: 1_000 },
+  );
+  t.pass();
+});
