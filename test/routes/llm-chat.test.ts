@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import t, { type Test } from 'tap';
 import { type ChatQuery, EMPTY_CHAT_QUERY } from '../../src/chat/chat-query.ts';
 import {
+  type ChatReply,
   type ChatRequestBody,
   type ChatScript,
   type OpenAiTestServer,
@@ -39,10 +40,7 @@ function replyResults(body: ChatRequestBody): { title: string }[] {
 }
 
 /** A model that parses into `query` and replies about the first two results, plus `extra` sentences. */
-function scriptedModel(
-  query: ChatQuery,
-  extra = '',
-): (body: ChatRequestBody) => ReturnType<Extract<ChatScript, Function>> {
+function scriptedModel(query: ChatQuery, extra = ''): (body: ChatRequestBody) => ChatReply {
   return (body) => {
     if (isQueryCall(body)) return JSON.stringify(query);
     // An explanation call (explain=true): this model leaves them to the templates.
