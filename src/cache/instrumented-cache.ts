@@ -13,6 +13,21 @@ export function instrumentCache(cache: Cache, operations: Counter<'operation' | 
       operations.inc({ operation: 'get', result: value === undefined ? 'miss' : 'hit' });
       return value;
     },
+    async getMany<T>(keys: readonly string[]) {
+      const values = await cache.getMany<T>(keys);
+      for (const value of values)
+        operations.inc({ operation: 'get', result: value === undefined ? 'miss' : 'hit' });
+      return values;
+    },
+    async getRaw(key) {
+      const json = await cache.getRaw(key);
+      operations.inc({ operation: 'get', result: json === undefined ? 'miss' : 'hit' });
+      return json;
+    },
+    async setRaw(key, json, ttlSeconds) {
+      await cache.setRaw(key, json, ttlSeconds);
+      operations.inc({ operation: 'set', result: 'done' });
+    },
     async set(key, value, ttlSeconds) {
       await cache.set(key, value, ttlSeconds);
       operations.inc({ operation: 'set', result: 'done' });

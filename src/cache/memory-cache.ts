@@ -13,6 +13,18 @@ export function createMemoryCache(maxEntries = DEFAULT_MAX_ENTRIES): Cache {
       const raw = entries.get(key);
       return raw === undefined ? undefined : (JSON.parse(raw) as T);
     },
+    async getMany<T>(keys: readonly string[]) {
+      return keys.map((key) => {
+        const raw = entries.get(key);
+        return raw === undefined ? undefined : (JSON.parse(raw) as T);
+      });
+    },
+    async getRaw(key) {
+      return entries.get(key);
+    },
+    async setRaw(key, json, ttlSeconds) {
+      entries.set(key, json, { ttl: ttlSeconds * 1000 });
+    },
     async set(key, value, ttlSeconds) {
       entries.set(key, JSON.stringify(value), { ttl: ttlSeconds * 1000 });
     },

@@ -92,6 +92,25 @@ export function createRedisCache({
         return undefined;
       }
     },
+    async getMany<T>(keys: readonly string[]) {
+      if (keys.length === 0) return [];
+      const raws = await redis.mget(...keys).catch(degrade(keys.map(() => null)));
+      return raws.map((raw) => {
+        if (raw === null) return undefined;
+        try {
+          return JSON.parse(raw) as T;
+        } catch {
+          return undefined;
+        }
+      });
+    },
+    async getRaw(key) {
+      const raw = await redis.get(key).catch(degrade(null));
+      return raw ?? undefined;
+    },
+    async setRaw(key, json, ttlSeconds) {
+      await redis.set(key, json, 'EX', Math.max(1, Math.round(ttlSeconds))).catch(degrade(undefined));
+    },
     async set(key, value, ttlSeconds) {
       await redis
         .set(key, JSON.stringify(value), 'EX', Math.max(1, Math.round(ttlSeconds)))

@@ -7,6 +7,7 @@ import { problemResponses } from '../schemas/problem.schema.ts';
 import { filtersFromBody } from '../schemas/recommendations.schema.ts';
 import { type ChatDependencies, startChatTurn } from '../services/chat.service.ts';
 import { budgetKeyOf, withRequestedExplanations } from './explanation-reply.ts';
+import { cancellationSignal } from './request-cancellation.ts';
 
 export const chatRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post(
@@ -53,7 +54,7 @@ export const chatRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request, reply) => {
       const { body } = request;
       const locale = resolveLocale(body.locale, request.headers['accept-language']);
-      const turn = await startChatTurn(chatDependencies(app, request), {
+      const turn = await startChatTurn(chatDependencies(app, request, cancellationSignal(request, reply)), {
         sessionId: body.sessionId,
         userId: body.userId,
         message: body.message,
@@ -112,7 +113,11 @@ export const chatRoutes: FastifyPluginAsyncZod = async (app) => {
   );
 };
 
-function chatDependencies(app: FastifyInstance, request: FastifyRequest): ChatDependencies {
+function chatDependencies(
+  app: FastifyInstance,
+  request: FastifyRequest,
+  signal: AbortSignal,
+): ChatDependencies {
   return {
     db: app.db,
     recommender: app.recommender,
@@ -120,7 +125,7 @@ function chatDependencies(app: FastifyInstance, request: FastifyRequest): ChatDe
     embedQuery: async (text) => {
       try {
         const embedder = await app.embedding.embedder();
-        const [vector] = await embedder.embed([text], { signal: request.signal });
+        const [vector] = await embedder.embed([text], { signal });
         return vector;
       } catch (error) {
         // The text half of search still answers: a search without meaning beats no answer.
@@ -132,7 +137,7 @@ function chatDependencies(app: FastifyInstance, request: FastifyRequest): ChatDe
     vocabulary: app.chat.vocabulary,
     sessionTtlHours: app.chat.sessionTtlHours,
     log: request.log,
-    signal: request.signal,
+    signal,
     budgetKey: budgetKeyOf(request),
   };
 }

@@ -3,6 +3,8 @@ import { resolveLocale } from '../explain/locale.ts';
 import type { ExplanationContext } from '../explain/template-explainer.ts';
 import type { ExplanationStream, RecommendedItem } from '../schemas/recommendations.schema.ts';
 import { explainPage, openExplanationStream } from '../services/explanations.service.ts';
+import type { PageAnswer } from '../services/recommendations.service.ts';
+import { cancellationSignal } from './request-cancellation.ts';
 
 export interface ExplainAsk {
   explain: boolean | 'async';
@@ -43,8 +45,26 @@ export async function withRequestedExplanations<P extends { items: RecommendedIt
     userId,
     budgetKey,
     deadline: Date.now() + app.explanations.budgetMs - reply.elapsedTime,
-    signal: request.signal,
+    signal: cancellationSignal(request, reply),
   });
+}
+
+/**
+ * A recommendation page as asked for: without explanations, its cached JSON text sent as it is (no parse,
+ * no re-serialisation: the cached path's main costs); with them, explained.
+ */
+export async function answerPage(
+  app: FastifyInstance,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  answer: PageAnswer,
+  ask: ExplainAsk,
+  context: ExplanationContext,
+  userId: string | undefined,
+) {
+  reply.header('x-cache', answer.cache);
+  if (ask.explain === false) return reply.type('application/json; charset=utf-8').send(answer.json);
+  return withRequestedExplanations(app, request, reply, answer.page, ask, context, userId);
 }
 
 /** Whose daily LLM token budget a request spends: its API key, or its user token's user. */

@@ -12,6 +12,7 @@ import {
 } from '../schemas/imports.schema.ts';
 import { problemResponses } from '../schemas/problem.schema.ts';
 import { getImportStatus } from '../services/imports.service.ts';
+import { cancellationSignal } from './request-cancellation.ts';
 
 // An import may take hours to upload and process; its handler is given six.
 const IMPORT_HANDLER_TIMEOUT_MS = 6 * 60 * 60 * 1000;
@@ -75,7 +76,7 @@ export const importRoutes: FastifyPluginAsyncZod = async (app) => {
         body,
       );
       if (query.wait) {
-        await waitForImportEnd(app.db, importId, { signal: request.signal });
+        await waitForImportEnd(app.db, importId, { signal: cancellationSignal(request, reply) });
         return reply.code(200).send(await getImportStatus(app.db, importId));
       }
       const status = await getImportStatus(app.db, importId);

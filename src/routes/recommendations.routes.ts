@@ -15,9 +15,7 @@ import {
   recommendForUser,
   recommendSimilar,
 } from '../services/recommendations.service.ts';
-import { withRequestedExplanations } from './explanation-reply.ts';
-
-const CACHE_HEADER = 'x-cache';
+import { answerPage } from './explanation-reply.ts';
 
 export const recommendationRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get(
@@ -53,16 +51,7 @@ export const recommendationRoutes: FastifyPluginAsyncZod = async (app) => {
         exclude: query.exclude,
         filters: filtersFromQuery(query),
       });
-      reply.header(CACHE_HEADER, answer.cache);
-      return withRequestedExplanations(
-        app,
-        request,
-        reply,
-        answer.page,
-        query,
-        'personal',
-        request.params.userId,
-      );
+      return answerPage(app, request, reply, answer, query, 'personal', request.params.userId);
     },
   );
 
@@ -94,8 +83,7 @@ export const recommendationRoutes: FastifyPluginAsyncZod = async (app) => {
         exclude: body.exclude,
         filters: filtersFromBody(body.filters),
       });
-      reply.header(CACHE_HEADER, answer.cache);
-      return withRequestedExplanations(app, request, reply, answer.page, body, 'personal', body.userId);
+      return answerPage(app, request, reply, answer, body, 'personal', body.userId);
     },
   );
 
@@ -123,8 +111,7 @@ export const recommendationRoutes: FastifyPluginAsyncZod = async (app) => {
         diversity: query.diversity,
         filters: filtersFromQuery(query),
       });
-      reply.header(CACHE_HEADER, answer.cache);
-      return withRequestedExplanations(app, request, reply, answer.page, query, 'similar', undefined);
+      return answerPage(app, request, reply, answer, query, 'similar', undefined);
     },
   );
 };

@@ -6,6 +6,7 @@ import { filtersFromBody } from '../schemas/recommendations.schema.ts';
 import { searchRequestSchema, searchResultsSchema } from '../schemas/search.schema.ts';
 import { withRequestedExplanations } from './explanation-reply.ts';
 import { searchItems } from '../services/search.service.ts';
+import { cancellationSignal } from './request-cancellation.ts';
 
 export const searchRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post(
@@ -36,7 +37,7 @@ export const searchRoutes: FastifyPluginAsyncZod = async (app) => {
           embedQuery: async (text) => {
             try {
               const embedder = await app.embedding.embedder();
-              const [vector] = await embedder.embed([text], { signal: request.signal });
+              const [vector] = await embedder.embed([text], { signal: cancellationSignal(request, reply) });
               return vector;
             } catch (error) {
               // The text half still answers: a search without meaning beats no search.

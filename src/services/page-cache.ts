@@ -9,16 +9,26 @@ import { userCachePrefix } from './users.service.ts';
  * computed once per process however many requests wait for it (single flight).
  */
 export interface PageCache {
-  /** The cached value under these key parts, or computes, stores and returns it. */
+  /**
+   * The page under these key parts as JSON text, or computes, stores and returns it (then with its value
+   * too). A hit is never parsed: the route sends the text as it is.
+   */
   getOrCompute<T>(
     parts: { scope: string; userId?: string | undefined; params: string },
     ttlSeconds: number,
     compute: () => Promise<T>,
-  ): Promise<{ value: T; hit: boolean }>;
+  ): Promise<CachedPage<T>>;
   /** The user's cached pages are stale (they posted an event). */
   invalidateUser(userId: string): Promise<void>;
   /** Every cached page is stale (the catalog or the models changed). */
   invalidateCatalog(): Promise<void>;
+}
+
+export interface CachedPage<T> {
+  json: string;
+  /** The value, when it was computed by this call (a miss); parse `json` otherwise. */
+  value: T | undefined;
+  hit: boolean;
 }
 
 const CATALOG_VERSION_KEY = 'catalog:version';
@@ -27,28 +37,31 @@ const userVersionKey = (userId: string) => `${userCachePrefix(userId)}version`;
 const VERSION_TTL_SECONDS = 7 * 24 * 3600;
 
 export function createPageCache(cache: Cache): PageCache {
-  const inFlight = new Map<string, Promise<unknown>>();
+  const inFlight = new Map<string, Promise<{ json: string; value: unknown }>>();
   return {
     async getOrCompute<T>(
       parts: { scope: string; userId?: string | undefined; params: string },
       ttlSeconds: number,
       compute: () => Promise<T>,
-    ) {
-      const [catalog, user] = await Promise.all([
-        cache.get<string>(CATALOG_VERSION_KEY),
-        parts.userId === undefined ? undefined : cache.get<string>(userVersionKey(parts.userId)),
-      ]);
+    ): Promise<CachedPage<T>> {
+      // Both versions in one round trip.
+      const [catalog, user] = await cache.getMany<string>(
+        parts.userId === undefined
+          ? [CATALOG_VERSION_KEY]
+          : [CATALOG_VERSION_KEY, userVersionKey(parts.userId)],
+      );
       const prefix = parts.userId === undefined ? 'pages:' : `${userCachePrefix(parts.userId)}pages:`;
       const key = `${prefix}${parts.scope}:${catalog ?? '0'}:${user ?? '0'}:${parts.params}`;
       if (ttlSeconds > 0) {
-        const cached = await cache.get<T>(key);
-        if (cached !== undefined) return { value: cached, hit: true };
+        const cached = await cache.getRaw(key);
+        if (cached !== undefined) return { json: cached, value: undefined, hit: true };
       }
-      let pending = inFlight.get(key) as Promise<T> | undefined;
+      let pending = inFlight.get(key) as Promise<{ json: string; value: T }> | undefined;
       if (!pending) {
         pending = compute().then(async (value) => {
-          if (ttlSeconds > 0) await cache.set(key, value, ttlSeconds);
-          return value;
+          const json = JSON.stringify(value);
+          if (ttlSeconds > 0) await cache.setRaw(key, json, ttlSeconds);
+          return { json, value };
         });
         inFlight.set(key, pending);
         void pending.then(
@@ -56,7 +69,8 @@ export function createPageCache(cache: Cache): PageCache {
           () => inFlight.delete(key),
         );
       }
-      return { value: await pending, hit: false };
+      const computed = await pending;
+      return { json: computed.json, value: computed.value, hit: false };
     },
     async invalidateUser(userId) {
       await cache.set(userVersionKey(userId), randomUUID().slice(0, 8), VERSION_TTL_SECONDS);

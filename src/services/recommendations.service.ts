@@ -86,8 +86,11 @@ export interface SessionRecommendationRequest extends PageRequest {
 }
 
 export interface PageAnswer {
-  page: RecommendationPage;
-  cache: 'hit' | 'miss';
+  /** The page (parsed from `json` on first read when it came from the cache). */
+  readonly page: RecommendationPage;
+  /** The page as JSON text, ready to send as it is. */
+  readonly json: string;
+  readonly cache: 'hit' | 'miss';
 }
 
 const cursorShape = { o: z.number().int().min(0).max(MAX_RANKED), r: z.string().max(64) };
@@ -455,7 +458,7 @@ async function servePage(deps: RecommenderDeps, options: ServeOptions): Promise<
   const offset = position?.o ?? 0;
   const recommendationId = position?.r ?? randomUUID();
   const ttl = options.ttlSeconds ?? deps.config.cacheSeconds.recommendations;
-  const { value, hit } = await deps.pageCache.getOrCompute(
+  const { json, value, hit } = await deps.pageCache.getOrCompute(
     {
       scope: record ? options.scope : `${options.scope}:candidates`,
       userId: options.userId,
@@ -494,7 +497,15 @@ async function servePage(deps: RecommenderDeps, options: ServeOptions): Promise<
       };
     },
   );
-  return { page: value, cache: hit ? 'hit' : 'miss' };
+  let page = value;
+  return {
+    json,
+    cache: hit ? 'hit' : 'miss',
+    get page() {
+      page ??= JSON.parse(json) as RecommendationPage;
+      return page;
+    },
+  };
 }
 
 function pageParams(request: PageRequest) {

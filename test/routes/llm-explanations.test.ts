@@ -5,7 +5,7 @@ import {
   startOpenAiTestServer,
 } from '../helpers/openai-test-server.ts';
 import { parseServerSentEvents } from '../helpers/server-sent-events.ts';
-import { buildTestApp, json, type TestApp } from '../helpers/test-app.ts';
+import { buildTestApp, json, TEST_ADMIN_KEY, type TestApp } from '../helpers/test-app.ts';
 
 // LLM explanations against the local OpenAI-compatible server, which plays a model that writes from the
 // prompt's data (or misbehaves on purpose): one call per page, the cache, the time budget, the fallbacks,
@@ -396,4 +396,37 @@ t.test('a server without JSON-schema output: JSON mode with the schema in the in
   t.equal(calls[0]!.response_format?.type, 'json_schema');
   t.equal(calls[1]!.response_format?.type, 'json_object');
   t.match(String(calls[1]!.messages![0]!.content), /matches this JSON schema/);
+});
+
+t.test('over real HTTP, POST pages get LLM explanations too (request.signal is not used)', async (t) => {
+  const { server, api } = await setUp(t);
+  server.scriptChat(
+    (body) => wellBehavedAnswer(body),
+    (body) => wellBehavedAnswer(body),
+  );
+  await api.app.listen({ port: 0, host: '127.0.0.1' });
+  const address = api.app.server.address();
+  if (!address || typeof address === 'string') throw new Error('not listening');
+  const post = async (path: string, body: unknown) => {
+    const response = await fetch(`http://127.0.0.1:${address.port}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${TEST_ADMIN_KEY}` },
+      body: JSON.stringify(body),
+    });
+    t.equal(response.status, 200);
+    return (await response.json()) as { items: Entry[] };
+  };
+  const session = await post('/v1/recommendations', {
+    recentItemIds: ['sf-0', 'sf-1'],
+    limit: 4,
+    explain: true,
+  });
+  t.ok(session.items.length > 0);
+  t.ok(
+    session.items.every((entry) => entry.explanation.source === 'llm'),
+    'a POST body does not cancel the LLM call',
+  );
+  const search = await post('/v1/search', { query: 'astronauts in orbit', limit: 3, explain: true });
+  t.ok(search.items.every((entry) => entry.explanation.source === 'llm'));
+  t.equal(chatCalls(server).length, 2);
 });
