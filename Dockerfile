@@ -22,6 +22,10 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean -
 COPY --from=build /app/dist ./dist
 COPY bin ./bin
 COPY openapi ./openapi
+# The local embedder's word vectors (one 307 MB JSON file) converted once into their 38 MB binary form, as
+# `npm install` does in a checkout: install scripts are off above, and the unprivileged user below cannot
+# write node_modules, so without this every process failed at its first local embedding (EACCES).
+RUN node -e "import('./dist/src/embedding/word-vectors.js').then((m) => m.loadWordVectors())"
 # The embedded database (used when DATABASE_URL is unset) lives in a volume owned by the unprivileged user.
 RUN mkdir -p /data && chown node:node /data
 VOLUME ["/data"]

@@ -63,3 +63,54 @@ export async function startServerProcess(
   await stop('SIGKILL');
   throw new Error(`marquee serve was not ready within ${readyWithinMs} ms:\n${output}`);
 }
+
+export interface WorkerProcess {
+  process: ChildProcess;
+  /** Everything the process printed so far. */
+  output: () => string;
+  /** Import batches this worker logged as done (those of one import when importId is given). */
+  batchesDone: (importId?: string) => number;
+  /** Resolves once the worker logs that it is running; rejects when it exits first or takes too long. */
+  ready: (withinMs?: number) => Promise<void>;
+  /** Sends a signal (unless it has exited) and resolves with the exit code. */
+  stop: (signal?: NodeJS.Signals) => Promise<number | null>;
+}
+
+/** Runs `marquee worker` as a real process (served mode: the env needs DATABASE_URL and REDIS_URL). */
+export function startWorkerProcess(env: Record<string, string>): WorkerProcess {
+  const child = spawn(process.execPath, [CLI, 'worker'], {
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = once(child, 'exit');
+  return {
+    process: child,
+    output: () => output,
+    batchesDone: (importId) =>
+      output
+        .split('\n')
+        .filter(
+          (line) =>
+            line.includes('"import batch done"') &&
+            (importId === undefined || line.includes(`"importId":"${importId}"`)),
+        ).length,
+    ready: async (withinMs = 30_000) => {
+      const started = performance.now();
+      while (!output.includes('marquee worker is running')) {
+        if (child.exitCode !== null || child.signalCode !== null)
+          throw new Error(`marquee worker exited early (${child.exitCode ?? child.signalCode}):\n${output}`);
+        if (performance.now() - started > withinMs)
+          throw new Error(`marquee worker was not running within ${withinMs} ms:\n${output}`);
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+    },
+    stop: async (signal = 'SIGTERM') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      const [code] = (await exited) as [number | null];
+      return code;
+    },
+  };
+}

@@ -1,6 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { sql } from 'kysely';
 import { pino } from 'pino';
 import t from 'tap';
@@ -9,33 +7,12 @@ import { createMemoryCache } from '../../src/cache/memory-cache.ts';
 import { loadConfig } from '../../src/config.ts';
 import { openDatabase } from '../../src/server.ts';
 import { startOpenAiTestServer } from '../helpers/openai-test-server.ts';
-import { CLI } from '../helpers/spawn-server.ts';
+import { startWorkerProcess } from '../helpers/spawn-server.ts';
 import { asAdmin, freshDatabaseConfig, redisUrl, servedMode, TEST_ADMIN_KEY } from '../helpers/test-app.ts';
 
 const ITEMS = 2_000;
 const BATCH_SIZE = 100;
 const sleep = (milliseconds: number) => new Promise((resolve) => setTimeout(resolve, milliseconds));
-
-interface WorkerProcess {
-  child: ChildProcess;
-  output: () => string;
-  batchesDone: () => number;
-}
-
-function startWorker(env: Record<string, string>): WorkerProcess {
-  const child = spawn(process.execPath, [CLI, 'worker'], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  return {
-    child,
-    output: () => output,
-    batchesDone: () => output.split('\n').filter((line) => line.includes('"import batch done"')).length,
-  };
-}
 
 async function until(condition: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
   const started = Date.now();
@@ -80,17 +57,12 @@ t.test(
     });
     t.teardown(() => app.close());
 
-    const doomed = startWorker(env);
-    const survivor = startWorker(env);
+    const doomed = startWorkerProcess(env);
+    const survivor = startWorkerProcess(env);
     t.teardown(async () => {
-      for (const worker of [doomed, survivor])
-        if (worker.child.exitCode === null && worker.child.signalCode === null) {
-          worker.child.kill('SIGTERM');
-          await once(worker.child, 'exit');
-        }
+      await Promise.all([doomed.stop(), survivor.stop()]);
     });
-    for (const worker of [doomed, survivor])
-      await until(() => worker.output().includes('marquee worker is running'), 'a worker to start');
+    await Promise.all([doomed.ready(), survivor.ready()]);
 
     const lines = Array.from({ length: ITEMS }, (_, index) =>
       JSON.stringify({ id: `t${index}`, title: `Title ${index}`, genres: [index % 2 ? 'drama' : 'comedy'] }),
@@ -108,8 +80,7 @@ t.test(
 
     await until(() => doomed.batchesDone() >= 2, 'the first worker to finish two batches');
     await sleep(100);
-    doomed.child.kill('SIGKILL');
-    await once(doomed.child, 'exit');
+    await doomed.stop('SIGKILL');
     const doneBeforeKill = doomed.batchesDone();
 
     let status: {
