@@ -1,33 +1,69 @@
 /**
- * The HTTP load generator of bench/recommend.bench.ts, run as its own process so that its CPU time can be
- * measured apart from the server's: `concurrency` connections (keep-alive), each sending its next request as
- * soon as the previous answer is read, for `durationMs` after `warmupMs` of unmeasured requests. Paths are
- * taken in turn (`pick: 'cycle'`) or at random. Prints one JSON line: requests, statuses, x-cache counts,
- * latency percentiles (ms), and its own CPU seconds.
+ * The HTTP load generator of the benchmarks (bench/load-client.ts starts it), run as its own process so that
+ * its CPU time can be measured apart from the servers': `concurrency` connections (keep-alive), each sending
+ * its next request as soon as the previous answer is read, for `durationMs` after `warmupMs` of unmeasured
+ * requests. Requests are taken in turn (`pick: 'cycle'`) or at random, and spread over `bases` in turn (one
+ * server, or several replicas as a round-robin load balancer would). Prints one JSON line: requests,
+ * statuses, x-cache counts, latency percentiles (ms), and its own CPU seconds.
  *
- * Usage: node bench/recommend.load.ts '<json options>' (paths come on standard input, one a line).
+ * Usage: node bench/recommend.load.ts '<json options>' (requests on standard input, one a line: a path to
+ * GET, or `{"method":"POST","path":...,"body":...}`).
  */
 import http from 'node:http';
 import { text } from 'node:stream/consumers';
 
 const options = JSON.parse(process.argv[2] ?? '{}') as {
-  base: string;
+  /** One server (the older form of `bases`). */
+  base?: string;
+  bases?: string[];
   concurrency: number;
   durationMs: number;
   warmupMs: number;
   pick: 'cycle' | 'random';
   headers?: Record<string, string>;
 };
-const paths = (await text(process.stdin)).split('\n').filter(Boolean);
-if (paths.length === 0) throw new Error('no paths on standard input');
 
-const base = new URL(options.base);
-const agent = new http.Agent({ keepAlive: true, maxSockets: options.concurrency });
+interface Request {
+  method: string;
+  path: string;
+  body?: Buffer;
+}
+const requests: Request[] = (await text(process.stdin))
+  .split('\n')
+  .filter(Boolean)
+  .map((line) => {
+    if (!line.startsWith('{')) return { method: 'GET', path: line };
+    const parsed = JSON.parse(line) as { method: string; path: string; body?: unknown };
+    return {
+      method: parsed.method,
+      path: parsed.path,
+      body: parsed.body === undefined ? undefined : Buffer.from(JSON.stringify(parsed.body)),
+    };
+  });
+if (requests.length === 0) throw new Error('no requests on standard input');
 
-function get(path: string): Promise<{ status: number; cache: string | undefined }> {
-  return new Promise((resolve, reject) => {
-    const request = http.get(
-      { host: base.hostname, port: base.port, path, agent, headers: options.headers },
+const targets = (options.bases ?? [options.base ?? '']).map((base) => {
+  const url = new URL(base);
+  return {
+    host: url.hostname,
+    port: url.port,
+    agent: new http.Agent({ keepAlive: true, maxSockets: options.concurrency }),
+  };
+});
+
+function send(request: Request, target: (typeof targets)[number]) {
+  return new Promise<{ status: number; cache: string | undefined }>((resolve, reject) => {
+    const outgoing = http.request(
+      {
+        host: target.host,
+        port: target.port,
+        method: request.method,
+        path: request.path,
+        agent: target.agent,
+        headers: request.body
+          ? { ...options.headers, 'content-type': 'application/json', 'content-length': request.body.length }
+          : options.headers,
+      },
       (response) => {
         response.on('data', () => {});
         response.on('end', () =>
@@ -39,13 +75,17 @@ function get(path: string): Promise<{ status: number; cache: string | undefined 
         response.on('error', reject);
       },
     );
-    request.on('error', reject);
+    outgoing.on('error', reject);
+    outgoing.end(request.body);
   });
 }
 
 let turn = 0;
-const nextPath = () =>
-  options.pick === 'cycle' ? paths[turn++ % paths.length]! : paths[Math.floor(Math.random() * paths.length)]!;
+let sent = 0;
+const nextRequest = () =>
+  options.pick === 'cycle'
+    ? requests[turn++ % requests.length]!
+    : requests[Math.floor(Math.random() * requests.length)]!;
 
 const latencies: number[] = [];
 const statuses: Record<string, number> = {};
@@ -62,7 +102,7 @@ async function client() {
     if (started >= end) return;
     const measured = started >= warmupEnd;
     try {
-      const answer = await get(nextPath());
+      const answer = await send(nextRequest(), targets[sent++ % targets.length]!);
       if (!measured) continue;
       latencies.push(performance.now() - started);
       statuses[answer.status] = (statuses[answer.status] ?? 0) + 1;
@@ -84,7 +124,7 @@ setTimeout(
 await Promise.all(Array.from({ length: options.concurrency }, client));
 const seconds = (performance.now() - (measuredFrom || warmupEnd)) / 1000;
 const cpu = process.cpuUsage(cpuFrom);
-agent.destroy();
+for (const target of targets) target.agent.destroy();
 
 latencies.sort((a, b) => a - b);
 const percentile = (p: number) =>

@@ -311,6 +311,20 @@ const environmentSchema = z.object({
   MARQUEE_RATE_LIMIT_READ: integerInRange(1, 10_000_000, 3_000),
   MARQUEE_RATE_LIMIT_USER: integerInRange(1, 10_000_000, 600),
   MARQUEE_RATE_LIMIT_ANONYMOUS: integerInRange(1, 10_000_000, 300),
+  // Behind a load balancer: `true` trusts X-Forwarded-For whatever sent it, a number trusts that many proxy
+  // hops, a comma-separated list trusts those addresses or CIDR ranges. Unset, the socket's peer is the
+  // client (a proxy's one address would then share one anonymous rate limit for everyone).
+  MARQUEE_TRUST_PROXY: z.preprocess(
+    (value) => (value === '' || value === undefined ? 'false' : value),
+    z
+      .string()
+      .regex(/^(true|false|\d{1,2}|[0-9a-fA-F.:/]+(\s*,\s*[0-9a-fA-F.:/]+)*)$/, {
+        message: 'must be true, false, a number of hops, or comma-separated addresses or CIDR ranges',
+      })
+      .transform((value): boolean | number | string =>
+        value === 'true' ? true : value === 'false' ? false : /^\d+$/.test(value) ? Number(value) : value,
+      ),
+  ),
   // Longest a request may take from routing to the last byte of its answer; past it, 503.
   MARQUEE_REQUEST_TIMEOUT_MS: integerInRange(100, 600_000, 30_000),
   // Hours a chat session lives after its last message; an expired one is a 404 and is purged hourly.
@@ -372,6 +386,8 @@ export interface Config {
   };
   readonly recommender: RecommenderConfig;
   readonly corsOrigins: readonly string[];
+  /** Fastify's trustProxy: which proxies' X-Forwarded-For headers name the client. */
+  readonly trustProxy: boolean | number | string;
   readonly requestTimeoutMs: number;
   /** Events older than this many days are deleted on a schedule; undefined keeps them forever. */
   readonly eventRetentionDays: number | undefined;
@@ -561,6 +577,7 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
       },
     },
     corsOrigins: env.MARQUEE_CORS_ORIGINS,
+    trustProxy: env.MARQUEE_TRUST_PROXY,
     requestTimeoutMs: env.MARQUEE_REQUEST_TIMEOUT_MS,
     eventRetentionDays: env.MARQUEE_EVENT_RETENTION_DAYS,
     chat: { sessionTtlHours: env.MARQUEE_CHAT_SESSION_TTL_HOURS, budgetMs: env.MARQUEE_CHAT_BUDGET_MS },

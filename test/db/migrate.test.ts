@@ -68,7 +68,6 @@ if (servedMode) {
           '0006_boosted_items_index',
           '0007_chat_sessions',
           '0008_item_title_index',
-          '0008_item_title_index',
         ],
         'exactly one replica ran the migrations',
       );

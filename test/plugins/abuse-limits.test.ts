@@ -76,6 +76,47 @@ t.test('user tokens are limited per user, and calls without credentials per addr
   t.same(anonymous, [200, 200, 429]);
 });
 
+t.test('behind a trusted proxy, calls without credentials are limited per forwarded client', async (t) => {
+  const { app } = await buildTestApp(t, {
+    env: { MARQUEE_RATE_LIMIT_ANONYMOUS: '2', MARQUEE_TRUST_PROXY: '127.0.0.1' },
+  });
+  const from = (client: string) =>
+    app.inject({ method: 'GET', url: '/openapi.json', headers: { 'x-forwarded-for': client } });
+  const first = [];
+  for (let index = 0; index < 3; index++) first.push((await from('203.0.113.7')).statusCode);
+  t.same(first, [200, 200, 429], 'one client behind the proxy is limited');
+  t.equal((await from('198.51.100.9')).statusCode, 200, 'another client behind the same proxy is not');
+
+  const { app: oneHop } = await buildTestApp(t, {
+    env: { MARQUEE_RATE_LIMIT_ANONYMOUS: '1', MARQUEE_TRUST_PROXY: '1' },
+  });
+  const viaHop = (client: string) =>
+    oneHop.inject({ method: 'GET', url: '/openapi.json', headers: { 'x-forwarded-for': client } });
+  t.same(
+    [
+      (await viaHop('203.0.113.7')).statusCode,
+      (await viaHop('203.0.113.7')).statusCode,
+      (await viaHop('192.0.2.1')).statusCode,
+    ],
+    [200, 429, 200],
+    'a hop count trusts the nearest proxy',
+  );
+
+  const { app: untrusting } = await buildTestApp(t, { env: { MARQUEE_RATE_LIMIT_ANONYMOUS: '2' } });
+  const statuses = [];
+  for (const client of ['203.0.113.7', '198.51.100.9', '192.0.2.1'])
+    statuses.push(
+      (
+        await untrusting.inject({
+          method: 'GET',
+          url: '/openapi.json',
+          headers: { 'x-forwarded-for': client },
+        })
+      ).statusCode,
+    );
+  t.same(statuses, [200, 200, 429], 'without MARQUEE_TRUST_PROXY the header is ignored (it could be forged)');
+});
+
 t.test('security headers on every answer; CORS only for the configured origins', async (t) => {
   const { app, inject } = await buildTestApp(t, { env: { MARQUEE_CORS_ORIGINS: 'https://app.example.com' } });
   const response = await inject({ method: 'GET', url: '/v1/items' });
