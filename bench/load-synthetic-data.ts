@@ -107,7 +107,12 @@ export async function loadSyntheticData(options: SyntheticDataOptions): Promise<
     const itemsFile = join(dir, 'items.ndjson');
     await pipeline(syntheticNdjson({ count: items }), createWriteStream(itemsFile));
     const eventsFile = join(dir, 'events.ndjson');
-    const summary = await writeSyntheticEvents(eventsFile, { items, users, events, order: options.eventOrder });
+    const summary = await writeSyntheticEvents(eventsFile, {
+      items,
+      users,
+      events,
+      order: options.eventOrder,
+    });
     const generated = (performance.now() - started) / 1000;
     steps.push({
       step: 'generate files',
