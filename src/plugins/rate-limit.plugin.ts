@@ -1,4 +1,6 @@
 import rateLimit from '@fastify/rate-limit';
+import { once } from 'node:events';
+import { setTimeout } from 'node:timers/promises';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Scope } from '../auth/access.ts';
@@ -7,6 +9,7 @@ import type { Config } from '../config.ts';
 import { PROBLEM_TYPE_PREFIX } from '../errors.ts';
 
 const WINDOW_MS = 60_000;
+const REDIS_CONNECT_WAIT_MS = 2_000;
 
 /** Requests per minute for each kind of caller. */
 export type RateLimits = Config['rateLimits'];
@@ -26,6 +29,16 @@ export const rateLimitPlugin = fp(
       : undefined;
     redis?.on('error', () => {});
     app.addHook('onClose', async () => redis?.disconnect());
+    // The client fails fast while it is not connected (and the limiter then lets requests pass): wait for
+    // the connection at start-up, up to 2 s, so that limits hold from the first request.
+    if (redis && redis.status !== 'ready') {
+      const waited = new AbortController();
+      await Promise.race([
+        once(redis, 'ready', { signal: waited.signal }),
+        setTimeout(REDIS_CONNECT_WAIT_MS, undefined, { signal: waited.signal }),
+      ]).catch(() => undefined);
+      waited.abort();
+    }
 
     await app.register(rateLimit, {
       global: true,
