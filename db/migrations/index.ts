@@ -7,6 +7,7 @@ import * as m0005 from './0005_recommendations.ts';
 import * as m0006 from './0006_boosted_items_index.ts';
 import * as m0007 from './0007_chat_sessions.ts';
 import * as m0008 from './0008_item_title_index.ts';
+import * as m0009 from './0009_item_document_cost.ts';
 
 // An explicit list rather than a folder scan: it works the same from src (type stripping) and dist, and a
 // migration cannot be picked up by accident. Names sort in the order they must run.
@@ -19,4 +20,5 @@ export const migrations: Record<string, Migration> = {
   '0006_boosted_items_index': m0006,
   '0007_chat_sessions': m0007,
   '0008_item_title_index': m0008,
+  '0009_item_document_cost': m0009,
 };

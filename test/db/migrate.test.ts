@@ -21,6 +21,7 @@ t.test('migrations run once: a second run applies nothing', async (t) => {
     '0006_boosted_items_index',
     '0007_chat_sessions',
     '0008_item_title_index',
+    '0009_item_document_cost',
   ]);
   t.same(await migrateToLatest(database.db), []);
   const tables = await sql<{ table_name: string }>`
@@ -68,6 +69,7 @@ if (servedMode) {
           '0006_boosted_items_index',
           '0007_chat_sessions',
           '0008_item_title_index',
+          '0009_item_document_cost',
         ],
         'exactly one replica ran the migrations',
       );
