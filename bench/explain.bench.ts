@@ -21,7 +21,8 @@ import { buildApp } from '../src/app.ts';
 import { createMemoryCache } from '../src/cache/memory-cache.ts';
 import { loadConfig } from '../src/config.ts';
 import { createLogger, openDatabase } from '../src/server.ts';
-import { type ChatRequestBody, startOpenAiTestServer } from '../test/helpers/openai-test-server.ts';
+import { startOpenAiTestServer } from '../test/helpers/openai-test-server.ts';
+import { explainingModel } from './explaining-model.ts';
 import { syntheticItem } from './synthetic-catalog.ts';
 
 const { values: options } = parseArgs({
@@ -36,34 +37,6 @@ const USERS = Number(options.users);
 const CONCURRENCY = Number(options.concurrency);
 const ADMIN_KEY = 'bench-admin-key-0123456789';
 const PAGE = 10;
-
-/** The model: one sentence per candidate, from the prompt's data, like a well-behaved LLM. */
-function explainingModel(body: ChatRequestBody): string {
-  const user = String(body.messages?.find((message) => message.role === 'user')?.content);
-  const data = JSON.parse(/<data>\n([\s\S]*)\n<\/data>/.exec(user)![1]!) as {
-    evidence: { id: string; title: string }[];
-    candidates: { id: string; title: string; genres: string[]; reasons: { evidenceItemIds: string[] }[] }[];
-  };
-  const titles = new Map(data.evidence.map((entry) => [entry.id, entry.title]));
-  return JSON.stringify({
-    explanations: data.candidates.map((candidate) => {
-      const cited = candidate.reasons
-        .flatMap((reason) => reason.evidenceItemIds)
-        .find((id) => titles.has(id));
-      return cited
-        ? {
-            itemId: candidate.id,
-            text: `Because you finished "${titles.get(cited)}", this ${candidate.genres[0] ?? 'title'} should suit you.`,
-            evidenceItemIds: [cited],
-          }
-        : {
-            itemId: candidate.id,
-            text: `A ${candidate.genres[0] ?? 'popular'} title many viewers are starting this week.`,
-            evidenceItemIds: [],
-          };
-    }),
-  });
-}
 
 const llm = await startOpenAiTestServer({ chat: explainingModel, latencyMs: 800 });
 const dataDir = await mkdtemp(join(os.tmpdir(), 'marquee-bench-explain-'));

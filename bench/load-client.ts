@@ -75,3 +75,55 @@ export const percentile = (values: readonly number[], p: number) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
 };
+
+/**
+ * The same measurement as runLoad for work done in this process (a bare SQL query, a direct call to a
+ * model): `concurrency` loops, each starting its next call when the previous one ends, for `durationMs`
+ * after `warmupMs`. `next()` gives the call to make; its latency is measured from the client's side.
+ */
+export async function runCalls(
+  options: Pick<LoadOptions, 'concurrency' | 'durationMs' | 'warmupMs'>,
+  next: () => () => Promise<unknown>,
+): Promise<LoadResult> {
+  const latencies: number[] = [];
+  let errors = 0;
+  const warmupEnd = performance.now() + options.warmupMs;
+  const end = warmupEnd + options.durationMs;
+  let measuredFrom = warmupEnd;
+  let cpuFrom = process.cpuUsage();
+  const timer = setTimeout(() => {
+    measuredFrom = performance.now();
+    cpuFrom = process.cpuUsage();
+  }, options.warmupMs);
+  await Promise.all(
+    Array.from({ length: options.concurrency }, async () => {
+      for (;;) {
+        const started = performance.now();
+        if (started >= end) return;
+        try {
+          await next()();
+          if (started >= warmupEnd) latencies.push(performance.now() - started);
+        } catch {
+          if (started >= warmupEnd) errors++;
+        }
+      }
+    }),
+  );
+  clearTimeout(timer);
+  const seconds = (performance.now() - measuredFrom) / 1000;
+  const cpu = process.cpuUsage(cpuFrom);
+  latencies.sort((a, b) => a - b);
+  return {
+    requests: latencies.length,
+    errors,
+    seconds,
+    perSecond: latencies.length / seconds,
+    p50: percentile(latencies, 0.5),
+    p90: percentile(latencies, 0.9),
+    p99: percentile(latencies, 0.99),
+    max: latencies.at(-1) ?? 0,
+    statuses: {},
+    cache: {},
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+  };
+}

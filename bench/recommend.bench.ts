@@ -33,16 +33,12 @@
  *      [--cached-users 500 --breakdown-requests 200 --workers 1 --log-level info --event-order user]
  *      [--server-node-options="--cpu-prof --cpu-prof-dir=DIR"]
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { createWriteStream, openSync, closeSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import Fastify from 'fastify';
-import { Redis } from 'ioredis';
 import { CompiledQuery, Kysely, type KyselyConfig, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { DEFAULT_HNSW_EF_SEARCH, loadConfig } from '../src/config.ts';
@@ -52,9 +48,11 @@ import { findNearestItems } from '../src/repositories/candidates.repository.ts';
 import { vectorSearchSettings } from '../src/repositories/vector-index.repository.ts';
 import { createPageCache } from '../src/services/page-cache.ts';
 import { recommendForUser } from '../src/services/recommendations.service.ts';
-import { CLI, freePort } from '../test/helpers/spawn-server.ts';
-import { syntheticNdjson } from './synthetic-catalog.ts';
-import { writeSyntheticEvents } from './synthetic-events.ts';
+import { adminQuery, databaseUrlFor, flushRedisPrefix } from './bench-stores.ts';
+import { type LoadResult, percentile, runCalls, runLoad as runLoadClient, warm } from './load-client.ts';
+import { type LoadStep, loadSyntheticData } from './load-synthetic-data.ts';
+import { type CpuShares, describeCpu, rssMb, trackCpu } from './process-usage.ts';
+import { serverLogProblems, startServeProcess } from './serve-process.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -86,7 +84,7 @@ const FLOOR_LIMIT = 100;
 const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 const dbName = args['reuse-db'] ?? `marquee_bench_recommend_${process.pid}`;
-const dbUrl = Object.assign(new URL(adminUrl), { pathname: `/${dbName}` }).toString();
+const dbUrl = databaseUrlFor(adminUrl, dbName);
 const redisPrefix = `marquee-bench:${dbName}:`;
 const baseEnv = {
   PATH: process.env.PATH ?? '',
@@ -108,285 +106,22 @@ console.log(
 );
 
 // ---------------------------------------------------------------------------------------------------------
-// Measuring processes: resident memory and CPU time from /proc.
+// 1. Loading, through the real import processes (bench/load-synthetic-data.ts).
 
-function rssMb(pid: number | undefined, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): Promise<number> {
-  return readFile(`/proc/${pid}/status`, 'utf8').then(
-    (text) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(text)?.[1] ?? 0) / 1024,
-    () => 0,
-  );
-}
-
-const TICKS = 100; // USER_HZ on Linux.
-async function processCpuSeconds(pid: number | undefined): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / TICKS;
-}
-
-/** CPU seconds the whole machine spent busy (all cores, everything but idle and iowait). */
-async function machineBusySeconds(): Promise<number> {
-  const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0] ?? '';
-  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = line
-    .split(/\s+/)
-    .slice(1)
-    .map(Number);
-  return (user + nice + system + irq + softirq + steal) / TICKS;
-}
-
-/** CPU seconds of each Postgres backend connected to this run's database, by pid. */
-async function postgresBackendsCpu(): Promise<Map<number, number>> {
-  const titles = new Map<number, string>();
-  const pids = (await readdir('/proc')).filter((name) => /^\d+$/.test(name));
-  await Promise.all(
-    pids.map(async (pid) => {
-      const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-      // A backend's title: "postgres: 15/main: <user> <database> <client> <state>"; the parallel workers
-      // of a query or an index build (title "parallel worker for PID <backend>") count with it.
-      if (
-        cmdline.startsWith('postgres:') &&
-        (cmdline.includes(` ${dbName} `) || cmdline.includes('parallel worker'))
-      )
-        titles.set(Number(pid), cmdline);
-    }),
-  );
-  const cpu = new Map<number, number>();
-  for (const [pid, title] of titles) {
-    const leader = /parallel worker for PID (\d+)/.exec(title)?.[1];
-    if (
-      leader === undefined
-        ? title.includes(` ${dbName} `)
-        : titles.get(Number(leader))?.includes(` ${dbName} `)
-    )
-      cpu.set(pid, await processCpuSeconds(pid));
-  }
-  return cpu;
-}
-
-interface CpuShares {
-  seconds: number;
-  /** Cores used on average over the window, by process name. */
-  processes: Record<string, number>;
-  postgres: number;
-  machine: number;
-}
-
-/**
- * Where the CPU went over a window: the named processes, this database's Postgres backends (sampled every
- * 500 ms, so a backend that lives less than that is missed) and the whole machine, which includes other
- * people's work on a shared host.
- */
-function trackCpu(processes: () => Record<string, number | undefined>) {
-  const first = new Map<string, number>();
-  const last = new Map<string, number>();
-  const backendsFirst = new Map<number, number>();
-  const backendsLast = new Map<number, number>();
-  let machineFrom = 0;
-  let started = 0;
-  const sample = async (initial: boolean) => {
-    const named = Object.entries(processes());
-    const values = await Promise.all(named.map(([, pid]) => processCpuSeconds(pid)));
-    named.forEach(([name], index) => {
-      const value = values[index] ?? 0;
-      if (value === 0) return;
-      if (initial || !first.has(name)) first.set(name, initial ? value : 0);
-      last.set(name, value);
-    });
-    for (const [pid, value] of await postgresBackendsCpu()) {
-      if (!backendsFirst.has(pid)) backendsFirst.set(pid, initial ? value : 0);
-      backendsLast.set(pid, value);
-    }
-  };
-  let timer: NodeJS.Timeout | undefined;
-  return {
-    async start() {
-      started = performance.now();
-      machineFrom = await machineBusySeconds();
-      await sample(true);
-      timer = setInterval(() => void sample(false), 500);
-    },
-    /** Call before the processes exit. */
-    async stop(): Promise<CpuShares> {
-      clearInterval(timer);
-      await sample(false);
-      const seconds = (performance.now() - started) / 1000;
-      const shares: Record<string, number> = {};
-      for (const [name, value] of last) shares[name] = (value - (first.get(name) ?? 0)) / seconds;
-      let postgres = 0;
-      for (const [pid, value] of backendsLast) postgres += value - (backendsFirst.get(pid) ?? 0);
-      return {
-        seconds,
-        processes: shares,
-        postgres: postgres / seconds,
-        machine: ((await machineBusySeconds()) - machineFrom) / seconds,
-      };
-    },
-  };
-}
-
-const describeCpu = (cpu: CpuShares) =>
-  [
-    ...Object.entries(cpu.processes).map(([name, cores]) => `${name} ${cores.toFixed(2)}`),
-    `postgres ${cpu.postgres.toFixed(2)}`,
-    `machine ${cpu.machine.toFixed(2)}`,
-  ].join(', ');
-
-// ---------------------------------------------------------------------------------------------------------
-// The database and the cache keys of this run.
-
-async function adminQuery(text: string): Promise<void> {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    await client.query(text);
-  } finally {
-    await client.end();
-  }
-}
-
-async function flushRedisPrefix(): Promise<number> {
-  const redis = new Redis(redisUrl, { lazyConnect: true });
-  await redis.connect();
-  let removed = 0;
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${redisPrefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) removed += await redis.unlink(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
-  return removed;
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// 1. Loading, through the real import processes.
-
-interface LoadStep {
-  step: string;
-  records: number;
-  seconds: number;
-  ownSeconds?: number | undefined;
-  detail: string;
-}
 const loadSteps: LoadStep[] = [];
 
-async function runCli(
-  cliArgs: string[],
-  env: Record<string, string>,
-  workers: number,
-): Promise<{ stdout: string; seconds: number; peakMb: number; cpu: CpuShares }> {
-  const workerProcesses = Array.from({ length: workers }, () =>
-    spawn(process.execPath, [CLI, 'worker'], { env, stdio: ['ignore', 'ignore', 'inherit'] }),
-  );
-  const started = performance.now();
-  const child = spawn(process.execPath, [CLI, ...cliArgs], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const cpu = trackCpu(() => ({
-    [cliArgs[0] ?? 'cli']: child.pid,
-    ...Object.fromEntries(workerProcesses.map((worker, index) => [`worker${index + 1}`, worker.pid])),
-  }));
-  await cpu.start();
-  let peakMb = 0;
-  const sampler = setInterval(() => {
-    void rssMb(child.pid).then((mb) => (peakMb = Math.max(peakMb, mb)));
-  }, 250);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  // The progress display redraws on stderr: keep only the tail.
-  child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4_000)));
-  const [code] = (await once(child, 'exit')) as [number | null];
-  const seconds = (performance.now() - started) / 1000;
-  clearInterval(sampler);
-  const shares = await cpu.stop();
-  for (const worker of workerProcesses) worker.kill('SIGTERM');
-  await Promise.all(
-    workerProcesses.filter((worker) => worker.exitCode === null).map((worker) => once(worker, 'exit')),
-  );
-  if (code !== 0) throw new Error(`marquee ${cliArgs.join(' ')} exited with ${code}:\n${stderr}`);
-  return { stdout, seconds, peakMb, cpu: shares };
-}
-
-async function importFile(kind: 'items' | 'events', file: string, records: number): Promise<void> {
-  const env = { ...baseEnv, LOG_LEVEL: 'warn' };
-  const run = await runCli(['import', kind, file], env, Number(args.workers));
-  const status = JSON.parse(run.stdout.trim().split('\n').at(-1) ?? '{}') as {
-    status: string;
-    counts: Record<string, number>;
-    timings: { durationMs: number | null };
-  };
-  if (status.status !== 'completed') throw new Error(`${kind} import ended ${status.status}`);
-  const ownSeconds = status.timings.durationMs === null ? undefined : status.timings.durationMs / 1000;
-  loadSteps.push({
-    step: `import ${kind}`,
-    records,
-    seconds: run.seconds,
-    ownSeconds,
-    detail:
-      `${JSON.stringify(status.counts)}; import process peak ${Math.round(run.peakMb)} MB; ` +
-      `CPU cores: ${describeCpu(run.cpu)}`,
-  });
-  console.log(
-    `imported ${kind}: ${records} records in ${run.seconds.toFixed(1)} s ` +
-      `(${Math.round(records / run.seconds)}/s); ${JSON.stringify(status.counts)}`,
-  );
-}
-
 async function load(): Promise<void> {
-  const items = Number(args.items);
-  const users = Number(args.users);
-  const events = Number(args.events);
-  const dir = await mkdtemp(join(os.tmpdir(), 'marquee-bench-recommend-'));
-  try {
-    let started = performance.now();
-    const itemsFile = join(dir, 'items.ndjson');
-    await pipeline(syntheticNdjson({ count: items }), createWriteStream(itemsFile));
-    const eventsFile = join(dir, 'events.ndjson');
-    const summary = await writeSyntheticEvents(eventsFile, {
-      items,
-      users,
-      events,
-      order: args['event-order'] === 'time' ? 'time' : 'user',
-    });
-    const generated = (performance.now() - started) / 1000;
-    loadSteps.push({
-      step: 'generate files',
-      records: items + summary.events,
-      seconds: generated,
-      detail:
-        `events per user: max ${summary.maxPerUser}, median ${summary.medianPerUser}; ` +
-        `top 1 % of items get ${(summary.topItemsShare * 100).toFixed(0)} % of events; order by ${args['event-order']}`,
-    });
-    console.log(`generated ${items} items and ${summary.events} events in ${generated.toFixed(1)} s`);
-
-    await importFile('items', itemsFile, items);
-    await importFile('events', eventsFile, summary.events);
-
-    started = performance.now();
-    const train = await runCli(['train'], { ...baseEnv, LOG_LEVEL: 'warn' }, 0);
-    const outcome = JSON.parse(train.stdout.trim().split('\n').at(-1) ?? '{}') as {
-      model: string;
-      events: number;
-      users: number;
-      items: number;
-      neighbourRows: number;
-      durationMs: number;
-    };
-    loadSteps.push({
-      step: 'marquee train',
-      records: outcome.events,
-      seconds: train.seconds,
-      ownSeconds: outcome.durationMs / 1000,
-      detail:
-        `${outcome.model}: ${outcome.users} users, ${outcome.items} items, ${outcome.neighbourRows} neighbour ` +
-        `lists; peak ${Math.round(train.peakMb)} MB; CPU cores: ${describeCpu(train.cpu)}`,
-    });
-    console.log(`trained in ${train.seconds.toFixed(1)} s: ${JSON.stringify(outcome)}`);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  loadSteps.push(
+    ...(await loadSyntheticData({
+      items: Number(args.items),
+      users: Number(args.users),
+      events: Number(args.events),
+      eventOrder: args['event-order'] === 'time' ? 'time' : 'user',
+      env: { ...baseEnv, LOG_LEVEL: 'warn' },
+      workers: Number(args.workers),
+      dbName,
+    })),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -509,19 +244,6 @@ async function breakdown(userIds: readonly string[]): Promise<Breakdown> {
 // ---------------------------------------------------------------------------------------------------------
 // 3. HTTP load.
 
-interface LoadResult {
-  requests: number;
-  errors: number;
-  seconds: number;
-  perSecond: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  max: number;
-  statuses: Record<string, number>;
-  cache: Record<string, number>;
-  cpuSeconds: number;
-}
 interface Measured extends LoadResult {
   name: string;
   note: string;
@@ -531,34 +253,16 @@ interface Measured extends LoadResult {
 }
 const measured: Measured[] = [];
 
-async function runLoad(
+const runLoad = (
   base: string,
   paths: readonly string[],
   pick: 'cycle' | 'random',
   headers: Record<string, string>,
-): Promise<LoadResult> {
-  const child = spawn(
-    process.execPath,
-    [
-      new URL('./recommend.load.ts', import.meta.url).pathname,
-      JSON.stringify({
-        base,
-        concurrency: CONCURRENCY,
-        durationMs: DURATION_MS,
-        warmupMs: WARMUP_MS,
-        pick,
-        headers,
-      }),
-    ],
-    { stdio: ['pipe', 'pipe', 'inherit'] },
+) =>
+  runLoadClient(
+    { bases: [base], concurrency: CONCURRENCY, durationMs: DURATION_MS, warmupMs: WARMUP_MS, pick, headers },
+    paths,
   );
-  child.stdin.end(paths.join('\n'));
-  let stdout = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  const [code] = (await once(child, 'exit')) as [number | null];
-  if (code !== 0) throw new Error(`the load generator exited with ${code}`);
-  return JSON.parse(stdout) as LoadResult;
-}
 
 /**
  * Runs a load and records it with the CPU used over its measured window (after the warm-up) by the server
@@ -570,7 +274,7 @@ async function measure(
   server: ChildProcess | undefined,
   run: () => Promise<LoadResult>,
 ): Promise<Measured> {
-  const cpu = trackCpu(() => ({ server: server?.pid ?? process.pid }));
+  const cpu = trackCpu(() => ({ server: server?.pid ?? process.pid }), dbName);
   const started = new Promise<void>((resolve) => setTimeout(() => void cpu.start().then(resolve), WARMUP_MS));
   const result = await run();
   await started;
@@ -592,86 +296,19 @@ async function measure(
   return row;
 }
 
-interface Server {
-  process: ChildProcess;
-  base: string;
-  logFile: string;
-  stop(): Promise<void>;
-}
-
 /** `marquee serve` as a real process; its log goes to a file (pino writes every request at info). */
-async function startServer(env: Record<string, string>, logFile: string): Promise<Server> {
-  const port = await freePort();
-  const fd = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [CLI, 'serve'], {
-    env: {
+const startServer = (env: Record<string, string>, logFile: string) =>
+  startServeProcess(
+    {
       ...baseEnv,
-      PORT: String(port),
       ...env,
       ...(args['server-node-options'] && { NODE_OPTIONS: args['server-node-options'] }),
     },
-    stdio: ['ignore', fd, fd],
-  });
-  closeSync(fd);
-  const base = `http://127.0.0.1:${port}`;
-  const started = performance.now();
-  for (;;) {
-    if (child.exitCode !== null)
-      throw new Error(
-        `marquee serve exited (${child.exitCode}):\n${(await readFile(logFile, 'utf8')).slice(-3_000)}`,
-      );
-    if (performance.now() - started > 60_000) {
-      child.kill('SIGKILL');
-      throw new Error('marquee serve was not ready within 60 s');
-    }
-    const ready = await fetch(`${base}/readyz`).then(
-      (response) => response.status === 200,
-      () => false,
-    );
-    if (ready) break;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return {
-    process: child,
-    base,
     logFile,
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        await once(child, 'exit');
-      }
-    },
-  };
-}
-
-/** Requests each path once, `CONCURRENCY` at a time; returns the x-cache counts. */
-async function warm(base: string, paths: readonly string[], headers: Record<string, string>) {
-  const counts: Record<string, number> = {};
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (next < paths.length) {
-        const response = await fetch(`${base}${paths[next++]}`, { headers });
-        await response.arrayBuffer();
-        const label = `${response.status} ${response.headers.get('x-cache') ?? 'none'}`;
-        counts[label] = (counts[label] ?? 0) + 1;
-      }
-    }),
   );
-  return counts;
-}
-
-async function serverLogProblems(logFile: string): Promise<string[]> {
-  const lines = (await readFile(logFile, 'utf8').catch(() => '')).split('\n');
-  return lines.filter((line) => /"level":(40|50|60)/.test(line)).slice(0, 5);
-}
 
 // ---------------------------------------------------------------------------------------------------------
 
-const percentile = (values: readonly number[], p: number) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
-};
 const mean = (values: readonly number[]) =>
   values.reduce((sum, value) => sum + value, 0) / (values.length || 1);
 const shuffle = <T>(list: T[]) => {
@@ -762,7 +399,7 @@ async function measureServing(): Promise<void> {
     const server = await startServer(serverEnv, join(logDir, 'cached.log'));
     try {
       const paths = userIds.slice(0, Number(args['cached-users'])).map(pathOf);
-      const warmed = await warm(server.base, paths, headers);
+      const warmed = await warm(server.base, paths, headers, CONCURRENCY);
       console.log(`warmed ${paths.length} pages: ${JSON.stringify(warmed)}`);
       await measure(
         `b. cached (HTTP, ${paths.length} warmed users)`,
@@ -802,49 +439,16 @@ async function measureServing(): Promise<void> {
 
   // 3d. Floor: the HNSW query alone.
   {
-    const latencies: number[] = [];
     await measure(
       `d. floor (findNearestItems, limit ${FLOOR_LIMIT}, pg pool)`,
       `${interests.length} users' main interest, no exclusions, no HTTP`,
       undefined,
       async () => {
-        const cpuFrom = { usage: process.cpuUsage() };
-        const warmupEnd = performance.now() + WARMUP_MS;
-        const end = warmupEnd + DURATION_MS;
-        let measuredFrom = 0;
-        setTimeout(() => {
-          measuredFrom = performance.now();
-          cpuFrom.usage = process.cpuUsage();
-        }, WARMUP_MS);
         let turn = 0;
-        await Promise.all(
-          Array.from({ length: CONCURRENCY }, async () => {
-            for (;;) {
-              const started = performance.now();
-              if (started >= end) return;
-              await findNearestItems(db, interests[turn++ % interests.length]!, {
-                limit: FLOOR_LIMIT,
-                filters: {},
-              });
-              if (started >= warmupEnd) latencies.push(performance.now() - started);
-            }
-          }),
-        );
-        const seconds = (performance.now() - measuredFrom) / 1000;
-        const cpu = process.cpuUsage(cpuFrom.usage);
-        return {
-          requests: latencies.length,
-          errors: 0,
-          seconds,
-          perSecond: latencies.length / seconds,
-          p50: percentile(latencies, 0.5),
-          p90: percentile(latencies, 0.9),
-          p99: percentile(latencies, 0.99),
-          max: Math.max(...latencies),
-          statuses: {},
-          cache: {},
-          cpuSeconds: (cpu.user + cpu.system) / 1e6,
-        };
+        return runCalls({ concurrency: CONCURRENCY, durationMs: DURATION_MS, warmupMs: WARMUP_MS }, () => {
+          const interest = interests[turn++ % interests.length]!;
+          return () => findNearestItems(db, interest, { limit: FLOOR_LIMIT, filters: {} });
+        });
       },
     );
   }
@@ -923,7 +527,7 @@ async function measureServing(): Promise<void> {
 }
 
 const logDir = await mkdtemp(join(os.tmpdir(), 'marquee-bench-recommend-logs-'));
-if (!args['reuse-db']) await adminQuery(`CREATE DATABASE "${dbName}"`);
+if (!args['reuse-db']) await adminQuery(adminUrl, `CREATE DATABASE "${dbName}"`);
 let failed = false;
 try {
   if (!args['reuse-db']) await load();
@@ -934,10 +538,10 @@ try {
   failed = true;
   throw error;
 } finally {
-  const removed = await flushRedisPrefix().catch(() => -1);
+  const removed = await flushRedisPrefix(redisUrl, redisPrefix).catch(() => -1);
   console.log(`\nremoved ${removed} Redis keys under ${redisPrefix}`);
   if (args['reuse-db'] || args['keep-db']) console.log(`kept database ${dbName} (--reuse-db ${dbName})`);
-  else await adminQuery(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
+  else await adminQuery(adminUrl, `DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
   await rm(logDir, { recursive: true, force: true });
   if (failed) process.exitCode = 1;
 }
