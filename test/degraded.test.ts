@@ -23,15 +23,23 @@ import {
 
 const sleep = (milliseconds: number) => new Promise((resolve) => setTimeout(resolve, milliseconds));
 
+/**
+ * Starts a redis-server on `port` and waits until it accepts connections. Rejects when the server exits
+ * first (the port taken by another test file in the meantime): a child that had already exited would
+ * otherwise make stop() wait forever for an exit event that came and went (seen as a 120 s time-out in CI).
+ */
 async function startRedis(port: number) {
   const child = spawn(
     'redis-server',
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    {
-      stdio: 'ignore',
-    },
+    { stdio: 'ignore' },
   );
-  // Ready once the port accepts connections.
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const running = () => child.exitCode === null && child.signalCode === null;
+  const stop = async () => {
+    if (running()) child.kill('SIGKILL');
+    await exited;
+  };
   for (let attempt = 0; attempt < 50; attempt++) {
     const listening = await new Promise<boolean>((resolve) => {
       const socket = connect(port, '127.0.0.1');
@@ -41,15 +49,28 @@ async function startRedis(port: number) {
       });
       socket.once('error', () => resolve(false));
     });
-    if (listening) break;
-    await sleep(100);
+    // Our server, not another process on the port: it is still running once the port answers.
+    await sleep(listening ? 50 : 100);
+    if (!running()) throw new Error(`redis-server on port ${port} exited at start (port already taken?)`);
+    if (listening) return { stop };
   }
-  return {
-    stop: async () => {
-      child.kill('SIGKILL');
-      await new Promise((resolve) => child.once('exit', resolve));
-    },
-  };
+  await stop();
+  throw new Error(`redis-server on port ${port} did not accept connections within 5 s`);
+}
+
+/** A Redis server on a free port; a port taken between choosing and binding it is tried again. */
+async function startRedisOnFreePort(): Promise<{
+  port: number;
+  redis: Awaited<ReturnType<typeof startRedis>>;
+}> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    try {
+      return { port, redis: await startRedis(port) };
+    } catch (error) {
+      if (attempt >= 3) throw error;
+    }
+  }
 }
 
 if (!servedMode) {
@@ -61,8 +82,9 @@ if (!servedMode) {
   t.test(
     'Redis stops during traffic: requests keep succeeding uncached, /readyz says degraded, then recovers',
     async (t) => {
-      const port = await freePort();
-      let redis = await startRedis(port);
+      const started = await startRedisOnFreePort();
+      const port = started.port;
+      let redis = started.redis;
       t.teardown(() => redis.stop());
       const config = testConfig({
         REDIS_URL: `redis://127.0.0.1:${port}`,
