@@ -17,7 +17,7 @@ import {
 import {
   finishImportBatch,
   forgetSeenIds,
-  isImportBatchWritten,
+  areImportBatchesWritten,
   type BatchCounts,
   claimImportBatch,
   countFinishedBatches,
@@ -49,6 +49,11 @@ export interface ImportBatch {
   kind: ImportKind;
   sync: boolean;
   records: ImportRecord[];
+  /**
+   * The earlier batches that must be written before this one (they hold some of its ids; see BatchOrder).
+   * Absent in batches queued by an earlier version: then the batch before it.
+   */
+  after?: number[];
 }
 
 export interface BatchContext {
@@ -276,20 +281,22 @@ export async function finalizeImportIfDone(
 }
 
 /**
- * Batches of one import write in file order, so that when an id appears in several batches the last record
- * wins, as it would in one sequential pass, even with many workers: a batch waits (up to `timeoutMs`) until
- * the batch before it is written. Embedding, the slow part, still runs in parallel. Events need no order
- * (they are deduplicated, never overwritten). Returns false when the previous batch is still not written.
+ * Batches of one import write in file order wherever they share ids, so that when an id appears in several
+ * batches the last record wins, as it would in one sequential pass, even with many workers: a batch waits
+ * (up to `timeoutMs`) until the batches it comes after (`after`, chosen by the reader) are written. Batches
+ * that share no id write in parallel, and embedding, the slow part, always does. Events need no order (they
+ * are deduplicated, never overwritten). Returns false when one of them is still not written.
  */
 export async function waitForPreviousBatch(
   db: Kysely<Database>,
   batch: ImportBatch,
   { timeoutMs, pollMs = 20 }: { timeoutMs: number; pollMs?: number },
 ): Promise<boolean> {
-  if (batch.kind === 'events' || batch.batchNo === 0) return true;
+  const after = batch.after ?? (batch.batchNo > 0 ? [batch.batchNo - 1] : []);
+  if (batch.kind === 'events' || after.length === 0) return true;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (await isImportBatchWritten(db, batch.importId, batch.batchNo - 1)) return true;
+    if (await areImportBatchesWritten(db, batch.importId, after)) return true;
     if (Date.now() >= deadline) return false;
     await new Promise((resolve) => setTimeout(resolve, pollMs));
   }

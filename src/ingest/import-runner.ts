@@ -4,6 +4,7 @@ import type { Kysely } from 'kysely';
 import type { Database, ImportError } from '../db/database.ts';
 import type { ImportBatchQueue } from '../jobs/import-queue.ts';
 import {
+  areImportBatchesWritten,
   insertImport,
   markImportFailed,
   markImportRead,
@@ -13,6 +14,7 @@ import {
   dropItemEmbeddingsIndexIfEmpty,
   ensureItemEmbeddingsIndex,
 } from '../repositories/vector-index.repository.ts';
+import { BatchOrder } from './batch-order.ts';
 import { type BatchContext, finalizeImportIfDone, type ImportBatch } from './import-batch.ts';
 import { type ImportKind, type ImportRecord, toImportRecord } from './import-records.ts';
 import type { Mapping } from './mapping.ts';
@@ -22,6 +24,8 @@ export const IMPORT_MODES = ['upsert', 'sync'] as const;
 export type ImportMode = (typeof IMPORT_MODES)[number];
 /** How many rejected records an import keeps, with line and reason; the counts cover all of them. */
 export const MAX_REPORTED_ERRORS = 100;
+/** About how many ids the reader remembers to order batches that share ids (see BatchOrder). */
+const ORDERED_IDS = 100_000;
 
 export interface ImportRequest {
   kind: ImportKind;
@@ -85,6 +89,9 @@ export async function readImport(
   const errors: ImportError[] = [];
   let batchNo = 0;
   let records: ImportRecord[] = [];
+  // Events are never overwritten, so their batches need no order.
+  const order =
+    request.kind === 'events' ? undefined : new BatchOrder(Math.max(8, Math.ceil(ORDERED_IDS / batchSize)));
   const flush = async () => {
     if (records.length === 0) return;
     const batch: ImportBatch = {
@@ -95,6 +102,17 @@ export async function readImport(
       records,
     };
     records = [];
+    if (order) {
+      const { after, forgotten } = order.add(
+        batch.batchNo,
+        batch.records.map((record) => record.id),
+      );
+      batch.after = after;
+      // A later batch could hold one of its ids without knowing it: it must be written first.
+      if (forgotten !== undefined)
+        while (!(await areImportBatchesWritten(db, importId, [forgotten])))
+          await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     await recordReaderProgress(db, importId, { received, rejected, errors });
     await queue.submit(batch);
   };

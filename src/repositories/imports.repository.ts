@@ -349,17 +349,21 @@ export async function findImportState(db: Kysely<Database>, id: string): Promise
   return row?.status;
 }
 
-/** Whether a batch's rows are written (its claim commits with them), or it was recorded as failed. */
-export async function isImportBatchWritten(
+/**
+ * Whether every one of these batches of the import is written: a batch's row exists once its rows are
+ * (its claim commits with them), or once it was recorded as failed.
+ */
+export async function areImportBatchesWritten(
   db: Kysely<Database>,
   importId: string,
-  batchNo: number,
+  batchNos: readonly number[],
 ): Promise<boolean> {
+  if (batchNos.length === 0) return true;
   const row = await db
     .selectFrom('import_batches')
-    .select('batch_no')
+    .select((eb) => eb.fn.countAll<string>().as('written'))
     .where('import_id', '=', importId)
-    .where('batch_no', '=', batchNo)
-    .executeTakeFirst();
-  return row !== undefined;
+    .where('batch_no', 'in', batchNos)
+    .executeTakeFirstOrThrow();
+  return Number(row.written) === new Set(batchNos).size;
 }
