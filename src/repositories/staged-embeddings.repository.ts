@@ -1,6 +1,7 @@
 import { type Kysely, sql } from 'kysely';
 import type { Database } from '../db/database.ts';
 import { ITEM_TEXT_COLUMNS, type ItemNeedingEmbedding } from './item-embeddings.repository.ts';
+import { HNSW_INDEX_OPTIONS } from './vector-index.repository.ts';
 
 // item_embeddings_next: where `marquee reembed` builds the next embedding space's vectors while
 // item_embeddings keeps serving. A staged row is current when its content_hash equals its item's
@@ -66,7 +67,7 @@ export async function buildStagedEmbeddingIndex(db: Kysely<Database>): Promise<v
   if (existing.rows[0]?.valid) return;
   if (existing.rows[0]) await sql`DROP INDEX item_embeddings_next_hnsw_idx`.execute(db);
   await sql`CREATE INDEX CONCURRENTLY item_embeddings_next_hnsw_idx ON item_embeddings_next
-    USING hnsw (embedding vector_cosine_ops)`.execute(db);
+    USING hnsw (embedding vector_cosine_ops) ${HNSW_INDEX_OPTIONS}`.execute(db);
 }
 
 /**
