@@ -27,13 +27,25 @@ export function tokenize(text: string): string[] {
     .filter((token) => token.length > 0);
 }
 
-function fnv1a(text: string, seed: number): number {
-  let hash = seed >>> 0;
+// Feature hashing: each feature (a word, or two words joined by a space) gets a slot from FNV-1a with one
+// seed and a sign from FNV-1a with another, both computed in one pass over its characters; a word pair is
+// hashed as its parts and the space between, so that no joined string is made.
+const SLOT_SEED = 0x811c9dc5;
+const SIGN_SEED = 0x01234567;
+const FNV_PRIME = 0x01000193;
+const SPACE = 0x20;
+
+/** Both hash states after `text`, from the states `slot` and `sign`; written into `into`. */
+function fnv1aBoth(text: string, slot: number, sign: number, into: Uint32Array): void {
+  let a = slot;
+  let b = sign;
   for (let index = 0; index < text.length; index++) {
-    hash ^= text.charCodeAt(index);
-    hash = Math.imul(hash, 0x01000193) >>> 0;
+    const code = text.charCodeAt(index);
+    a = Math.imul(a ^ code, FNV_PRIME) >>> 0;
+    b = Math.imul(b ^ code, FNV_PRIME) >>> 0;
   }
-  return hash;
+  into[0] = a;
+  into[1] = b;
 }
 
 export function createLocalEmbedderFrom(words: WordVectors, space: EmbeddingSpace): Embedder {
@@ -54,24 +66,33 @@ export function createLocalEmbedderFrom(words: WordVectors, space: EmbeddingSpac
   const semanticScale = Math.sqrt(SEMANTIC_SHARE);
   const lexicalScale = Math.sqrt(1 - SEMANTIC_SHARE);
 
+  const hashes = new Uint32Array(2);
   const embedOne = (text: string): Float32Array => {
     const tokens = tokenize(text);
     const semantic = new Float64Array(semanticSize);
     const lexical = new Float32Array(lexicalSize);
-    const addFeature = (feature: string, weight: number) => {
-      const hash = fnv1a(feature, 0x811c9dc5);
-      const sign = fnv1a(feature, 0x01234567) & 1 ? 1 : -1;
-      const slot = hash % lexicalSize;
-      lexical[slot] = (lexical[slot] ?? 0) + sign * weight;
+    const addFeature = (weight: number) => {
+      const slot = (hashes[0] as number) % lexicalSize;
+      lexical[slot] = (lexical[slot] as number) + ((hashes[1] as number) & 1 ? weight : -weight);
     };
-    let previous: { token: string; weight: number } | undefined;
-    for (const token of tokens) {
+    let previousToken = '';
+    let previousWeight = 0;
+    for (let position = 0; position < tokens.length; position++) {
+      const token = tokens[position] as string;
       const rank = words.indexOf(token);
       const weight = weightOf(rank);
       if (rank !== undefined) words.addInto(semantic, rank, weight);
-      addFeature(token, weight);
-      if (previous) addFeature(`${previous.token} ${token}`, PAIR_WEIGHT * Math.min(previous.weight, weight));
-      previous = { token, weight };
+      fnv1aBoth(token, SLOT_SEED, SIGN_SEED, hashes);
+      addFeature(weight);
+      if (position > 0) {
+        fnv1aBoth(previousToken, SLOT_SEED, SIGN_SEED, hashes);
+        const afterSpace0 = Math.imul((hashes[0] as number) ^ SPACE, FNV_PRIME) >>> 0;
+        const afterSpace1 = Math.imul((hashes[1] as number) ^ SPACE, FNV_PRIME) >>> 0;
+        fnv1aBoth(token, afterSpace0, afterSpace1, hashes);
+        addFeature(PAIR_WEIGHT * Math.min(previousWeight, weight));
+      }
+      previousToken = token;
+      previousWeight = weight;
     }
     const vector = new Float32Array(space.dimension);
     let projection = 0;
