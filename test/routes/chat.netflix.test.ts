@@ -1,13 +1,12 @@
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import t from 'tap';
+import { importNetflix, NETFLIX_CSV } from '../helpers/netflix.ts';
 import type { ChatQuery } from '../../src/chat/chat-query.ts';
 import { buildTestApp, json, type TestApp } from '../helpers/test-app.ts';
 
 // The issue's acceptance request on the real catalog, offline (rule-based parser, template reply). Importing
 // and embedding the 8,807 netflix titles takes about a minute embedded on a busy 2-core machine.
 t.setTimeout(400_000);
-const NETFLIX = new URL('../../../shared/data/netflix/netflix_titles.csv', import.meta.url).pathname;
 
 interface Answer {
   sessionId: string;
@@ -20,22 +19,9 @@ interface Answer {
   appliedQuery: ChatQuery;
 }
 
-async function importNetflix(t: Parameters<typeof buildTestApp>[0]): Promise<TestApp> {
+async function netflixApp(t: Parameters<typeof buildTestApp>[0]): Promise<TestApp> {
   const api = await buildTestApp(t);
-  const mapping = JSON.parse(
-    await readFile(new URL('../../mappings/netflix.json', import.meta.url), 'utf8'),
-  ) as Record<string, string>;
-  const map = Object.entries(mapping)
-    .map(([target, source]) => `${target}=${source}`)
-    .join(',');
-  const imported = await api.inject({
-    method: 'POST',
-    url: `/v1/imports?kind=items&format=csv&wait=true&map=${encodeURIComponent(map)}`,
-    payload: await readFile(NETFLIX),
-    headers: { 'content-type': 'text/csv' },
-  });
-  t.equal(imported.statusCode, 200, imported.body);
-  t.match(imported.json().counts, { inserted: 8807, embedded: 8807 });
+  await importNetflix(t, api.inject);
   return api;
 }
 
@@ -47,11 +33,11 @@ function quotesOnlyReturned(answer: Answer): boolean {
 }
 
 t.test('netflix, offline: "something like Stranger Things but a movie, and not horror"', async (t) => {
-  if (!existsSync(NETFLIX)) {
-    t.comment(`skipped: ${NETFLIX} is absent`);
+  if (!existsSync(NETFLIX_CSV)) {
+    t.comment(`skipped: ${NETFLIX_CSV} is absent`);
     return;
   }
-  const api = await importNetflix(t);
+  const api = await netflixApp(t);
   const ask = async (body: Record<string, unknown>) => {
     const response = await api.inject({ method: 'POST', url: '/v1/chat', ...json(body) });
     t.equal(response.statusCode, 200, response.body);

@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import t, { type Test } from 'tap';
 import { type ChatQuery, EMPTY_CHAT_QUERY } from '../../src/chat/chat-query.ts';
 import {
@@ -9,6 +8,7 @@ import {
   type OpenAiTestServer,
   startOpenAiTestServer,
 } from '../helpers/openai-test-server.ts';
+import { importNetflix, NETFLIX_CSV } from '../helpers/netflix.ts';
 import { parseServerSentEvents } from '../helpers/server-sent-events.ts';
 import { buildTestApp, json, type TestApp } from '../helpers/test-app.ts';
 
@@ -17,7 +17,6 @@ import { buildTestApp, json, type TestApp } from '../helpers/test-app.ts';
 // that it names only returned titles. Failures fall back to the rule-based parser and the template reply.
 
 t.setTimeout(400_000);
-const NETFLIX = new URL('../../../shared/data/netflix/netflix_titles.csv', import.meta.url).pathname;
 
 interface Answer {
   sessionId: string;
@@ -154,8 +153,8 @@ t.test(
 );
 
 t.test('netflix with an LLM: "something like Stranger Things but a movie, and not horror"', async (t) => {
-  if (!existsSync(NETFLIX)) {
-    t.comment(`skipped: ${NETFLIX} is absent`);
+  if (!existsSync(NETFLIX_CSV)) {
+    t.comment(`skipped: ${NETFLIX_CSV} is absent`);
     return;
   }
   const query: ChatQuery = {
@@ -167,19 +166,7 @@ t.test('netflix with an LLM: "something like Stranger Things but a movie, and no
   };
   // The model's reply also recommends a horror film the engine did not return: that sentence must go.
   const { server, api } = await setUp(t, {}, scriptedModel(query, ' For a scare, "Jaws 2" is a classic.'));
-  const mapping = JSON.parse(
-    await readFile(new URL('../../mappings/netflix.json', import.meta.url), 'utf8'),
-  ) as Record<string, string>;
-  const map = Object.entries(mapping)
-    .map(([target, source]) => `${target}=${source}`)
-    .join(',');
-  const imported = await api.inject({
-    method: 'POST',
-    url: `/v1/imports?kind=items&format=csv&wait=true&map=${encodeURIComponent(map)}`,
-    payload: await readFile(NETFLIX),
-    headers: { 'content-type': 'text/csv' },
-  });
-  t.equal(imported.statusCode, 200, imported.body);
+  await importNetflix(t, api.inject);
   server.reset();
 
   const message = 'something like Stranger Things but a movie, and not horror';

@@ -1,14 +1,13 @@
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { sql } from 'kysely';
 import t from 'tap';
+import { importNetflix, NETFLIX_CSV } from '../helpers/netflix.ts';
 import { findItemSummaries } from '../../src/repositories/candidates.repository.ts';
 import { upsertUserProfiles } from '../../src/repositories/user-profiles.repository.ts';
 import { buildTestApp, json, type TestApp } from '../helpers/test-app.ts';
 
 // The netflix catalog takes about a minute to import and embed in embedded mode on a busy 2-core machine.
 t.setTimeout(300_000);
-const NETFLIX = new URL('../../../shared/data/netflix/netflix_titles.csv', import.meta.url).pathname;
 
 const catalog: Record<string, Record<string, unknown>> = {
   st: {
@@ -325,25 +324,12 @@ t.test('bad requests are 400 problems naming the field', async (t) => {
 });
 
 t.test('netflix: "stranger things" finds Stranger Things first, through the search index', async (t) => {
-  if (!existsSync(NETFLIX)) {
-    t.comment(`skipped: ${NETFLIX} is absent`);
+  if (!existsSync(NETFLIX_CSV)) {
+    t.comment(`skipped: ${NETFLIX_CSV} is absent`);
     return;
   }
   const { inject, database } = await buildTestApp(t);
-  const mapping = JSON.parse(
-    await readFile(new URL('../../mappings/netflix.json', import.meta.url), 'utf8'),
-  ) as Record<string, string>;
-  const map = Object.entries(mapping)
-    .map(([target, source]) => `${target}=${source}`)
-    .join(',');
-  const imported = await inject({
-    method: 'POST',
-    url: `/v1/imports?kind=items&format=csv&wait=true&map=${encodeURIComponent(map)}`,
-    payload: await readFile(NETFLIX),
-    headers: { 'content-type': 'text/csv' },
-  });
-  t.equal(imported.statusCode, 200, imported.body);
-  t.match(imported.json().counts, { inserted: 8807, embedded: 8807 });
+  await importNetflix(t, inject);
 
   const response = await inject({ method: 'POST', url: '/v1/search', ...json({ query: 'stranger things' }) });
   t.equal(response.statusCode, 200, response.body);
