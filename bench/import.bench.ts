@@ -15,7 +15,7 @@
  * REDIS_URL. Prints a table and asserts nothing.
  *
  * Run: npm run bench:import [-- --scenarios netflix,synthetic,gigabyte,openai --modes embedded,served
- *      --synthetic-items 100000 --gigabyte-mb 1024 --workers 1]
+ *      --synthetic-items 100000 --gigabyte-mb 1024 --workers 1 --node-options="--max-old-space-size=256 ..."]
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -45,6 +45,9 @@ const { values: args } = parseArgs({
     'gigabyte-mb': { type: 'string', default: '1024' },
     'openai-items': { type: 'string', default: '4000' },
     workers: { type: 'string', default: '1' },
+    // NODE_OPTIONS of the import and worker processes, e.g. the memory settings docs/DEPLOYMENT.md
+    // recommends for them: --max-old-space-size=256 --max-semi-space-size=4
+    'node-options': { type: 'string', default: '' },
   },
 });
 const scenarios = new Set(args.scenarios.split(','));
@@ -95,7 +98,12 @@ interface Target {
 }
 
 async function freshTarget(mode: 'embedded' | 'served'): Promise<Target> {
-  const base = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'warn' };
+  const base = {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '',
+    LOG_LEVEL: 'warn',
+    ...(args['node-options'] ? { NODE_OPTIONS: args['node-options'] } : {}),
+  };
   if (mode === 'embedded') {
     const dir = await mkdtemp(join(os.tmpdir(), 'marquee-bench-import-'));
     return {
@@ -280,7 +288,9 @@ for (const mode of modes) {
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
 console.log(
   `\n${os.cpus().length} cores (${cpu}), ${Math.round(os.totalmem() / 2 ** 30)} GB, Node ${process.version}, ` +
-    `served mode with ${workers} worker process(es) beside the importing process\n`,
+    `served mode with ${workers} worker process(es) beside the importing process` +
+    (args['node-options'] ? `, NODE_OPTIONS="${args['node-options']}"` : '') +
+    '\n',
 );
 console.log(
   '| scenario | mode | records | seconds (process) | records/s | seconds (import) | records/s | inserted | unchanged | embedded | peak RSS MB |',
