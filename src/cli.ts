@@ -246,7 +246,7 @@ async function runWorkerCommand(): Promise<void> {
   const metrics = createAppMetrics();
   let embedderPromise: Promise<Embedder> | undefined;
   const stopping = new AbortController();
-  const modelQueue = createModelTrainingQueue(config.redis);
+  const modelQueue = createModelTrainingQueue(config.redis, logger);
   const cache = await openRedisCache({ url: config.redis.url, keyPrefix: config.redis.keyPrefix, logger });
   const pageCache = createPageCache(cache);
   const modelWorker = startModelTrainingWorker({

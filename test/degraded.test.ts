@@ -92,6 +92,10 @@ if (!servedMode) {
         // The cache is under test here; scheduled model trainings would add BullMQ connections that retry
         // against the stopped server (in CI this test then hung once after Redis came back).
         MARQUEE_MODEL_REFRESH_MINUTES: '0',
+        // Nor an import worker: after the restart BullMQ can leave its blocking connection reconnecting for
+        // good, and closing it then hung this test's teardown in CI (taskforcesh/bullmq#4656). Shutdown now
+        // gives up on it after 15 s (src/jobs/close-worker.ts); the cache is what this test is about.
+        MARQUEE_API_JOB_CONCURRENCY: '0',
       });
       const database = await openTestDatabase(t, config);
       const cache = await openRedisCache({

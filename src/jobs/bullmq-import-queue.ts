@@ -11,6 +11,7 @@ import {
   waitForPreviousBatch,
 } from '../ingest/import-batch.ts';
 import { countFinishedBatches } from '../repositories/imports.repository.ts';
+import { closeWorkerWithin } from './close-worker.ts';
 import { BATCH_ATTEMPTS, type ImportBatchQueue } from './import-queue.ts';
 
 /** The BullMQ queue import batches go to; its Redis keys start with MARQUEE_REDIS_PREFIX + "bull:". */
@@ -42,6 +43,7 @@ export function createBullmqImportQueue(options: {
   redis: RedisSettings;
   maxQueuedBatches: number;
   pollMs?: number;
+  logger?: Pick<Logger, 'warn'>;
 }): ImportBatchQueue {
   const queue = new Queue<ImportBatch>(IMPORT_QUEUE_NAME, {
     ...bullmqOptions(options.redis),
@@ -53,6 +55,10 @@ export function createBullmqImportQueue(options: {
       removeOnFail: { age: 7 * 24 * 3_600 },
     },
   });
+  // Without a listener BullMQ prints every failed reconnection to the console.
+  queue.on('error', (error) =>
+    options.logger?.warn({ err: error }, 'import queue: Redis error (it reconnects)'),
+  );
   const pollMs = options.pollMs ?? 50;
   return {
     async submit(batch) {
@@ -136,7 +142,7 @@ export function startImportWorker(options: {
   });
   return {
     async close() {
-      await worker.close();
+      await closeWorkerWithin(worker, logger, 'import worker');
     },
   };
 }

@@ -3,6 +3,7 @@ import { DelayedError, type Job, Queue, Worker } from 'bullmq';
 import type { FastifyBaseLogger as Logger } from 'fastify';
 import type { TrainingOutcome } from '../services/model-training.service.ts';
 import { bullmqOptions, type RedisSettings } from './bullmq-import-queue.ts';
+import { closeWorkerWithin } from './close-worker.ts';
 
 /** The BullMQ queue model trainings go to; keys under MARQUEE_REDIS_PREFIX + "bull:", like imports. */
 export const MODEL_QUEUE_NAME = 'models';
@@ -34,8 +35,13 @@ export interface ModelTrainingQueue {
   close(): Promise<void>;
 }
 
-export function createModelTrainingQueue(redis: RedisSettings): ModelTrainingQueue {
+export function createModelTrainingQueue(
+  redis: RedisSettings,
+  logger?: Pick<Logger, 'warn'>,
+): ModelTrainingQueue {
   const queue = new Queue<ModelJobData>(MODEL_QUEUE_NAME, bullmqOptions(redis));
+  // Without a listener BullMQ prints every failed reconnection to the console.
+  queue.on('error', (error) => logger?.warn({ err: error }, 'model queue: Redis error (it reconnects)'));
   return {
     async request(reason) {
       await queue.add(
@@ -119,7 +125,7 @@ export function startModelTrainingWorker(options: {
   });
   return {
     async close() {
-      await worker.close();
+      await closeWorkerWithin(worker, logger, 'model worker');
     },
   };
 }

@@ -56,6 +56,7 @@ export const importsPlugin = fp(
         db: app.db,
         redis: options.redis,
         maxQueuedBatches: options.jobs.maxQueuedBatches,
+        logger: app.log,
       });
       if (options.jobs.apiConcurrency > 0)
         worker = startImportWorker({

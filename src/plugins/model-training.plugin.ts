@@ -71,7 +71,7 @@ export const modelTrainingPlugin = fp(
     // Jobs exist only for automatic trainings (schedule, after imports); trainNow runs here. Without them no
     // queue or worker connects to Redis at all.
     if (options.redis && automatic) {
-      queue = createModelTrainingQueue(options.redis);
+      queue = createModelTrainingQueue(options.redis, app.log);
       if (options.jobs.apiConcurrency > 0)
         worker = startModelTrainingWorker({
           train: () => runner.run(),
