@@ -1,6 +1,7 @@
 import type { EmbeddingSpace } from '../db/embedding-space.ts';
 import { type Embedder, normalize } from './embedder.ts';
 import { loadWordVectors, type WordVectors } from './word-vectors.ts';
+import { FNV_OFFSET, FNV_PRIME } from '../fnv1a.ts';
 
 // The offline embedder. Two parts, each scaled to unit length, side by side in one vector:
 //
@@ -30,9 +31,8 @@ export function tokenize(text: string): string[] {
 // Feature hashing: each feature (a word, or two words joined by a space) gets a slot from FNV-1a with one
 // seed and a sign from FNV-1a with another, both computed in one pass over its characters; a word pair is
 // hashed as its parts and the space between, so that no joined string is made.
-const SLOT_SEED = 0x811c9dc5;
+const SLOT_SEED = FNV_OFFSET;
 const SIGN_SEED = 0x01234567;
-const FNV_PRIME = 0x01000193;
 const SPACE = 0x20;
 
 /** Both hash states after `text`, from the states `slot` and `sign`; written into `into`. */

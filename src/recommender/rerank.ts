@@ -3,6 +3,7 @@
  * caps per series and per genre, and exploration slots. The same candidates and options give the same list.
  */
 import type { Reason } from './blend.ts';
+import { fnv1a } from '../fnv1a.ts';
 
 export interface RankableCandidate {
   itemId: string;
@@ -194,8 +195,7 @@ function explorationPicks(count: number, start: number, slots: number, seed: str
 
 /** mulberry32 seeded by an FNV-1a hash of the string: small, fast, and the same on every machine. */
 export function seededRandom(seed: string): () => number {
-  let state = 0x811c9dc5;
-  for (let n = 0; n < seed.length; n++) state = Math.imul(state ^ seed.charCodeAt(n), 0x01000193) >>> 0;
+  let state = fnv1a(seed);
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;
     let t = state;

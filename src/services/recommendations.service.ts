@@ -40,6 +40,7 @@ import { findUserProfile } from '../repositories/user-profiles.repository.ts';
 import type { RecommendationPage, RecommendedItem } from '../schemas/recommendations.schema.ts';
 import { toItem } from './items.service.ts';
 import type { PageCache } from './page-cache.ts';
+import { fnv1a } from '../fnv1a.ts';
 
 export interface RecommenderDeps {
   db: Kysely<Database>;
@@ -546,12 +547,6 @@ function variantSettings(
     weights: { ...config.sourceWeights, ...settings?.weights },
     diversity: settings?.diversity ?? config.diversity,
   };
-}
-
-function fnv1a(text: string): number {
-  let hash = 0x811c9dc5;
-  for (let n = 0; n < text.length; n++) hash = Math.imul(hash ^ text.charCodeAt(n), 0x01000193) >>> 0;
-  return hash;
 }
 
 function candidateStore(db: Kysely<Database>): CandidateStore {
