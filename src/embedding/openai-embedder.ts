@@ -46,6 +46,27 @@ export function planBatches(texts: readonly string[], batchSize: number, batchTo
 }
 
 /**
+ * One embedding of an answer asked for with `encoding_format: "base64"`: little-endian float32 bytes in
+ * base64, a third of the size of the same numbers written out in JSON and far cheaper to parse on both ends.
+ * A server that ignores the field (as some compatible ones do) answers an array of numbers: taken as it is.
+ */
+export function decodeEmbedding(embedding: unknown): Float32Array {
+  if (Array.isArray(embedding)) return Float32Array.from(embedding as number[]);
+  if (typeof embedding !== 'string')
+    throw new Error(
+      `the embedding server answered an embedding that is neither base64 nor an array of numbers`,
+    );
+  const bytes = Buffer.from(embedding, 'base64');
+  if (bytes.length % 4 !== 0)
+    throw new Error(
+      `the embedding server answered ${bytes.length} bytes of base64, not whole float32 values`,
+    );
+  const vector = new Float32Array(bytes.length / 4);
+  for (let index = 0; index < vector.length; index++) vector[index] = bytes.readFloatLE(index * 4);
+  return vector;
+}
+
+/**
  * Embeddings from OpenAI or any server that speaks its API (vLLM, Ollama, TEI, LiteLLM...). The official
  * client does the retrying: exponential backoff with jitter on 408, 409, 429 and 5xx answers and on
  * connection errors, honouring Retry-After; each request has its own timeout.
@@ -64,11 +85,13 @@ export function createOpenAiEmbedder(options: OpenAiEmbedderOptions): Embedder {
   const request = async (inputs: string[], signal: AbortSignal | undefined): Promise<Float32Array[]> => {
     try {
       const response = await client.embeddings.create(
-        { model: space.model, input: inputs, dimensions: space.dimension, encoding_format: 'float' },
+        { model: space.model, input: inputs, dimensions: space.dimension, encoding_format: 'base64' },
         { signal },
       );
       options.metrics?.tokens.inc({ provider: 'openai' }, response.usage?.prompt_tokens ?? 0);
-      const vectors = [...response.data].sort((a, b) => a.index - b.index).map((entry) => entry.embedding);
+      const vectors = [...response.data]
+        .sort((a, b) => a.index - b.index)
+        .map((entry) => decodeEmbedding(entry.embedding as unknown));
       if (vectors.length !== inputs.length)
         throw new Error(
           `the embedding server answered ${vectors.length} vectors for ${inputs.length} inputs`,
@@ -79,7 +102,7 @@ export function createOpenAiEmbedder(options: OpenAiEmbedderOptions): Embedder {
           `the embedding server answered vectors of dimension ${wrong.length}, but MARQUEE_EMBEDDING_DIMENSION is ${space.dimension}`,
         );
       options.metrics?.calls.inc({ provider: 'openai', outcome: 'ok' });
-      return vectors.map((vector) => normalize(Float32Array.from(vector)));
+      return vectors.map(normalize);
     } catch (error) {
       options.metrics?.calls.inc({ provider: 'openai', outcome: 'error' });
       throw error;

@@ -120,11 +120,20 @@ export async function finishImportBatch(
 export async function sumImportBatches(
   db: Kysely<Database>,
   importId: string,
-): Promise<BatchCounts & { batches: number; errors: ImportError[] }> {
+): Promise<
+  BatchCounts & {
+    batches: number;
+    finishedBatches: number;
+    lastFinishedAt: Date | null;
+    errors: ImportError[];
+  }
+> {
   const row = await db
     .selectFrom('import_batches')
     .select((eb) => [
       sql<string>`count(*) FILTER (WHERE batch_no >= 0)`.as('batches'),
+      sql<string>`count(finished_at) FILTER (WHERE batch_no >= 0)`.as('finished_batches'),
+      sql<Date | null>`max(finished_at) FILTER (WHERE batch_no >= 0)`.as('last_finished_at'),
       eb.fn.coalesce(eb.fn.sum<string>('inserted'), sql<string>`0`).as('inserted'),
       eb.fn.coalesce(eb.fn.sum<string>('updated'), sql<string>`0`).as('updated'),
       eb.fn.coalesce(eb.fn.sum<string>('unchanged'), sql<string>`0`).as('unchanged'),
@@ -144,6 +153,8 @@ export async function sumImportBatches(
     .execute();
   return {
     batches: Number(row.batches),
+    finishedBatches: Number(row.finished_batches),
+    lastFinishedAt: row.last_finished_at === null ? null : new Date(row.last_finished_at),
     inserted: Number(row.inserted),
     updated: Number(row.updated),
     unchanged: Number(row.unchanged),

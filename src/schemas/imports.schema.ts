@@ -70,6 +70,14 @@ export const importStatusSchema = z
     timings: z.object({
       createdAt: z.iso.datetime(),
       readAt: z.iso.datetime().nullable(),
+      batchesFinishedAt: z.iso
+        .datetime()
+        .nullable()
+        .describe(
+          'When the last batch was written and its items embedded. What follows, up to finishedAt, is the end ' +
+            'of the import: building the vector index and refreshing statistics after a load into an empty ' +
+            "catalog, a sync's deletions.",
+        ),
       finishedAt: z.iso.datetime().nullable(),
       durationMs: z.number().int().nullable(),
       recordsPerSecond: z.number().nullable(),

@@ -35,6 +35,10 @@ function toImportStatus(row: ImportRow, sums: Awaited<ReturnType<typeof sumImpor
     timings: {
       createdAt: row.created_at.toISOString(),
       readAt: row.read_at?.toISOString() ?? null,
+      batchesFinishedAt:
+        row.batches_total !== null && sums.finishedBatches >= row.batches_total
+          ? (sums.lastFinishedAt?.toISOString() ?? null)
+          : null,
       finishedAt: row.finished_at?.toISOString() ?? null,
       durationMs,
       recordsPerSecond: durationMs ? Math.round((row.received / durationMs) * 1000 * 10) / 10 : null,

@@ -3,7 +3,11 @@ import { APIConnectionTimeoutError, InternalServerError } from 'openai';
 import t, { type Test } from 'tap';
 import { createEmbedder } from '../../src/embedding/create-embedder.ts';
 import { itemEmbeddingText } from '../../src/embedding/item-text.ts';
-import { createOpenAiEmbedder, type OpenAiEmbedderOptions } from '../../src/embedding/openai-embedder.ts';
+import {
+  createOpenAiEmbedder,
+  decodeEmbedding,
+  type OpenAiEmbedderOptions,
+} from '../../src/embedding/openai-embedder.ts';
 import { createAppMetrics } from '../../src/metrics.ts';
 import {
   deterministicEmbedding,
@@ -66,10 +70,40 @@ t.test('vectors come back in input order, unit length, of the configured dimensi
   });
   t.equal(server.requests.length, 1);
   const [request] = server.requests;
-  t.match(request?.body, { model: MODEL, dimensions: DIMENSION, encoding_format: 'float', input: inputs });
+  t.match(request?.body, { model: MODEL, dimensions: DIMENSION, encoding_format: 'base64', input: inputs });
   t.equal(request?.headers.authorization, 'Bearer sk-test', 'the API key is sent');
   t.same(await embedderFor(server).embed([]), [], 'no texts, no request');
   t.equal(server.requests.length, 1);
+});
+
+t.test('a server that ignores encoding_format and answers numbers gives the same vectors', async (t) => {
+  const server = await startServer(t, { ignoreEncodingFormat: true });
+  const inputs = texts(5);
+  const vectors = await embedderFor(server).embed(inputs);
+  t.equal(vectors.length, inputs.length);
+  vectors.forEach((vector, index) => {
+    t.ok(vector instanceof Float32Array);
+    t.ok(
+      maxDifference(vector, deterministicEmbedding(inputs[index]!, DIMENSION)) < 1e-6,
+      `vector ${index} is the server's vector for input ${index}`,
+    );
+  });
+});
+
+t.test('decodeEmbedding: little-endian float32 in base64, arrays as they are, anything else refused', (t) => {
+  const values = [0.5, -1.25, 3e-8, 1234.5];
+  const bytes = Buffer.alloc(values.length * 4);
+  values.forEach((value, index) => bytes.writeFloatLE(value, index * 4));
+  t.same(Array.from(decodeEmbedding(bytes.toString('base64'))), Array.from(Float32Array.from(values)));
+  // A base64 string that is not at a 4-byte boundary of its buffer still decodes (no aligned view needed).
+  t.same(
+    Array.from(decodeEmbedding(bytes.subarray(4).toString('base64'))),
+    Array.from(Float32Array.from(values.slice(1))),
+  );
+  t.same(Array.from(decodeEmbedding([1, 2, 3])), [1, 2, 3]);
+  t.throws(() => decodeEmbedding(Buffer.alloc(6).toString('base64')), /6 bytes of base64, not whole float32/);
+  t.throws(() => decodeEmbedding({ vector: [1] }), /neither base64 nor an array/);
+  t.end();
 });
 
 t.test('batching: by input count, and by estimated tokens for long texts', async (t) => {

@@ -86,6 +86,8 @@ export interface OpenAiTestServerOptions {
   forceDimension?: number;
   /** Answer embedding entries in reverse order (each still carries its index), as nothing forbids it. */
   reverseEmbeddingOrder?: boolean;
+  /** Answer embeddings as arrays of numbers even when base64 was asked for, as some compatible servers do. */
+  ignoreEncodingFormat?: boolean;
   /** Answer for chat completions once the script is used up; an echo of the last user message by default. */
   chat?: (body: ChatRequestBody) => ChatReply | Promise<ChatReply>;
   /** Pause between streamed chunks. */
@@ -299,7 +301,10 @@ export async function startOpenAiTestServer(
       return {
         object: 'embedding',
         index,
-        embedding: format === 'base64' ? littleEndianBase64(vector) : Array.from(vector),
+        embedding:
+          format === 'base64' && !options.ignoreEncodingFormat
+            ? littleEndianBase64(vector)
+            : Array.from(vector),
       };
     });
     if (options.reverseEmbeddingOrder) data.reverse();

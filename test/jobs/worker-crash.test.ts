@@ -82,11 +82,15 @@ t.test(
     await sleep(100);
     await doomed.stop('SIGKILL');
     const doneBeforeKill = doomed.batchesDone();
+    const meanwhile = (await app.inject(asAdmin({ method: 'GET', url: `/v1/imports/${importId}` }))).json();
+    t.equal(meanwhile.status, 'processing', 'the killed batch holds the import open');
+    t.equal(meanwhile.timings.batchesFinishedAt, null, 'so not every batch is finished');
 
     let status: {
       status: string;
       counts: Record<string, number>;
       errors: unknown[];
+      timings?: { batchesFinishedAt: string | null; finishedAt: string | null };
     } = { status: 'processing', counts: {}, errors: [] };
     const started = Date.now();
     while (status.status !== 'completed' && status.status !== 'failed' && Date.now() - started < 60_000) {
@@ -108,6 +112,10 @@ t.test(
       'every record counted once',
     );
     t.same(status.errors, []);
+    t.ok(
+      Date.parse(status.timings?.batchesFinishedAt ?? '') <= Date.parse(status.timings?.finishedAt ?? ''),
+      'the last batch finished before the import ended',
+    );
 
     const { db } = app;
     const rows = await sql<{ items: string; embeddings: string; distinct_items: string }>`

@@ -72,6 +72,15 @@ t.test('an NDJSON import with 5% corrupted lines imports the rest and reports ea
   const read = await inject({ method: 'GET', url: `/v1/imports/${status.importId}` });
   t.equal(read.statusCode, 200);
   t.equal(read.json().counts.inserted, 190);
+
+  // The phases in order: created, read, last batch written and embedded, ended (index built).
+  const { createdAt, readAt, batchesFinishedAt, finishedAt, durationMs } = status.timings;
+  const [created, readDone, batchesDone, finished] = [createdAt, readAt, batchesFinishedAt, finishedAt].map(
+    (value: string) => Date.parse(value),
+  );
+  t.ok(created! <= batchesDone! && batchesDone! <= finished!, JSON.stringify(status.timings));
+  t.ok(created! <= readDone! && readDone! <= finished!);
+  t.equal(durationMs, finished! - created!);
 });
 
 t.test('deletes, updates and a full sync with its safety threshold', async (t) => {

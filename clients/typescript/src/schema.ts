@@ -1195,6 +1195,8 @@ export interface components {
                 /** Format: date-time */
                 createdAt: string;
                 readAt: string | null;
+                /** @description When the last batch was written and its items embedded. What follows, up to finishedAt, is the end of the import: building the vector index and refreshing statistics after a load into an empty catalog, a sync's deletions. */
+                batchesFinishedAt: string | null;
                 finishedAt: string | null;
                 durationMs: number | null;
                 recordsPerSecond: number | null;
