@@ -34,4 +34,4 @@ EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # node as PID 1, not npm: npm does not forward SIGTERM, and Marquee drains requests on SIGTERM.
-CMD ["node", "bin/marquee.js", "serve"]
+CMD ["node", "--disable-proto=throw", "bin/marquee.js", "serve"]

@@ -18,7 +18,7 @@ import pg from 'pg';
 import { freePort, startServerProcess } from '../test/helpers/spawn-server.ts';
 import { startTcpProxy } from '../test/helpers/tcp-proxy.ts';
 
-const ADMIN_KEY = 'bench-admin-key-0123456789';
+const ADMIN_KEY = 'bench-admin-key-0123456789-abcdefghijk';
 const CLIENTS = 8;
 const PHASE_MS = 10_000;
 const ITEMS = 50;

@@ -35,7 +35,7 @@ const { values: options } = parseArgs({
 const ITEMS = Number(options.items);
 const USERS = Number(options.users);
 const CONCURRENCY = Number(options.concurrency);
-const ADMIN_KEY = 'bench-admin-key-0123456789';
+const ADMIN_KEY = 'bench-admin-key-0123456789-abcdefghijk';
 const PAGE = 10;
 
 const llm = await startOpenAiTestServer({ chat: explainingModel, latencyMs: 800 });

@@ -16,7 +16,7 @@ import { createMemoryCache } from '../src/cache/memory-cache.ts';
 import { loadConfig } from '../src/config.ts';
 import { openDatabase, createLogger } from '../src/server.ts';
 
-const ADMIN_KEY = 'bench-admin-key-0123456789';
+const ADMIN_KEY = 'bench-admin-key-0123456789-abcdefghijk';
 const READ_LIMIT_PER_MINUTE = 600;
 const PHASE_MS = 10_000;
 const ABUSER_CONCURRENCY = 16;

@@ -95,7 +95,7 @@ const FLOOR_LIMIT = 100;
 // Items and search queries the requests draw from.
 const SAMPLE_ITEMS = 2000;
 const MIX = { recommendations: 0.7, similar: 0.1, search: 0.1, events: 0.1 } as const;
-const ADMIN_KEY = 'bench-suite-admin-key-0123456789';
+const ADMIN_KEY = 'bench-suite-admin-key-0123456789-abcdef';
 const headers = { authorization: `Bearer ${ADMIN_KEY}` };
 
 const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';

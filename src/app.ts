@@ -25,7 +25,11 @@ import { importRoutes } from './routes/imports.routes.ts';
 import { rateLimitPlugin } from './plugins/rate-limit.plugin.ts';
 import { retentionPlugin } from './plugins/retention.plugin.ts';
 import { securityPlugin } from './plugins/security.plugin.ts';
-import { answerFrameworkError, errorHandlerPlugin } from './plugins/error-handler.plugin.ts';
+import {
+  answerClientError,
+  answerFrameworkError,
+  errorHandlerPlugin,
+} from './plugins/error-handler.plugin.ts';
 import { openapiPlugin } from './plugins/openapi.plugin.ts';
 import { eventRoutes } from './routes/events.routes.ts';
 import { profileSettings } from './services/profiles.service.ts';
@@ -83,6 +87,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     logController: new OneLineRequestLog({ requestIdLogLabel: 'requestId' }),
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 256 },
     frameworkErrors: answerFrameworkError,
+    clientErrorHandler: answerClientError,
     // A hop count is a TrustProxyFunction (the address at that depth is trusted); Fastify's types omit numbers.
     trustProxy: trustProxyOption(deps.config.trustProxy),
   }).withTypeProvider<ZodTypeProvider>();
@@ -100,13 +105,21 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   app.addHook('onSend', async (request, reply) => {
     reply.header(REQUEST_ID_HEADER, request.id);
   });
+  // A client that asks to close the connection gets `Connection: close` on every answer, server-sent events
+  // included (@fastify/sse would otherwise promise keep-alive), and Node closes the socket after it.
+  app.addHook('onRequest', async (request, reply) => {
+    if (/\bclose\b/i.test(request.headers.connection ?? '')) reply.header('connection', 'close');
+  });
 
   await app.register(errorHandlerPlugin);
   await app.register(databasePlugin, { database: deps.database });
   const metrics = createAppMetrics();
   await app.register(cachePlugin, { cache: instrumentCache(deps.cache, metrics.cacheOperations) });
   await app.register(securityPlugin, { corsOrigins: deps.config.corsOrigins });
-  await app.register(authPlugin, { adminKey: deps.config.adminKey });
+  await app.register(authPlugin, {
+    adminKey: deps.config.adminKey,
+    failuresPerMinute: deps.config.rateLimits.authFailures,
+  });
   await app.register(rateLimitPlugin, {
     limits: deps.config.rateLimits,
     redisUrl: deps.config.redis?.url,
@@ -138,12 +151,15 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(importsPlugin, {
     profiles: profileSettings(deps.config),
     batchSize: deps.config.importBatchSize,
+    imports: deps.config.imports,
     jobs: deps.config.jobs,
     redis: deps.config.redis,
     onImportEnded: (ended) => {
       app.modelTraining.importEnded(ended);
       void app.pageCache.invalidateCatalog();
     },
+    // Items that an import could not embed are recommendable by content once the sweeper has embedded them.
+    onItemsEmbedded: () => void app.pageCache.invalidateCatalog(),
   });
 
   await app.register(healthRoutes);
@@ -175,13 +191,28 @@ class OneLineRequestLog extends LogController {
     reply: FastifyReply,
   ): void {
     if (this.isLogDisabled(request)) return;
+    const req = loggedRequest(request);
     if (error)
-      reply.log.error(
-        { req: request, res: reply, err: error, responseTime: reply.elapsedTime },
-        'request errored',
-      );
-    else reply.log.info({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed');
+      reply.log.error({ req, res: reply, err: error, responseTime: reply.elapsedTime }, 'request errored');
+    else reply.log.info({ req, res: reply, responseTime: reply.elapsedTime }, 'request completed');
   }
+}
+
+// URLs that are secrets themselves (an explanation stream is read by its unguessable id, without credentials).
+const CAPABILITY_URL = /^(\/v1\/explanations\/)[^/?#]+/;
+
+/**
+ * What a request line says about the request, in the shape Fastify's `req` serializer reads: the URL with
+ * capability ids redacted, never headers or bodies.
+ */
+function loggedRequest(request: FastifyRequest) {
+  return {
+    method: request.method,
+    url: request.url.replace(CAPABILITY_URL, '$1[redacted]'),
+    host: request.host,
+    ip: request.ip,
+    socket: { remotePort: request.socket?.remotePort },
+  };
 }
 
 function trustProxyOption(

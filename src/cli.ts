@@ -1,5 +1,5 @@
 import closeWithGrace from 'close-with-grace';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { openRedisCache } from './cache/redis-cache.ts';
 import { createPageCache } from './services/page-cache.ts';
 import {
@@ -33,7 +33,7 @@ import { createImportProgressDisplay } from './cli/import-progress.ts';
 import { buildApp } from './app.ts';
 import { createMemoryCache } from './cache/memory-cache.ts';
 import { IMPORT_KINDS, type ImportKind } from './ingest/import-records.ts';
-import { IMPORT_MODES, type ImportMode } from './ingest/import-runner.ts';
+import { IMPORT_MODES, type ImportMode, ImportTooLargeError } from './ingest/import-runner.ts';
 import { MappingError, parseMapping } from './ingest/mapping.ts';
 import { IMPORT_FORMATS, type ImportFormat } from './ingest/record-reader.ts';
 import { waitForImportEnd } from './jobs/import-queue.ts';
@@ -127,16 +127,15 @@ export function createCli(): Command {
     .command('create')
     .description('Create an API key and print its secret (shown only this once) on standard output.')
     .requiredOption('--name <name>', 'what the key is for, e.g. "web frontend"')
-    .requiredOption('--scope <scope...>', `one or more of ${SCOPES.join(', ')}`)
-    .action(async (options: { name: string; scope: string[] }) => {
-      const invalid = options.scope.filter((scope) => !isScope(scope));
-      if (invalid.length > 0)
-        throw new CliUsageError(`unknown scope ${invalid.join(', ')}: use ${SCOPES.join(', ')}`);
+    // `--scopes`, as the API's `scopes`; `--scope` is accepted too (it was the first spelling).
+    .addOption(new Option('--scopes <scope...>', 'one or more scopes').choices(SCOPES))
+    .addOption(new Option('--scope <scope...>', 'the same as --scopes').choices(SCOPES).hideHelp())
+    .action(async (options: { name: string; scopes?: string[]; scope?: string[] }) => {
+      const scopes = [...(options.scopes ?? []), ...(options.scope ?? [])].filter(isScope);
+      if (scopes.length === 0)
+        throw new CliUsageError(`give one or more scopes with --scopes: ${SCOPES.join(', ')}`);
       await withDatabase(async (db) => {
-        const { key, apiKey } = await createApiKey(db, {
-          name: options.name,
-          scopes: options.scope.filter(isScope),
-        });
+        const { key, apiKey } = await createApiKey(db, { name: options.name, scopes });
         console.error(
           `created ${apiKey.id} "${apiKey.name}" with scopes ${apiKey.scopes.join(', ')}; the secret:`,
         );
@@ -431,21 +430,27 @@ async function runImportCommand(kind: string, file: string, options: ImportCliOp
           .then((status) => display.update(status, bytesRead()))
           .catch(() => undefined);
     }, 500);
-    const importId = await app.imports.run(
-      {
-        kind: kind as ImportKind,
-        format: format as ImportFormat,
-        mode: options.mode as ImportMode,
-        mapping,
-        mappingSpec,
-        maxDeletePercent:
-          options.maxDeletePercent === undefined ? undefined : Number(options.maxDeletePercent),
-        force: options.force,
-        source: file === '-' ? 'stdin' : file,
-      },
-      input,
-      (id) => (importIdSoFar = id),
-    );
+    const importId = await app.imports
+      .run(
+        {
+          kind: kind as ImportKind,
+          format: format as ImportFormat,
+          mode: options.mode as ImportMode,
+          mapping,
+          mappingSpec,
+          maxDeletePercent:
+            options.maxDeletePercent === undefined ? undefined : Number(options.maxDeletePercent),
+          force: options.force,
+          source: file === '-' ? 'stdin' : file,
+        },
+        input,
+        (id) => (importIdSoFar = id),
+      )
+      // Past MARQUEE_IMPORT_MAX_BYTES the import is failed with its reason, printed below like any failure.
+      .catch((error: unknown) => {
+        if (error instanceof ImportTooLargeError) return error.importId;
+        throw error;
+      });
     await waitForImportEnd(app.db, importId);
     clearInterval(progress);
     const status = await getImportStatus(app.db, importId);

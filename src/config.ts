@@ -190,7 +190,8 @@ const environmentSchema = z.object({
   ),
   MARQUEE_ADMIN_KEY: z.preprocess(
     (value) => (value === '' ? undefined : value),
-    z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
+    // 32 characters or more: a shorter secret is within reach of guessing, rate limits or not.
+    z.string().min(32, { message: 'must be at least 32 characters' }).optional(),
   ),
   MARQUEE_EMBEDDER: z.preprocess(
     (value) => (value === '' || value === undefined ? 'local' : value),
@@ -260,6 +261,15 @@ const environmentSchema = z.object({
   ),
   // Records per import batch: one transaction and one job each.
   MARQUEE_IMPORT_BATCH_SIZE: integerInRange(1, 10_000, 500),
+  // Bulk imports are bounded while they stream, whatever the upload: the most bytes one import may hold once
+  // decompressed (past it the import stops with 413, keeping the batches before), and the most bytes of one
+  // record (an NDJSON line, a CSV row, an element of a JSON array; a longer one is rejected by line). Both
+  // bound memory and CPU against a gzip bomb: 1 MB of gzip can hold 1 GiB.
+  MARQUEE_IMPORT_MAX_BYTES: integerInRange(1_024, Number.MAX_SAFE_INTEGER, 16 * 1024 ** 3),
+  MARQUEE_IMPORT_MAX_RECORD_BYTES: integerInRange(1_024, 256 * 1024 ** 2, 1024 ** 2),
+  // An import that shows no progress for this long (an upload cut mid-stream, a batch whose job was lost) is
+  // taken up again or failed with its reason by the sweeper, so that every import ends.
+  MARQUEE_IMPORT_STALL_SECONDS: integerInRange(5, 86_400, 300),
   // Served mode (Redis): import batches are BullMQ jobs. Batches a reader may have queued ahead of the workers.
   MARQUEE_IMPORT_MAX_QUEUED_BATCHES: integerInRange(1, 1_000, 8),
   // Jobs each `marquee worker` runs at once; jobs each API process runs too (0: leave them to the workers).
@@ -311,6 +321,8 @@ const environmentSchema = z.object({
   MARQUEE_RATE_LIMIT_READ: integerInRange(1, 10_000_000, 3_000),
   MARQUEE_RATE_LIMIT_USER: integerInRange(1, 10_000_000, 600),
   MARQUEE_RATE_LIMIT_ANONYMOUS: integerInRange(1, 10_000_000, 300),
+  // Failed authentications a minute from one client address before it is answered 429 without a lookup.
+  MARQUEE_AUTH_FAILURES_PER_MINUTE: integerInRange(1, 1_000_000, 30),
   // Behind a load balancer: `true` trusts X-Forwarded-For whatever sent it, a number trusts that many proxy
   // hops, a comma-separated list trusts those addresses or CIDR ranges. Unset, the socket's peer is the
   // client (a proxy's one address would then share one anonymous rate limit for everyone).
@@ -378,6 +390,14 @@ export interface Config {
     readonly includeUserAttributes: boolean;
   };
   readonly importBatchSize: number;
+  readonly imports: {
+    /** Decompressed bytes one import may hold. */
+    readonly maxBytes: number;
+    /** Bytes of one record (line, row, array element). */
+    readonly maxRecordBytes: number;
+    /** An import without progress for this long is resumed or failed. */
+    readonly stallSeconds: number;
+  };
   readonly jobs: {
     readonly maxQueuedBatches: number;
     readonly workerConcurrency: number;
@@ -398,6 +418,8 @@ export interface Config {
     readonly sessionTtlHours: number;
   };
   readonly rateLimits: {
+    /** Failed authentications a minute per client address. */
+    readonly authFailures: number;
     readonly admin: number;
     readonly ingest: number;
     readonly client: number;
@@ -551,6 +573,11 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
       includeUserAttributes: env.MARQUEE_EXPLAIN_USER_ATTRIBUTES,
     },
     importBatchSize: env.MARQUEE_IMPORT_BATCH_SIZE,
+    imports: {
+      maxBytes: env.MARQUEE_IMPORT_MAX_BYTES,
+      maxRecordBytes: env.MARQUEE_IMPORT_MAX_RECORD_BYTES,
+      stallSeconds: env.MARQUEE_IMPORT_STALL_SECONDS,
+    },
     jobs: {
       maxQueuedBatches: env.MARQUEE_IMPORT_MAX_QUEUED_BATCHES,
       workerConcurrency: env.MARQUEE_WORKER_CONCURRENCY,
@@ -582,6 +609,7 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
     eventRetentionDays: env.MARQUEE_EVENT_RETENTION_DAYS,
     chat: { sessionTtlHours: env.MARQUEE_CHAT_SESSION_TTL_HOURS, budgetMs: env.MARQUEE_CHAT_BUDGET_MS },
     rateLimits: {
+      authFailures: env.MARQUEE_AUTH_FAILURES_PER_MINUTE,
       admin: env.MARQUEE_RATE_LIMIT_ADMIN,
       ingest: env.MARQUEE_RATE_LIMIT_INGEST,
       client: env.MARQUEE_RATE_LIMIT_CLIENT,

@@ -55,6 +55,18 @@ export class ConflictError extends HttpProblem {
   readonly title = 'Conflict';
 }
 
+export class TooManyRequestsError extends HttpProblem {
+  readonly status = 429;
+  readonly slug = 'rate-limited';
+  readonly title = 'Too many requests';
+  readonly retryAfterSeconds: number;
+
+  constructor(detail: string, retryAfterSeconds: number) {
+    super(detail);
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
 export class ServiceUnavailableError extends HttpProblem {
   readonly status = 503;
   readonly slug = 'unavailable';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
-import { freshDatabaseConfig, redisUrl } from './helpers/test-app.ts';
+import { freshDatabaseConfig, redisUrl, uniqueTestName } from './helpers/test-app.ts';
 import { CLI, startServerProcess } from './helpers/spawn-server.ts';
 
 const run = promisify(execFile);
@@ -39,7 +39,7 @@ t.test('serve: data survives a graceful restart; logs are JSON lines with reques
     database.kind === 'postgres'
       ? {
           DATABASE_URL: database.url,
-          ...(redisUrl && { REDIS_URL: redisUrl, MARQUEE_REDIS_PREFIX: `cli-test-${process.pid}:` }),
+          ...(redisUrl && { REDIS_URL: redisUrl, MARQUEE_REDIS_PREFIX: uniqueTestName('redis') }),
         }
       : { MARQUEE_DATA_DIR: dataDir };
 
@@ -112,7 +112,7 @@ t.test('migrate brings a fresh database up to date and exits 0', async (t) => {
   const { stdout } = await run(process.execPath, [CLI, 'migrate'], { env: { ...cleanEnv, ...env } });
   t.match(
     stdout,
-    /"migrations":\["0001_initial","0002_api_keys","0003_imports","0004_item_embeddings_next","0005_recommendations","0006_boosted_items_index","0007_chat_sessions","0008_item_title_index","0009_item_document_cost"\]/,
+    /"migrations":\["0001_initial","0002_api_keys","0003_imports","0004_item_embeddings_next","0005_recommendations","0006_boosted_items_index","0007_chat_sessions","0008_item_title_index","0009_item_document_cost","0010_user_token_revocations","0011_import_progress"\]/,
   );
   t.match(stdout, /database schema is up to date/);
   const again = await run(process.execPath, [CLI, 'migrate'], { env: { ...cleanEnv, ...env } });
@@ -138,7 +138,7 @@ t.test('keys create, list and revoke from the command line', async (t) => {
   };
   const created = await run(
     process.execPath,
-    [CLI, 'keys', 'create', '--name', 'nightly import', '--scope', 'ingest', 'read'],
+    [CLI, 'keys', 'create', '--name', 'nightly import', '--scopes', 'ingest', 'read'],
     { env },
   );
   const key = created.stdout.trim();
@@ -160,7 +160,14 @@ t.test('keys create, list and revoke from the command line', async (t) => {
     env,
   }).catch((error: { code: number; stderr: string }) => error);
   t.equal((badScope as { code: number }).code, 1);
-  t.match((badScope as { stderr: string }).stderr, /unknown scope root/);
+  t.match(
+    (badScope as { stderr: string }).stderr,
+    /'root' is invalid\. Allowed choices are admin, ingest, client, read/,
+  );
+  const aliased = await run(process.execPath, [CLI, 'keys', 'create', '--name', 'old', '--scope', 'read'], {
+    env,
+  });
+  t.match(aliased.stderr, /with scopes read/, '--scope is accepted as an alias of --scopes');
   const unknown = await run(process.execPath, [CLI, 'keys', 'revoke', 'mq_00000000'], { env }).catch(
     (error: { code: number; stderr: string }) => error,
   );

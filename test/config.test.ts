@@ -68,6 +68,12 @@ t.test('every bad variable is named in one error', async (t) => {
     t.match(message, new RegExp(`^  ${variable}: `, 'm'), `names ${variable}`);
   }
   t.match(message, /PORT: must be a number \(got "eighty"\)/);
+  t.throws(
+    () => loadConfig({ MARQUEE_ADMIN_KEY: 'a'.repeat(31) }),
+    { message: /MARQUEE_ADMIN_KEY: must be at least 32 characters/ },
+    'an admin key of 31 characters is refused',
+  );
+  t.equal(loadConfig({ MARQUEE_ADMIN_KEY: 'a'.repeat(32) }).adminKey, 'a'.repeat(32), '32 are enough');
   t.match(message, /DATABASE_URL: must start with postgres:\/\/ or postgresql:\/\//);
 });
 

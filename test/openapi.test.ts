@@ -13,7 +13,7 @@ interface Operation {
   summary?: string;
   description?: string;
   tags?: string[];
-  responses?: Record<string, { content?: Record<string, { schema?: unknown }> }>;
+  responses?: Record<string, { description?: string; content?: Record<string, { schema?: unknown }> }>;
   requestBody?: { content?: Record<string, unknown> };
 }
 
@@ -56,7 +56,15 @@ t.test('every operation is documented: id, summary, description, tags, errors as
       `${name}: a success response`,
     );
     t.ok(responses['500'], `${name}: documents 500`);
+    // Any route is rate-limited and answers 503 when the database is out of reach; the health checks say
+    // what is down in their own 503, and are never limited.
+    if (!operation.tags?.includes('health'))
+      t.ok(responses['429'] && responses['503'], `${name}: documents 429 and 503`);
     for (const [status, response] of Object.entries(responses)) {
+      t.ok(
+        response.description && response.description !== 'Default Response',
+        `${name} ${status}: the response is described`,
+      );
       if (Number(status) >= 400) {
         t.ok(response.content?.['application/problem+json'], `${name} ${status}: problem+json`);
       }
@@ -67,6 +75,11 @@ t.test('every operation is documented: id, summary, description, tags, errors as
   }
   const docText = JSON.stringify(document);
   t.match(docText, /"examples?"/, 'schemas carry examples');
+  const schemas = (
+    document as unknown as { components: { schemas: Record<string, { examples?: unknown[] }> } }
+  ).components.schemas;
+  for (const name of ['RecommendationPage', 'Item', 'Problem', 'EventWriteInput'])
+    t.ok(schemas[name]?.examples?.length, `${name} has an example`);
 });
 
 t.test('the document lints clean with Redocly (recommended rules)', async (t) => {

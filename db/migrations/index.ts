@@ -8,6 +8,8 @@ import * as m0006 from './0006_boosted_items_index.ts';
 import * as m0007 from './0007_chat_sessions.ts';
 import * as m0008 from './0008_item_title_index.ts';
 import * as m0009 from './0009_item_document_cost.ts';
+import * as m0010 from './0010_user_token_revocations.ts';
+import * as m0011 from './0011_import_progress.ts';
 
 // An explicit list rather than a folder scan: it works the same from src (type stripping) and dist, and a
 // migration cannot be picked up by accident. Names sort in the order they must run.
@@ -21,4 +23,6 @@ export const migrations: Record<string, Migration> = {
   '0007_chat_sessions': m0007,
   '0008_item_title_index': m0008,
   '0009_item_document_cost': m0009,
+  '0010_user_token_revocations': m0010,
+  '0011_import_progress': m0011,
 };

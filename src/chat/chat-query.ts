@@ -5,6 +5,8 @@
  * words ("horror", "sci-fi"); the engine resolves them against the catalog's genre labels.
  */
 import { z } from 'zod';
+import { checkModelText } from '../llm/output-filter.ts';
+import { LANGUAGES } from './chat-vocabulary.ts';
 
 export const chatQuerySchema = z
   .strictObject({
@@ -63,3 +65,54 @@ export const EMPTY_CHAT_QUERY: ChatQuery = {
   languages: [],
   mood: null,
 };
+
+/** A mood is a few plain words ("cosy", "slow-burn", "feel good"): it is quoted in the reply. */
+const MOOD = /^\p{L}+(?:[ '’-]\p{L}+){0,3}$/u;
+const MAX_MOOD_LENGTH = 40;
+/** An item type is a word or two ("movie", "TV show"); the engine maps it to the catalog's spelling. */
+const ITEM_TYPE = /^\p{L}+(?:[ -]\p{L}+){0,2}$/u;
+/** A maturity rating as the scales write them ("PG-13", "TV-Y7", "12", "16+"). */
+const MATURITY_RATING = /^[a-z\d][a-z\d +-]{0,15}$/i;
+/** BCP 47: a primary language subtag, then script, region or variant subtags ("fr", "pt-BR", "zh-Hant"). */
+const LANGUAGE_TAG = /^[a-z]{2,3}(?:-[a-z\d]{2,8}){0,3}$/i;
+/** Titles longer than this are not titles: the prompts cut catalog titles at the same length. */
+const MAX_REFERENCE_TITLE_LENGTH = 120;
+
+/**
+ * The query with every string a model (or any parser but the rules) wrote checked by the output filter
+ * (src/llm/output-filter.ts) and held to its field's shape, since `appliedQuery` goes back to the client
+ * and the template reply quotes it: a field that fails is emptied, a list entry that fails is dropped, and
+ * the rest of the query still runs. `instructions`: what the model was told, which no field may repeat.
+ */
+export function plainChatQuery(query: ChatQuery, instructions: readonly string[] = []): ChatQuery {
+  const plain = (value: string, maxLength: number, shape?: RegExp) => {
+    const checked = checkModelText(value, { maxLength, instructions });
+    return checked.ok && (shape === undefined || shape.test(checked.text)) ? checked.text : undefined;
+  };
+  const plainList = (values: readonly string[], maxLength: number, shape?: RegExp) => [
+    ...new Set(values.flatMap((value) => plain(value, maxLength, shape) ?? [])),
+  ];
+  const rating = query.maxMaturityRating === null ? undefined : plain(query.maxMaturityRating, 16);
+  const mood = query.mood === null ? undefined : plain(query.mood, MAX_MOOD_LENGTH, MOOD);
+  return {
+    ...query,
+    semanticText: plain(query.semanticText, 300) ?? '',
+    referenceTitles: plainList(query.referenceTitles, MAX_REFERENCE_TITLE_LENGTH),
+    types: plainList(query.types, 32, ITEM_TYPE),
+    genres: plainList(query.genres, 64),
+    excludeGenres: plainList(query.excludeGenres, 64),
+    maxMaturityRating: rating !== undefined && MATURITY_RATING.test(rating) ? rating : null,
+    languages: [...new Set(query.languages.flatMap((language) => languageTag(language) ?? []))],
+    mood: mood ?? null,
+  };
+}
+
+/** A BCP 47 tag as is; a language's name ("French", "français") as its tag; anything else undefined. */
+function languageTag(language: string): string | undefined {
+  const trimmed = language.trim();
+  if (LANGUAGE_TAG.test(trimmed)) return trimmed;
+  const name = trimmed.toLowerCase();
+  return LANGUAGES.find(
+    (known) => known.words.includes(name) || known.name.en.toLowerCase() === name || known.name.fr === name,
+  )?.tag;
+}

@@ -47,6 +47,8 @@ export interface ChatQueryParser {
   /**
    * The query the message asks for, the session's earlier turns taken into account ("make it shorter").
    * The answer is validated against chatQuerySchema; one that fails, or a rejection, falls back to the rules.
+   * Its strings then pass the output filter field by field (plainChatQuery; the rules' excepted), so a
+   * parser backed by a model need only add what it alone knows: its instructions, for the leak check.
    */
   parse(input: ChatParseInput, options: StrategyOptions): Promise<ChatQuery>;
 }
@@ -80,7 +82,9 @@ export interface ChatReplyWriter {
   readonly name: string;
   /**
    * The reply in pieces, in order, as they are written (the streaming form sends each as it comes); joined,
-   * they are the whole reply. It must name no title but those of `items` (and the viewer's own references).
+   * they are the whole reply. It must name no title but those of `items` (and the viewer's own references),
+   * and a writer backed by a model must pass each piece through the output filter (src/llm/output-filter.ts)
+   * before yielding it: the service cannot take back a piece already streamed.
    */
   write(context: ChatReplyContext, options: StrategyOptions): AsyncIterable<string>;
 }

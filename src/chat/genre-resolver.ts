@@ -64,7 +64,9 @@ export function resolveGenres(
 export function resolveGenre(word: string, labels: readonly GenreLabel[]): string[] {
   const phrase = phraseOf(word);
   if (phrase === '') return [];
-  const alternatives = [phrase, ...(SYNONYMS[phrase] ?? [])].map((text) => text.split(' ').map(stem));
+  // Own keys only: "constructor" is a word someone may type, and Object.prototype's is no synonym list.
+  const synonyms = Object.hasOwn(SYNONYMS, phrase) ? SYNONYMS[phrase]! : [];
+  const alternatives = [phrase, ...synonyms].map((text) => text.split(' ').map(stem));
   const matches = labels.filter((entry) => {
     const labelStems = wordsOf(entry.label).map(stem);
     return alternatives.some((stems) => phraseMatches(stems, labelStems));

@@ -2,10 +2,14 @@
  * The offline chat reply: a few sentences that say what was understood and which items lead the answer
  * ('Here are 10 movies like Stranger Things, without horror: "X", "Y" and "Z" lead the list.'), or, when
  * nothing matched, which constraint to loosen. The only titles it quotes are those of the returned items;
- * the titles the viewer named are echoed unquoted, as part of what they asked. English and French. Pure.
+ * the titles the viewer named are echoed unquoted, as part of what they asked. It repeats only plain text:
+ * the query's words pass the output filter (src/llm/output-filter.ts), since a model or a viewer may have
+ * written them, and a catalog title with markup or an invisible character is not quoted. English and
+ * French. Pure.
  */
+import { characterProblem, checkModelText } from '../llm/output-filter.ts';
 import { maturityAge } from '../recommender/item-filters.ts';
-import type { ChatQuery } from './chat-query.ts';
+import { type ChatQuery, plainChatQuery } from './chat-query.ts';
 import type { ChatReplyContext } from './chat-strategies.ts';
 import { languageOf, TYPE_NOUNS } from './chat-vocabulary.ts';
 
@@ -15,6 +19,8 @@ const LEADING_TITLES = 3;
 const MAX_QUOTED_LENGTH = 80;
 /** Semantic text echoed in the reply up to this length; longer, the reply leaves it out. */
 const MAX_ECHOED_TEXT = 60;
+/** A title the viewer named that is longer than this is not a title: the reply does not repeat it. */
+const MAX_UNRESOLVED_LENGTH = 200;
 
 /** What the reply needs of the turn. */
 export type TemplateReplyInput = Pick<
@@ -25,26 +31,45 @@ export type TemplateReplyInput = Pick<
 /** The reply, sentence by sentence. */
 export function writeTemplateReply(input: TemplateReplyInput): string[] {
   const book = input.locale === 'fr' ? french : english;
-  const titles = input.items.map((entry) => clip(entry.item.title));
-  const references = input.references.map((reference) => clip(reference.title));
+  const query = plainChatQuery(input.query);
+  const count = input.items.length;
+  const titles = input.items
+    .map((entry) => entry.item.title)
+    .filter(quotable)
+    .map(clip);
+  const references = input.references
+    .map((reference) => reference.title)
+    .filter(quotable)
+    .map(clip);
   const sentences: string[] = [];
-  const missing = input.unresolvedReferences.map(clip);
-  if (missing.length > 0) sentences.push(book.notFound(missing, titles.length > 0));
-  if (titles.length === 0) {
-    sentences.push(book.nothing(input.query, references));
-    sentences.push(book.suggest(suggestionsFor(input)));
+  const missing = input.unresolvedReferences
+    .filter((title) => checkModelText(title, { maxLength: MAX_UNRESOLVED_LENGTH }).ok)
+    .map(clip);
+  if (missing.length > 0) sentences.push(book.notFound(missing, count > 0));
+  if (count === 0) {
+    sentences.push(book.nothing(query, references));
+    sentences.push(book.suggest(suggestionsFor(query, input.requestFilters)));
     return sentences;
   }
-  sentences.push(book.found(input.query, references, titles, titles.length < input.limit));
+  sentences.push(book.found(query, references, count, titles, count < input.limit));
   return sentences;
+}
+
+/** Whether a catalog title can be quoted: catalog text, but no markup or character that hides or reorders. */
+function quotable(title: string): boolean {
+  return (
+    characterProblem(title) === undefined && !/[<>]/.test(title.normalize('NFKC')) && title.trim() !== ''
+  );
 }
 
 type Suggestion =
   'duration' | 'years' | 'maturity' | 'language' | 'genres' | 'exclusions' | 'types' | 'filters' | 'rephrase';
 
 /** What to loosen, most likely culprit first: the narrowest constraints of the query, then the page's. */
-function suggestionsFor(input: TemplateReplyInput): { kinds: Suggestion[]; excluded: string[] } {
-  const { query } = input;
+function suggestionsFor(
+  query: ChatQuery,
+  requestFilters: TemplateReplyInput['requestFilters'],
+): { kinds: Suggestion[]; excluded: string[] } {
   const kinds: Suggestion[] = [];
   if (query.minDurationMinutes !== null || query.maxDurationMinutes !== null) kinds.push('duration');
   if (query.yearFrom !== null || query.yearTo !== null) kinds.push('years');
@@ -53,13 +78,14 @@ function suggestionsFor(input: TemplateReplyInput): { kinds: Suggestion[]; exclu
   if (query.genres.length > 0) kinds.push('genres');
   if (query.excludeGenres.length > 0) kinds.push('exclusions');
   if (query.types.length > 0) kinds.push('types');
-  if (Object.values(input.requestFilters).some((value) => value !== undefined)) kinds.push('filters');
+  if (Object.values(requestFilters).some((value) => value !== undefined)) kinds.push('filters');
   if (kinds.length === 0) kinds.push('rephrase');
   return { kinds: kinds.slice(0, 2), excluded: query.excludeGenres };
 }
 
 interface Phrasebook {
-  found(query: ChatQuery, references: string[], titles: string[], fewer: boolean): string;
+  /** `count` items were found; `titles` are those of them that can be quoted, in order. */
+  found(query: ChatQuery, references: string[], count: number, titles: string[], fewer: boolean): string;
   nothing(query: ChatQuery, references: string[]): string;
   notFound(titles: string[], someFound: boolean): string;
   suggest(suggestions: { kinds: Suggestion[]; excluded: string[] }): string;
@@ -69,10 +95,8 @@ const english: Phrasebook = (() => {
   const and = (words: readonly string[], joiner = 'and') =>
     words.length <= 1 ? (words[0] ?? '') : `${words.slice(0, -1).join(', ')} ${joiner} ${words.at(-1)}`;
   const quoted = (titles: readonly string[]) => and(titles.map((title) => `"${title}"`));
-  const noun = (query: ChatQuery, plural: boolean) => {
-    const nouns = query.types.length === 1 ? TYPE_NOUNS[query.types[0]!]?.en : undefined;
-    return (nouns ?? ['title', 'titles'])[plural ? 1 : 0];
-  };
+  const noun = (query: ChatQuery, plural: boolean) =>
+    (nounsOf(query)?.en ?? ['title', 'titles'])[plural ? 1 : 0];
   const minutes = (value: number) => {
     if (value < 60 || value % 60 !== 0) {
       const hours = Math.floor(value / 60);
@@ -129,15 +153,15 @@ const english: Phrasebook = (() => {
     rephrase: () => 'other words, or a title you like',
   };
   return {
-    found(query, references, titles, fewer) {
-      const count = titles.length;
-      if (count === 1)
-        return `${fewer ? 'I found only one' : 'Here is one'} ${describe(query, references, false)}: ${quoted(titles)}.`;
-      const lead = `${fewer ? 'I found only' : 'Here are'} ${count} ${describe(query, references, true)}`;
+    found(query, references, count, titles, fewer) {
       const top = titles.slice(0, LEADING_TITLES);
-      return count > LEADING_TITLES || top.length === LEADING_TITLES
-        ? `${lead}: ${quoted(top)} lead the list.`
-        : `${lead}: ${quoted(top)}.`;
+      if (count === 1) {
+        const lead = `${fewer ? 'I found only one' : 'Here is one'} ${describe(query, references, false)}`;
+        return top.length === 0 ? `${lead}.` : `${lead}: ${quoted(top)}.`;
+      }
+      const lead = `${fewer ? 'I found only' : 'Here are'} ${count} ${describe(query, references, true)}`;
+      if (top.length === 0) return `${lead}.`;
+      return count >= LEADING_TITLES ? `${lead}: ${quoted(top)} lead the list.` : `${lead}: ${quoted(top)}.`;
     },
     nothing: (query, references) => `I found no ${describe(query, references, true)}.`,
     notFound: (titles, someFound) =>
@@ -155,10 +179,7 @@ const french: Phrasebook = (() => {
     words.length <= 1 ? (words[0] ?? '') : `${words.slice(0, -1).join(', ')} ${joiner} ${words.at(-1)}`;
   const quoted = (titles: readonly string[]) =>
     and(titles.map((title) => `\u00ab\u00a0${title}\u00a0\u00bb`));
-  const noun = (query: ChatQuery) => {
-    const nouns = query.types.length === 1 ? TYPE_NOUNS[query.types[0]!]?.fr : undefined;
-    return (nouns ?? ['titre', 'titres'])[1];
-  };
+  const noun = (query: ChatQuery) => (nounsOf(query)?.fr ?? ['titre', 'titres'])[1];
   const minutes = (value: number) => {
     if (value < 60 || value % 60 !== 0) {
       const hours = Math.floor(value / 60);
@@ -218,14 +239,17 @@ const french: Phrasebook = (() => {
     rephrase: () => 'd\u2019autres mots, ou un titre que vous aimez',
   };
   return {
-    found(query, references, titles, fewer) {
-      const count = titles.length;
+    found(query, references, count, titles, fewer) {
       const top = titles.slice(0, LEADING_TITLES);
+      if (count === 1) {
+        if (top.length === 0) return fewer ? 'Un seul résultat.' : 'Voici un résultat.';
+        return `${fewer ? 'Un seul résultat' : 'Voici'}\u00a0: ${quoted(top)}.`;
+      }
       const lead = fewer
         ? `Seulement ${count} ${describe(query, references)}`
         : `Voici ${count} ${describe(query, references)}`;
-      if (count === 1) return `${fewer ? 'Un seul résultat' : 'Voici'}\u00a0: ${quoted(top)}.`;
-      return count > LEADING_TITLES || top.length === LEADING_TITLES
+      if (top.length === 0) return `${lead}.`;
+      return count >= LEADING_TITLES
         ? `${lead}\u00a0: ${quoted(top)} ouvrent la liste.`
         : `${lead}\u00a0: ${quoted(top)}.`;
     },
@@ -240,6 +264,12 @@ const french: Phrasebook = (() => {
       )}.`,
   };
 })();
+
+/** The nouns of the query's one item type, if the reply knows them. */
+function nounsOf(query: ChatQuery): (typeof TYPE_NOUNS)[string] | undefined {
+  const type = query.types.length === 1 ? query.types[0]! : undefined;
+  return type !== undefined && Object.hasOwn(TYPE_NOUNS, type) ? TYPE_NOUNS[type] : undefined;
+}
 
 /** One line, at most MAX_QUOTED_LENGTH, its own double quotes curly so that they cannot end the quote. */
 function clip(text: string): string {

@@ -87,6 +87,14 @@ export interface ImportsTable {
   created_at: CreatedTimestamp;
   read_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
   finished_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  /** When it last moved: records read, a batch finished (or a sweeper looked at it). */
+  progress_at: Generated<Date>;
+  /** When its reader last said it was alive. */
+  reader_alive_at: Generated<Date>;
+  /** Batches the reader has handed to the queue so far. */
+  batches_submitted: ColumnType<number, number | undefined, number>;
+  /** Items it stored but could not embed, left for a later run. */
+  embeddings_pending: ColumnType<boolean, boolean | undefined, boolean>;
 }
 
 /** A record an import could not take: where it was and why. */
@@ -189,6 +197,12 @@ export interface ChatSessionsTable {
   expires_at: Timestamp;
 }
 
+/** Erased users: their user tokens issued at or before `revoked_through` are refused. */
+export interface UserTokenRevocationsTable {
+  user_id: string;
+  revoked_through: Timestamp;
+}
+
 /** One turn of a chat session as stored (JSON). */
 export interface StoredChatTurn {
   /** When the turn was answered (ISO 8601). */
@@ -218,6 +232,7 @@ export interface Database {
   item_stats: ItemStatsTable;
   recommendation_impressions: RecommendationImpressionsTable;
   chat_sessions: ChatSessionsTable;
+  user_token_revocations: UserTokenRevocationsTable;
 }
 
 export type ItemRow = Selectable<ItemsTable>;

@@ -101,6 +101,14 @@ export function createOpenAiEmbedder(options: OpenAiEmbedderOptions): Embedder {
         throw new Error(
           `the embedding server answered vectors of dimension ${wrong.length}, but MARQUEE_EMBEDDING_DIMENSION is ${space.dimension}`,
         );
+      // NaN, infinities or a zero vector would poison every distance computed with it (and answer 500).
+      const unusable = vectors.findIndex(
+        (vector) => !vector.every(Number.isFinite) || vector.every((v) => v === 0),
+      );
+      if (unusable !== -1)
+        throw new Error(
+          `the embedding server answered an unusable vector for input ${unusable}: not finite numbers, or all zeros`,
+        );
       options.metrics?.calls.inc({ provider: 'openai', outcome: 'ok' });
       return vectors.map(normalize);
     } catch (error) {

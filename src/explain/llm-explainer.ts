@@ -7,23 +7,31 @@
  * Catalog text is untrusted (a feed can say anything): it only ever enters the prompt as JSON string
  * values inside one delimited data block, truncated, and the instructions say it is data. What comes back
  * is checked as if the model had obeyed an injection anyway: cited ids must be in the prompt, quoted and
- * catalog titles must be the prompt's, nothing may repeat the instructions, and the sentence must be plain.
+ * catalog titles must be the prompt's, and the sentence must pass the output filter that every
+ * model-written string passes (src/llm/output-filter.ts: plain text, no link, phone number or request for
+ * credentials, no run of the instructions).
  */
 import { z } from 'zod';
 import type { ExplainableItem, EvidenceItems, ExplanationContext } from './template-explainer.ts';
 import { EXPLANATION_MAX_LENGTH } from './template-explainer.ts';
 import type { ExplanationLocale } from './locale.ts';
+import { checkModelText, normaliseForMatch } from '../llm/output-filter.ts';
 
-/** Part of every cache key: a new prompt writes new explanations. */
-export const EXPLANATION_PROMPT_VERSION = 1;
+export { normaliseForMatch };
+
+/**
+ * Part of every cache key: a new prompt writes new explanations. 2: explanations cached before the output
+ * filter were checked less strictly, so they are written again rather than served.
+ */
+export const EXPLANATION_PROMPT_VERSION = 2;
 
 /** Untrusted text is cut to this many characters: a description long enough to say what the item is. */
 const MAX_DESCRIPTION_LENGTH = 300;
 const MAX_TITLE_LENGTH = 120;
 const MAX_DETAIL_LENGTH = 160;
 const MAX_LABELS = 6;
-/** Consecutive words of the instructions that, found in an answer, mean the prompt leaked. */
-const LEAK_SHINGLE_WORDS = 5;
+/** An explanation shorter than this says nothing about the item. */
+const MIN_EXPLANATION_LENGTH = 15;
 
 /** What the model answers. Lengths are checked per item afterwards, so one long sentence costs one item. */
 export const llmExplanationsSchema = z.strictObject({
@@ -152,10 +160,13 @@ export type CheckedExplanation =
 export function checkExplanation(entry: LlmExplanation, check: ExplanationCheck): CheckedExplanation {
   const fail = (problem: string): CheckedExplanation => ({ ok: false, itemId: entry.itemId, problem });
   if (!check.pageItemIds.has(entry.itemId)) return fail('explains an item that is not on the page');
-  const text = entry.text.replace(/\s+/g, ' ').trim();
-  if (text.length < 15) return fail('too short to say anything');
-  if (text.length > EXPLANATION_MAX_LENGTH) return fail(`longer than ${EXPLANATION_MAX_LENGTH} characters`);
-  if (/[<>{}[\]`]|https?:|www\./i.test(text)) return fail('not plain text');
+  const plain = checkModelText(entry.text, {
+    maxLength: EXPLANATION_MAX_LENGTH,
+    instructions: [check.instructions],
+  });
+  if (!plain.ok) return fail(plain.problem);
+  const { text } = plain;
+  if (text.length < MIN_EXPLANATION_LENGTH) return fail('too short to say anything');
   if (/^\W*recommended for you\W*$/i.test(text)) return fail('generic');
   const evidenceItemIds = [...new Set(entry.evidenceItemIds)];
   const outside = evidenceItemIds.find((id) => !check.prompt.promptItemIds.has(id) || id === entry.itemId);
@@ -170,7 +181,6 @@ export function checkExplanation(entry: LlmExplanation, check: ExplanationCheck)
   for (const title of check.catalogTitlesNamed)
     if (containsPhrase(unexplained, title) && !check.prompt.promptTitles.has(title))
       return fail(`names the catalog title ${JSON.stringify(title)}, which is not in the prompt`);
-  if (leaksInstructions(text, check.instructions)) return fail('repeats the instructions');
   return { ok: true, itemId: entry.itemId, text, evidenceItemIds };
 }
 
@@ -199,16 +209,6 @@ export function titleCandidates(text: string): string[] {
   return [...found];
 }
 
-/** Lower case, accents and punctuation gone, single spaces: how titles are compared. */
-export function normaliseForMatch(text: string): string {
-  return text
-    .normalize('NFKD')
-    .replace(/\p{M}/gu, '')
-    .toLowerCase()
-    .replace(/[^\p{L}\p{N}]+/gu, ' ')
-    .trim();
-}
-
 function quotedSpans(text: string): string[] {
   return [...text.matchAll(/"([^"]{1,200})"|“([^”]{1,200})”|«\s?([^»]{1,200}?)\s?»/g)].map(
     (match) => match[1] ?? match[2] ?? match[3] ?? '',
@@ -217,17 +217,6 @@ function quotedSpans(text: string): string[] {
 
 function containsPhrase(haystack: string, phrase: string): boolean {
   return ` ${haystack} `.includes(` ${phrase} `);
-}
-
-function leaksInstructions(text: string, instructions: string): boolean {
-  const words = normaliseForMatch(instructions).split(' ');
-  const shingles = new Set<string>();
-  for (let n = 0; n + LEAK_SHINGLE_WORDS <= words.length; n++)
-    shingles.add(words.slice(n, n + LEAK_SHINGLE_WORDS).join(' '));
-  const said = normaliseForMatch(text).split(' ');
-  for (let n = 0; n + LEAK_SHINGLE_WORDS <= said.length; n++)
-    if (shingles.has(said.slice(n, n + LEAK_SHINGLE_WORDS).join(' '))) return true;
-  return false;
 }
 
 function clip(text: string, max: number): string {

@@ -16,6 +16,8 @@ import {
 } from '../repositories/item-embeddings.repository.ts';
 import {
   finishImportBatch,
+  finishBatchWithoutEmbeddings,
+  findImportState,
   forgetSeenIds,
   areImportBatchesWritten,
   type BatchCounts,
@@ -31,6 +33,7 @@ import {
   recordImportBatch,
   recordSyncDeletions,
   rememberSeenIds,
+  touchImportProgress,
   upsertItemsChanged,
   upsertUsersChanged,
 } from '../repositories/imports.repository.ts';
@@ -73,6 +76,14 @@ export interface EndedImport {
   importId: string;
   kind: ImportKind;
   status: 'completed' | 'failed';
+}
+
+/** A batch's embedding step failed (its rows are written): the embedder's error is the cause. */
+export class BatchEmbeddingError extends Error {
+  constructor(cause: unknown) {
+    super(`embedding failed: ${(cause as Error | undefined)?.message ?? String(cause)}`, { cause });
+    this.name = 'BatchEmbeddingError';
+  }
 }
 
 /** The last record for each id wins within a batch (one statement cannot write a row twice). */
@@ -200,10 +211,15 @@ export async function processImportBatch(context: BatchContext, batch: ImportBat
       context.logger,
     );
   const pending = batch.kind === 'items' ? await findBatchItemsNeedingEmbedding(db, policy, batch) : [];
-  const vectors =
-    pending.length === 0 ? [] : await (await context.embedder()).embed(pending.map((item) => item.text));
+  let vectors: Float32Array[] = [];
+  if (pending.length > 0)
+    try {
+      vectors = await (await context.embedder()).embed(pending.map((item) => item.text));
+    } catch (error) {
+      throw new BatchEmbeddingError(error);
+    }
   await db.transaction().execute(async (trx) => {
-    const stored = await storeItemEmbeddings(
+    await storeItemEmbeddings(
       trx,
       policy.space,
       pending.map((item, index) => ({
@@ -212,30 +228,63 @@ export async function processImportBatch(context: BatchContext, batch: ImportBat
         contentHash: item.hash,
       })),
     );
-    await finishImportBatch(trx, batch.importId, batch.batchNo, stored);
+    await finishImportBatch(trx, batch.importId, batch.batchNo, embeddableIds(batch));
   });
+  await touchImportProgress(db, batch.importId);
   // Also when this batch was already done: its first run may have died before finalizing.
   const ended = await finalizeImportIfDone(db, batch.importId);
   if (ended) context.onImportEnded?.(ended);
 }
 
-/** Records a batch that could not be applied after all its attempts, so the import can still finish. */
+/** The ids of a batch's items that it embeds (the upserts of an items batch). */
+function embeddableIds(batch: ImportBatch): string[] {
+  if (batch.kind !== 'items') return [];
+  return lastPerId(batch.records).kept.flatMap((record) => (record.op === 'upsert' ? [record.id] : []));
+}
+
+/**
+ * Records a batch that could not be applied after all its attempts, so that the import still ends. A batch
+ * that was never written is counted as failed; one whose rows were written by an earlier attempt (its
+ * embedding kept failing) is finished with its items left pending, for a later run to embed. The reasons
+ * never quote the error: it may be the database's, which is for the log (the callers log it), not the client.
+ */
 export async function recordFailedBatch(
   db: Kysely<Database>,
   batch: ImportBatch,
-  reason: string,
+  error: unknown,
+  attempts: number,
   onImportEnded?: BatchContext['onImportEnded'],
 ): Promise<void> {
+  const lines = batch.records.map((record) => record.line);
+  const span = lines.length === 0 ? '' : `lines ${Math.min(...lines)}-${Math.max(...lines)}: `;
   await db.transaction().execute(async (trx) => {
-    if (!(await claimImportBatch(trx, batch.importId, batch.batchNo))) return;
-    await recordImportBatch(
+    if (await claimImportBatch(trx, batch.importId, batch.batchNo)) {
+      const reason = `not written: the batch failed ${attempts} times on a server error (the server log has the cause)`;
+      await recordImportBatch(
+        trx,
+        batch.importId,
+        batch.batchNo,
+        { inserted: 0, updated: 0, unchanged: 0, deleted: 0, failed: batch.records.length },
+        batch.records.slice(0, 5).map((record) => ({ line: record.line, id: record.id, reason })),
+      );
+      await finishImportBatch(trx, batch.importId, batch.batchNo, []);
+      await touchImportProgress(trx, batch.importId);
+      return;
+    }
+    const why =
+      error instanceof BatchEmbeddingError
+        ? `the embedder failed ${attempts} times`
+        : 'a server error (the server log has the cause)';
+    await finishBatchWithoutEmbeddings(
       trx,
       batch.importId,
       batch.batchNo,
-      { inserted: 0, updated: 0, unchanged: 0, deleted: 0, failed: batch.records.length },
-      batch.records.slice(0, 5).map((record) => ({ line: record.line, id: record.id, reason })),
+      {
+        line: lines[0] ?? 0,
+        reason: `${span}stored but not embedded (${why}); the items stay pending and are embedded later`,
+      },
+      embeddableIds(batch),
     );
-    await finishImportBatch(trx, batch.importId, batch.batchNo, 0);
   });
   const ended = await finalizeImportIfDone(db, batch.importId);
   if (ended) onImportEnded?.(ended);
@@ -295,9 +344,16 @@ export async function waitForPreviousBatch(
   const after = batch.after ?? (batch.batchNo > 0 ? [batch.batchNo - 1] : []);
   if (batch.kind === 'events' || after.length === 0) return true;
   const deadline = Date.now() + timeoutMs;
+  let stateCheckedAt = Date.now();
   for (;;) {
     if (await areImportBatchesWritten(db, batch.importId, after)) return true;
     if (Date.now() >= deadline) return false;
+    // An import that has ended (failed: a batch it waits for was lost, say) has no order left to keep.
+    if (Date.now() - stateCheckedAt >= 1_000) {
+      stateCheckedAt = Date.now();
+      const state = await findImportState(db, batch.importId);
+      if (state !== 'receiving' && state !== 'processing') return true;
+    }
     await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
 }

@@ -8,11 +8,25 @@
 // quoted constant) followed by transforms. Empty values are absent values. A mapping file is a JSON object
 // of the same `target: expression` pairs.
 
+import { countryCode } from './country-codes.ts';
+
 export class MappingError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'MappingError';
   }
+}
+
+/**
+ * Path segments that reach a prototype when written through (`x.__proto__.y = 1`, `x.constructor.prototype.y
+ * = 1`): refused in targets and source columns alike, so that no mapping can pollute every object.
+ */
+const RESERVED_SEGMENTS: ReadonlySet<string> = new Set(['__proto__', 'prototype', 'constructor']);
+
+function checkSegments(path: string, what: 'field' | 'column'): void {
+  const reserved = path.split('.').find((segment) => RESERVED_SEGMENTS.has(segment.trim()));
+  if (reserved !== undefined)
+    throw new MappingError(`"${path}": "${reserved}" is a reserved name and cannot be a ${what} name`);
 }
 
 type Value = unknown;
@@ -120,11 +134,14 @@ function transformFor(name: string, args: string[]): Transform {
               .filter(Boolean)
               .map((name) => ({ name, role }));
     }
+    case 'country':
+      // Unknown names stay as they are: no data is lost, and the import's records say what was sent.
+      return each((value) => countryCode(value) ?? value.trim());
     case 'bool':
       return each((value) => ['1', 'true', 'yes', 'y'].includes(value.trim().toLowerCase()));
     default:
       throw new MappingError(
-        `unknown transform "${name}" (known: split, trim, lower, upper, int, number, year, date, minutes, seconds, seasons, map, credits, bool)`,
+        `unknown transform "${name}" (known: split, trim, lower, upper, int, number, year, date, minutes, seconds, seasons, map, credits, country, bool)`,
       );
   }
 }
@@ -163,6 +180,7 @@ function parseTerm(text: string): Term {
   if (source === undefined || source.trim() === '')
     throw new MappingError(`"${text}" names no source column`);
   const trimmedSource = source.trim();
+  if (!/^["']/.test(trimmedSource)) checkSegments(trimmedSource, 'column');
   const transforms = steps.map((step) => {
     const match = /^\s*([a-z]+)\s*(?:\((.*)\))?\s*$/s.exec(step);
     if (!match) throw new MappingError(`cannot read the transform "${step}"`);
@@ -191,6 +209,7 @@ export function parseMapping(spec: string | Record<string, string>): Mapping {
     targets: pairs.map(([target, expression]) => {
       if (!/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/.test(target))
         throw new MappingError(`"${target}" is not a field name (use attributes.name for your own fields)`);
+      checkSegments(target, 'field');
       if (typeof expression !== 'string')
         throw new MappingError(`the expression for "${target}" must be a string`);
       return { path: target.split('.'), terms: splitTopLevel(expression, '+').map(parseTerm) };
@@ -198,19 +217,23 @@ export function parseMapping(spec: string | Record<string, string>): Mapping {
   };
 }
 
+/** A column of the record, or a dotted path into it; own properties only (nothing inherited is data). */
 const readPath = (record: Record<string, unknown>, column: string): unknown => {
-  if (column in record) return record[column];
+  if (Object.hasOwn(record, column)) return record[column];
   let value: unknown = record;
   for (const key of column.split('.')) {
-    if (value === null || typeof value !== 'object') return undefined;
+    if (value === null || typeof value !== 'object' || !Object.hasOwn(value, key)) return undefined;
     value = (value as Record<string, unknown>)[key];
   }
   return value;
 };
 
-/** Applies a mapping to one source record; absent and empty values are left out. */
+/**
+ * Applies a mapping to one source record; absent and empty values are left out. The record is built on
+ * null-prototype objects: whatever a path says, writing it can only ever add data.
+ */
 export function applyMapping(mapping: Mapping, record: Record<string, unknown>): Record<string, unknown> {
-  const result: Record<string, unknown> = {};
+  const result = Object.create(null) as Record<string, unknown>;
   for (const { path, terms } of mapping.targets) {
     const values = terms
       .map((term) => {
@@ -228,8 +251,12 @@ export function applyMapping(mapping: Mapping, record: Record<string, unknown>):
         : values.flatMap((entry): unknown[] => (Array.isArray(entry) ? (entry as unknown[]) : [entry]));
     let target = result;
     for (const key of path.slice(0, -1)) {
-      target[key] ??= {};
-      target = target[key] as Record<string, unknown>;
+      const next = target[key];
+      target = (
+        next !== null && typeof next === 'object' && !Array.isArray(next)
+          ? next
+          : (target[key] = Object.create(null))
+      ) as Record<string, unknown>;
     }
     target[path.at(-1) ?? ''] = value;
   }

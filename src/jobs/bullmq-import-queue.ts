@@ -61,11 +61,28 @@ export function createBullmqImportQueue(options: {
   );
   const pollMs = options.pollMs ?? 50;
   return {
-    async submit(batch) {
+    async submit(batch, { signal } = {}) {
       await queue.add('batch', batch, { jobId: jobIdOf(batch) });
       const submitted = batch.batchNo + 1;
-      while (submitted - (await countFinishedBatches(options.db, batch.importId)) >= options.maxQueuedBatches)
+      while (
+        submitted - (await countFinishedBatches(options.db, batch.importId)) >=
+        options.maxQueuedBatches
+      ) {
+        signal?.throwIfAborted();
         await sleep(pollMs);
+      }
+    },
+    async inspect(importId, batchNos) {
+      const live: number[] = [];
+      const failed: ImportBatch[] = [];
+      for (const batchNo of batchNos) {
+        const job = await queue.getJob(jobIdOf({ importId, batchNo }));
+        const state = job ? await job.getState() : 'unknown';
+        if (job && state === 'failed') failed.push(job.data);
+        // A completed job has finished its batch; unknown: never added, or removed.
+        else if (state !== 'completed' && state !== 'unknown') live.push(batchNo);
+      }
+      return { live, failed };
     },
     async close() {
       await queue.close();
@@ -125,14 +142,12 @@ export function startImportWorker(options: {
       final ? 'import batch failed' : 'import batch failed; it will be retried',
     );
     if (!final) return;
-    recordFailedBatch(
-      context.db,
-      batch,
-      `batch failed after ${job.attemptsMade} attempts: ${error.message}`,
-      context.onImportEnded,
-    ).catch((recordError: unknown) => {
-      logger.error({ err: recordError, importId: batch.importId }, 'could not record a failed batch');
-    });
+    recordFailedBatch(context.db, batch, error, job.attemptsMade, context.onImportEnded).catch(
+      (recordError: unknown) => {
+        // The sweeper records it later (the job stays in the failed set with its records).
+        logger.error({ err: recordError, importId: batch.importId }, 'could not record a failed batch');
+      },
+    );
   });
   worker.on('stalled', (jobId) => {
     logger.warn({ jobId }, 'an import batch lost its worker; it goes back to the queue');

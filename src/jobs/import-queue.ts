@@ -10,10 +10,23 @@ import {
   waitForPreviousBatch,
 } from '../ingest/import-batch.ts';
 
+/** What a queue knows of some batches of an import (see ImportBatchQueue.inspect). */
+export interface BatchesInQueue {
+  /** Still to run, or running. */
+  live: number[];
+  /** Failed for good, with their records, in case their failure was never recorded (its worker died). */
+  failed: ImportBatch[];
+}
+
 /** Where an import's batches go: processed in this process (embedded) or by BullMQ workers (served). */
 export interface ImportBatchQueue {
-  /** Hands a batch over; resolves when there is room for the next (back-pressure on the reader). */
-  submit(batch: ImportBatch): Promise<void>;
+  /**
+   * Hands a batch over; resolves when there is room for the next (back-pressure on the reader), or rejects
+   * with the signal's reason when it aborts first.
+   */
+  submit(batch: ImportBatch, options?: { signal?: AbortSignal | undefined }): Promise<void>;
+  /** Which of these batches of an import the queue still holds (for the sweeper); the others are not queued. */
+  inspect(importId: string, batchNos: readonly number[]): Promise<BatchesInQueue>;
   close(): Promise<void>;
 }
 
@@ -40,12 +53,7 @@ export async function runBatchWithRetries(
           { err: error, importId: batch.importId, batchNo: batch.batchNo },
           'import batch failed',
         );
-        await recordFailedBatch(
-          context.db,
-          batch,
-          `batch failed after ${attempts} attempts: ${(error as Error).message}`,
-          context.onImportEnded,
-        );
+        await recordFailedBatch(context.db, batch, error, attempts, context.onImportEnded);
         return;
       }
       await sleep(Math.min(10_000, 200 * 2 ** attempt) * (0.5 + Math.random() / 2));
@@ -67,6 +75,13 @@ export function createInProcessImportQueue(
   const running = new Set<Promise<void>>();
   const waiting: ImportBatch[] = [];
   const roomWaiters: (() => void)[] = [];
+  // The batch numbers of each import that are waiting or running here.
+  const held = new Map<string, Set<number>>();
+  const release = (batch: ImportBatch) => {
+    const numbers = held.get(batch.importId);
+    numbers?.delete(batch.batchNo);
+    if (numbers?.size === 0) held.delete(batch.importId);
+  };
   const startNext = () => {
     while (running.size < concurrency && waiting.length > 0) {
       const batch = waiting.shift() as ImportBatch;
@@ -75,19 +90,45 @@ export function createInProcessImportQueue(
         await waitForPreviousBatch(context.db, batch, { timeoutMs: Number.POSITIVE_INFINITY });
         await runBatchWithRetries(context, batch, logger);
       })()
-        .catch((error: unknown) => logger?.error({ err: error }, 'import batch failed'))
+        .catch((error: unknown) =>
+          logger?.error({ err: error, importId: batch.importId }, 'import batch failed'),
+        )
         .finally(() => {
+          release(batch);
           running.delete(run);
           startNext();
         });
       running.add(run);
     }
   };
+  const roomFor = (signal: AbortSignal | undefined) =>
+    new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        const index = roomWaiters.indexOf(wake);
+        if (index !== -1) roomWaiters.splice(index, 1);
+        reject(signal?.reason as Error);
+      };
+      const wake = () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      roomWaiters.push(wake);
+    });
   return {
-    async submit(batch) {
-      while (waiting.length >= maxPending) await new Promise<void>((resolve) => roomWaiters.push(resolve));
+    async submit(batch, { signal } = {}) {
+      while (waiting.length >= maxPending) await roomFor(signal);
+      signal?.throwIfAborted();
+      let numbers = held.get(batch.importId);
+      if (!numbers) held.set(batch.importId, (numbers = new Set()));
+      numbers.add(batch.batchNo);
       waiting.push(batch);
       startNext();
+    },
+    async inspect(importId, batchNos) {
+      const numbers = held.get(importId);
+      return { live: batchNos.filter((batchNo) => numbers?.has(batchNo)), failed: [] };
     },
     async close() {
       while (running.size > 0 || waiting.length > 0) await Promise.all([...running]);

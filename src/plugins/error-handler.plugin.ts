@@ -1,4 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import fp from 'fastify-plugin';
 import {
   type FieldProblem,
@@ -6,6 +8,7 @@ import {
   NotFoundError,
   PROBLEM_TYPE_PREFIX,
   ServiceUnavailableError,
+  TooManyRequestsError,
   UnauthorizedError,
   ValidationError,
 } from '../errors.ts';
@@ -61,6 +64,7 @@ export const errorHandlerPlugin = fp(
         request.log.info({ status: problem.status, problem: problem.detail }, 'request rejected');
       }
       if (error instanceof UnauthorizedError) reply.header('www-authenticate', 'Bearer realm="marquee"');
+      if (error instanceof TooManyRequestsError) reply.header('retry-after', String(error.retryAfterSeconds));
       if (error instanceof ServiceUnavailableError || problem.type === `${PROBLEM_TYPE_PREFIX}unavailable`) {
         reply.header(
           'retry-after',
@@ -68,6 +72,24 @@ export const errorHandlerPlugin = fp(
         );
       }
       return sendProblem(reply, problem);
+    });
+
+    // Answers that a plugin wrote itself (@fastify/sse's 406, say) still reach the client as problems.
+    // (An answer the route declares itself, as /readyz's 503 with its checks, is left as it is.)
+    app.addHook('onSend', async (request, reply, payload) => {
+      if (reply.statusCode < 400 || isProblemContentType(reply.getHeader('content-type'))) return payload;
+      const declared = request.routeOptions.schema?.response as object | undefined;
+      if (declared && Object.hasOwn(declared, String(reply.statusCode))) return payload;
+      const known = FASTIFY_STATUS_PROBLEMS[reply.statusCode];
+      reply.type(PROBLEM_CONTENT_TYPE);
+      return JSON.stringify({
+        type: PROBLEM_TYPE_PREFIX + (known?.slug ?? (reply.statusCode >= 500 ? 'internal' : 'client-error')),
+        title: known?.title ?? STATUS_CODES[reply.statusCode] ?? 'Error',
+        status: reply.statusCode,
+        detail: messageOf(payload) ?? STATUS_CODES[reply.statusCode] ?? 'Error',
+        instance: request.url.split('?')[0],
+        requestId: request.id,
+      } satisfies Problem);
     });
 
     app.setNotFoundHandler((request, reply) =>
@@ -100,6 +122,50 @@ export function answerFrameworkError(error: FastifyError, request: FastifyReques
     detail,
     requestId: request.id,
   });
+}
+
+/**
+ * For Fastify's constructor option `clientErrorHandler`: what Node's HTTP parser refuses before there is a
+ * request (headers too large, a malformed request line, a client too slow to send its headers), answered as a
+ * problem on the raw socket, which is then closed.
+ */
+export function answerClientError(error: Error & { code?: string }, socket: Socket) {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const status =
+    error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const known = FASTIFY_STATUS_PROBLEMS[status];
+  const detail =
+    status === 431
+      ? 'The request headers are larger than this server accepts.'
+      : status === 408
+        ? 'The request headers did not arrive in time.'
+        : 'The request is not valid HTTP.';
+  const body = JSON.stringify({
+    type: PROBLEM_TYPE_PREFIX + (known?.slug ?? 'bad-request'),
+    title: known?.title ?? 'Bad request',
+    status,
+    detail,
+  } satisfies Problem);
+  if (socket.writable)
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  socket.destroy(error);
+}
+
+const isProblemContentType = (value: unknown) =>
+  typeof value === 'string' && value.startsWith('application/problem+json');
+
+/** The `message` of a JSON error body a plugin wrote, when it has one. */
+function messageOf(payload: unknown): string | undefined {
+  if (typeof payload !== 'string') return undefined;
+  try {
+    const message = (JSON.parse(payload) as { message?: unknown } | null)?.message;
+    return typeof message === 'string' ? message : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function sendProblem(reply: FastifyReply, problem: Problem) {

@@ -4,7 +4,7 @@ import scalar from '@scalar/fastify-api-reference';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import packageJson from '../../package.json' with { type: 'json' };
-import { SCOPE_DESCRIPTIONS } from '../auth/access.ts';
+import { publicAccess, SCOPE_DESCRIPTIONS } from '../auth/access.ts';
 import { PROBLEM_TYPE_PREFIX } from '../errors.ts';
 import { finalizeOpenApiDocument } from './openapi-finalize.ts';
 
@@ -117,7 +117,7 @@ export const openapiPlugin = fp(
         >,
     });
 
-    app.get('/openapi.json', { schema: { hide: true }, config: { access: { public: true } } }, async () =>
+    app.get('/openapi.json', { schema: { hide: true }, config: { access: publicAccess } }, async () =>
       app.swagger(),
     );
 

@@ -12,7 +12,6 @@ import {
 } from '../schemas/admin.schema.ts';
 import { problemResponses } from '../schemas/problem.schema.ts';
 import { createApiKey, listApiKeySummaries } from '../services/api-keys.service.ts';
-import { mintUserToken } from '../services/user-tokens.service.ts';
 import { ConflictError } from '../errors.ts';
 
 // A training reads every event: minutes on a large history, far past the default request timeout.
@@ -88,7 +87,7 @@ export const adminRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request, reply) => {
       const { userId, expiresInSeconds } = request.body;
-      const minted = await mintUserToken(await app.userTokenSecret(), userId, expiresInSeconds);
+      const minted = await app.userTokens.mint(userId, expiresInSeconds);
       return reply.code(201).send({ ...minted, userId });
     },
   );

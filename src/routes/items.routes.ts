@@ -49,7 +49,7 @@ export const itemRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get(
     '/items/:itemId',
     {
-      config: { access: requireScope('read') },
+      config: { access: requireScope('read', { userToken: 'catalog' }) },
       schema: {
         operationId: 'getItem',
         summary: 'Get an item',
@@ -111,7 +111,7 @@ export const itemRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get(
     '/items',
     {
-      config: { access: requireScope('read') },
+      config: { access: requireScope('read', { userToken: 'catalog' }) },
       schema: {
         operationId: 'listItems',
         summary: 'List items',

@@ -58,7 +58,7 @@ export const recommendationRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/recommendations',
     {
-      config: { access: requireScope('client') },
+      config: { access: requireScope('client', { userToken: 'own-user-body' }) },
       schema: {
         operationId: 'recommendForSession',
         summary: 'Recommendations for a session',
@@ -90,7 +90,7 @@ export const recommendationRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get(
     '/items/:itemId/similar',
     {
-      config: { access: requireScope('read') },
+      config: { access: requireScope('read', { userToken: 'catalog' }) },
       schema: {
         operationId: 'similarItems',
         summary: 'Items similar to an item ("more like this")',

@@ -9,7 +9,7 @@ export const trendingRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get(
     '/trending',
     {
-      config: { access: requireScope('read') },
+      config: { access: requireScope('read', { userToken: 'catalog' }) },
       schema: {
         operationId: 'getTrending',
         summary: 'Trending items',
@@ -23,9 +23,8 @@ export const trendingRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request, reply) => {
-      const { window, limit, genre, ...filterQuery } = request.query;
+      const { window, limit, ...filterQuery } = request.query;
       const filters = filtersFromQuery(filterQuery);
-      if (genre !== undefined) filters.genresAll = [...(filters.genresAll ?? []), genre];
       const { page, cached } = await trendingItems(app.db, app.cache, { window, limit, filters });
       reply.header('x-cache', cached ? 'hit' : 'miss');
       return page;

@@ -58,7 +58,8 @@ export const userRoutes: FastifyPluginAsyncZod = async (app) => {
         operationId: 'deleteUser',
         summary: 'Erase a user',
         description:
-          'Privacy erasure: deletes the profile, every event of the user and every cached result about them. ' +
+          'Privacy erasure: deletes the profile, every event of the user and every cached result about them, ' +
+          'and revokes every user token minted for them until now (a token minted afterwards works). ' +
           'Idempotent: answers 204 whether or not the user existed.',
         tags: ['users'],
         params: userIdParamsSchema,
@@ -66,7 +67,7 @@ export const userRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request, reply) => {
-      await eraseUser(app.db, app.cache, request.params.userId);
+      await eraseUser(app, request.params.userId);
       return reply.code(204).send(null);
     },
   );
@@ -74,7 +75,7 @@ export const userRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get(
     '/users/:userId/events',
     {
-      config: { access: requireScope(['client', 'ingest']) },
+      config: { access: requireScope(['client', 'ingest'], { userToken: 'own-user-param' }) },
       schema: {
         operationId: 'listUserEvents',
         summary: "List a user's events",

@@ -1,18 +1,13 @@
 import { z } from 'zod';
 import { SCOPES } from '../auth/access.ts';
 import { USER_TOKEN_DEFAULT_SECONDS, USER_TOKEN_MAX_SECONDS } from '../services/user-tokens.service.ts';
-import { idSchema } from './common.schema.ts';
+import { idSchema, nonBlankTextSchema } from './common.schema.ts';
 
 const scopeSchema = z.enum(SCOPES, { message: `must be one of ${SCOPES.join(', ')}` });
 
 export const apiKeyCreateSchema = z
   .strictObject({
-    name: z
-      .string()
-      .trim()
-      .min(1)
-      .max(100)
-      .describe('What the key is for: "web frontend", "nightly import".'),
+    name: nonBlankTextSchema(100).describe('What the key is for: "web frontend", "nightly import".'),
     scopes: z
       .array(scopeSchema)
       .min(1)

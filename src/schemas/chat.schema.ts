@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { chatQuerySchema } from '../chat/chat-query.ts';
-import { idSchema } from './common.schema.ts';
+import { idSchema, nonBlankTextSchema } from './common.schema.ts';
 import {
   explainBodyShape,
   explanationStreamSchema,
@@ -22,12 +22,9 @@ export const chatRequestSchema = z
       .describe(
         'Personalise for this user (their taste, nothing they already watched); keeps the session theirs.',
       ),
-    message: z
-      .string()
-      .trim()
-      .min(1, { message: 'must not be empty' })
-      .max(CHAT_MESSAGE_MAX_LENGTH, { message: `must be at most ${CHAT_MESSAGE_MAX_LENGTH} characters` })
-      .describe('What the viewer wrote, in plain language.'),
+    message: nonBlankTextSchema(CHAT_MESSAGE_MAX_LENGTH).describe(
+      'What the viewer wrote, in plain language.',
+    ),
     filters: itemFiltersSchema
       .optional()
       .describe('Business rules every item obeys on top of what the message asks (region, maturity...).'),

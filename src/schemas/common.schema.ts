@@ -1,10 +1,31 @@
 import { z } from 'zod';
 
+/**
+ * Whether a string is text that can be stored and shown: no NUL (Postgres stores none in text or jsonb) and
+ * no unpaired UTF-16 surrogate (not Unicode; it cannot be encoded as UTF-8).
+ */
+export function isStorableText(value: string): boolean {
+  return !value.includes('\u0000') && value.isWellFormed();
+}
+export const STORABLE_TEXT_RULE = 'must not contain NUL characters or unpaired surrogates';
+
+/** Every string a client sends (body, query or path) starts from this: text that can be stored and shown. */
+export const textSchema = () => z.string().refine(isStorableText, { message: STORABLE_TEXT_RULE });
+
+/**
+ * Text that must say something: not blank (the schema's pattern says so), trimmed, at most `max` characters.
+ */
+export const nonBlankTextSchema = (max: number) =>
+  textSchema()
+    .regex(/\S/, { message: 'must not be blank' })
+    .trim()
+    .max(max, { message: `must be at most ${max} characters` });
+
 export const ID_PATTERN = /^[A-Za-z0-9._:@-]{1,128}$/;
 const ID_RULE = '1 to 128 characters from A-Z a-z 0-9 . _ : @ -';
 
 /** A client-chosen identifier (items, users, events, series). */
-export const idSchema = z.string().regex(ID_PATTERN, { message: `must be ${ID_RULE}` });
+export const idSchema = textSchema().regex(ID_PATTERN, { message: `must be ${ID_RULE}` });
 
 export const itemIdParamsSchema = z.strictObject({
   itemId: idSchema.describe(`The item's id: ${ID_RULE}.`).meta({ examples: ['movie-42'] }),
@@ -24,8 +45,7 @@ export const limitSchema = (defaultLimit: number, max: number) =>
     .describe(`How many results per page, 1 to ${max} (default ${defaultLimit}).`);
 
 /** An opaque pagination cursor as handed out in `nextCursor`. */
-export const cursorSchema = z
-  .string()
+export const cursorSchema = textSchema()
   .min(1)
   .max(512, { message: 'is not a cursor this API handed out' })
   .describe('The `nextCursor` of the previous page; omit for the first page.');
@@ -43,9 +63,52 @@ export const timestampSchema = z.iso
   .describe('ISO 8601 date-time with a time zone.');
 
 const MAX_JSON_OBJECT_BYTES = 16_384;
+/** Objects and arrays nested deeper than this in a free-form object are refused (recursion stays bounded). */
+export const MAX_JSON_DEPTH = 16;
+/** The one key JSON may hold that an ordinary `target[key] = value` would not write as data. */
+const PROTOTYPE_KEY = '__proto__';
 
-/** A free-form JSON object of bounded size (item and user attributes, event context). */
+/**
+ * The first problem of a free-form JSON value, with its path: a string or key that is not storable text, a
+ * `__proto__` key, or nesting past MAX_JSON_DEPTH. Undefined when there is none.
+ */
+export function findJsonValueProblem(
+  value: unknown,
+  path: (string | number)[] = [],
+): { path: (string | number)[]; message: string } | undefined {
+  if (path.length > MAX_JSON_DEPTH)
+    return { path, message: `is nested more than ${MAX_JSON_DEPTH} levels deep` };
+  if (typeof value === 'string')
+    return isStorableText(value) ? undefined : { path, message: STORABLE_TEXT_RULE };
+  if (Array.isArray(value)) {
+    for (let index = 0; index < value.length; index++) {
+      const problem = findJsonValueProblem(value[index], [...path, index]);
+      if (problem) return problem;
+    }
+    return undefined;
+  }
+  if (value !== null && typeof value === 'object') {
+    for (const key of Object.keys(value)) {
+      if (key === PROTOTYPE_KEY) return { path: [...path, key], message: 'is a reserved name' };
+      if (!isStorableText(key)) return { path: [...path, key], message: `the name ${STORABLE_TEXT_RULE}` };
+      const problem = findJsonValueProblem((value as Record<string, unknown>)[key], [...path, key]);
+      if (problem) return problem;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * A free-form JSON object of bounded size (item and user attributes, event context): keys of at most 128
+ * characters, storable text everywhere, no `__proto__` key at any depth (zod drops one at the top), bounded nesting.
+ */
 export const jsonObjectSchema = (maxBytes = MAX_JSON_OBJECT_BYTES) =>
-  z.record(z.string().max(128), z.unknown()).refine((value) => JSON.stringify(value).length <= maxBytes, {
-    message: `must be at most ${maxBytes} bytes of JSON`,
-  });
+  z
+    .record(textSchema().max(128), z.unknown())
+    .superRefine((value, context) => {
+      const problem = findJsonValueProblem(value);
+      if (problem) context.addIssue({ code: 'custom', path: problem.path, message: problem.message });
+    })
+    .refine((value) => JSON.stringify(value).length <= maxBytes, {
+      message: `must be at most ${maxBytes} bytes of JSON`,
+    });

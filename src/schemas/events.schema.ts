@@ -5,6 +5,7 @@ import {
   jsonObjectSchema,
   limitSchema,
   nextCursorSchema,
+  textSchema,
   timestampSchema,
 } from './common.schema.ts';
 import { EVENT_TYPES } from '../event-types.ts';
@@ -47,8 +48,7 @@ export const eventInputSchema = z
     timestamp: timestampSchema
       .optional()
       .describe('When it happened; defaults to now. Past times are normal.'),
-    recommendationId: z
-      .string()
+    recommendationId: textSchema()
       .min(1)
       .max(128)
       .optional()

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { IMPORT_MODES } from '../ingest/import-runner.ts';
+import { problemSchema } from './problem.schema.ts';
+import { textSchema } from './common.schema.ts';
 import { IMPORT_KINDS } from '../ingest/import-records.ts';
 import { IMPORT_FORMATS } from '../ingest/record-reader.ts';
 
@@ -17,8 +19,7 @@ export const importQuerySchema = z.strictObject({
     .enum(IMPORT_MODES)
     .default('upsert')
     .describe('upsert: insert or replace by id. sync: also delete the items or users absent from the file.'),
-  map: z
-    .string()
+  map: textSchema()
     .max(4_000)
     .optional()
     .describe('Column mapping, `target=source[:transform...]` pairs separated by commas (see the README).'),
@@ -63,10 +64,22 @@ export const importStatusSchema = z
       unchanged: z.number().int().describe('Already stored exactly so (or repeated in the file).'),
       deleted: z.number().int(),
       failed: z.number().int().describe('Records rejected, with reasons in `errors`.'),
-      embedded: z.number().int().describe('Items whose embedding was computed.'),
+      embedded: z
+        .number()
+        .int()
+        .describe(
+          'Items of the import whose embedding was stored while it ran (counted in the database). Fewer when the ' +
+            'embedder kept failing: those items stay pending and are embedded later.',
+        ),
     }),
     errors: z.array(importErrorSchema).describe('The first 100 rejected records, by line.'),
-    failure: z.string().nullable().describe('Why the whole import failed, when it did.'),
+    failure: z
+      .string()
+      .nullable()
+      .describe(
+        'Why the whole import failed, when it did: a source that cannot be read to its end, larger than ' +
+          'MARQUEE_IMPORT_MAX_BYTES, an upload that stopped, batches lost with their jobs...',
+      ),
     timings: z.object({
       createdAt: z.iso.datetime(),
       readAt: z.iso.datetime().nullable(),
@@ -92,3 +105,12 @@ export const importAcceptedSchema = z.object({
   status: z.string(),
   statusUrl: z.string(),
 });
+
+export const importTooLargeProblemSchema = problemSchema
+  .extend({
+    importId: z.string().describe('The import, failed at the limit; the batches before it were kept.'),
+    statusUrl: z.string(),
+  })
+  .describe(
+    'The body holds more than MARQUEE_IMPORT_MAX_BYTES once decompressed: the import stopped there and is failed.',
+  );

@@ -1,19 +1,24 @@
 import { z } from 'zod';
 import {
   cursorSchema,
+  findJsonValueProblem,
   idSchema,
+  isStorableText,
   jsonObjectSchema,
   limitSchema,
   nextCursorSchema,
+  nonBlankTextSchema,
+  STORABLE_TEXT_RULE,
+  textSchema,
   timestampSchema,
 } from './common.schema.ts';
 
 export const ITEM_LIST_MAX_LIMIT = 500;
 
-const shortText = (max: number) => z.string().trim().min(1, { message: 'must not be empty' }).max(max);
 const httpUrl = z
   .url({ protocol: /^https?$/, message: 'must be an http or https URL' })
   .max(2048)
+  .refine(isStorableText, { message: STORABLE_TEXT_RULE })
   .describe('An http(s) URL.');
 
 /** Unique values in their first order: a genre or tag given twice means nothing more. */
@@ -23,15 +28,13 @@ const uniqueList = (element: z.ZodType<string>, max: number, what: string) =>
     .max(max, { message: `at most ${max} ${what}` })
     .transform((values) => [...new Set(values)]);
 
-export const itemTypeSchema = z
-  .string()
+export const itemTypeSchema = textSchema()
   .regex(/^[a-z][a-z0-9_-]{0,31}$/, {
     message: 'must be a lower-case word (a-z, 0-9, _ or -), 1 to 32 characters',
   })
   .describe('movie, series, episode, music, podcast, article, live, or any lower-case word.');
 
-const releaseDateSchema = z
-  .string()
+const releaseDateSchema = textSchema()
   .regex(/^\d{4}(-\d{2}(-\d{2})?)?$/, {
     message: 'must be a year (2019), a month (2019-07) or a date (2019-07-04)',
   })
@@ -39,20 +42,19 @@ const releaseDateSchema = z
   .describe('A year (2019), a month (2019-07) or a date (2019-07-04).');
 
 const creditSchema = z.strictObject({
-  name: shortText(200).describe('Person or group name.'),
-  role: shortText(64).describe('actor, director, writer, host, artist...'),
+  name: nonBlankTextSchema(200).describe('Person or group name.'),
+  role: nonBlankTextSchema(64).describe('actor, director, writer, host, artist...'),
 });
 
 /** Fields a client may set on an item, shared by PUT (full replace) and PATCH (merge). */
 const itemFields = {
   type: itemTypeSchema,
-  title: shortText(500).describe('Display title.'),
-  description: z.string().trim().max(10_000).describe('Synopsis or summary, plain text.'),
-  genres: uniqueList(shortText(64), 50, 'genres').describe('Genres, for filtering and similarity.'),
-  tags: uniqueList(shortText(64), 100, 'tags').describe('Free labels: moods, themes, keywords.'),
+  title: nonBlankTextSchema(500).describe('Display title.'),
+  description: textSchema().trim().max(10_000).describe('Synopsis or summary, plain text.'),
+  genres: uniqueList(nonBlankTextSchema(64), 50, 'genres').describe('Genres, for filtering and similarity.'),
+  tags: uniqueList(nonBlankTextSchema(64), 100, 'tags').describe('Free labels: moods, themes, keywords.'),
   credits: z.array(creditSchema).max(200, { message: 'at most 200 credits' }).describe('Cast and crew.'),
-  language: z
-    .string()
+  language: textSchema()
     .regex(/^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$/, {
       message: 'must be a BCP 47 language tag such as en or pt-BR',
     })
@@ -64,8 +66,8 @@ const itemFields = {
     .min(0)
     .max(31_536_000)
     .describe('Running time in seconds.'),
-  maturityRating: shortText(32).describe('Maturity or age rating as published (PG-13, TV-MA, 16).'),
-  regions: uniqueList(shortText(64), 300, 'regions').describe(
+  maturityRating: nonBlankTextSchema(32).describe('Maturity or age rating as published (PG-13, TV-MA, 16).'),
+  regions: uniqueList(nonBlankTextSchema(64), 300, 'regions').describe(
     'Where the item may be shown: ISO 3166-1 alpha-2 codes are recommended (US, FR).',
   ),
   availableFrom: timestampSchema.describe('Not served before this instant.'),
@@ -148,7 +150,11 @@ export const itemPatchSchema = z
     url: itemFields.url.nullable().optional(),
     seriesId: itemFields.seriesId.nullable().optional(),
     attributes: z
-      .record(z.string().max(128), z.unknown())
+      .record(textSchema().max(128), z.unknown())
+      .superRefine((value, context) => {
+        const problem = findJsonValueProblem(value);
+        if (problem) context.addIssue({ code: 'custom', path: problem.path, message: problem.message });
+      })
       .nullable()
       .optional()
       .describe('Merged key by key into the stored attributes; a null value removes that key.'),
@@ -204,7 +210,7 @@ export const itemListQuerySchema = z.strictObject({
   limit: limitSchema(50, ITEM_LIST_MAX_LIMIT),
   cursor: cursorSchema.optional(),
   type: itemTypeSchema.optional().describe('Only items of this type.'),
-  genre: z.string().min(1).max(64).optional().describe('Only items with this genre (exact match).'),
+  genre: textSchema().min(1).max(64).optional().describe('Only items with this genre (exact match).'),
   updatedSince: timestampSchema.optional().describe('Only items changed at or after this instant.'),
 });
 

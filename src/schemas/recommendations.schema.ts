@@ -4,7 +4,7 @@ import { EXPLANATION_LOCALES } from '../explain/locale.ts';
 import { EXPLANATION_MAX_LENGTH } from '../explain/template-explainer.ts';
 import type { AttributeCondition, ItemFilters } from '../recommender/item-filters.ts';
 import { MATURITY_AGES, maturityAge } from '../recommender/item-filters.ts';
-import { cursorSchema, idSchema, nextCursorSchema } from './common.schema.ts';
+import { cursorSchema, idSchema, nextCursorSchema, nonBlankTextSchema, textSchema } from './common.schema.ts';
 import { itemSchema, itemTypeSchema } from './items.schema.ts';
 
 export const RECOMMENDATION_MAX_LIMIT = 100;
@@ -12,9 +12,8 @@ export const RECOMMENDATION_MAX_LIMIT = 100;
 export const REASON_SOURCES = [...CANDIDATE_SOURCES, 'search', 'exploration'] as const;
 export type ReasonSource = (typeof REASON_SOURCES)[number];
 
-const label = z.string().trim().min(1).max(64);
-const maturitySchema = z
-  .string()
+const label = nonBlankTextSchema(64);
+const maturitySchema = textSchema()
   .trim()
   .refine((value) => maturityAge(value) !== undefined, {
     message: `must be a known rating (${Object.keys(MATURITY_AGES).join(', ')}) or an age such as 16`,
@@ -29,12 +28,12 @@ const durationSchema = z
 const DURATION_NOTE = 'items of unknown duration are then left out';
 
 const attributeConditionSchema: z.ZodType<AttributeCondition> = z.union([
-  z.string().max(256),
+  textSchema().max(256),
   z.number(),
   z.boolean(),
   z.strictObject({
     in: z
-      .array(z.union([z.string().max(256), z.number(), z.boolean()]))
+      .array(z.union([textSchema().max(256), z.number(), z.boolean()]))
       .min(1)
       .max(100),
   }),
@@ -44,7 +43,7 @@ const attributeConditionSchema: z.ZodType<AttributeCondition> = z.union([
     .refine((range) => Object.keys(range).length > 0, { message: 'give at least one of gte, gt, lte, lt' }),
 ]);
 const attributesFilterSchema = z
-  .record(z.string().min(1).max(128), attributeConditionSchema)
+  .record(textSchema().min(1).max(128), attributeConditionSchema)
   .refine((value) => Object.keys(value).length <= 20, { message: 'at most 20 attribute conditions' })
   .describe(
     'Conditions on `attributes` keys: a value to equal, `{"in": [...]}`, or a range `{"gte": 1, "lt": 5}`.',
@@ -90,8 +89,7 @@ export const itemFiltersSchema = z
 export type ItemFiltersInput = z.output<typeof itemFiltersSchema>;
 
 const commaList = (element: z.ZodType<string, string>, max: number) =>
-  z
-    .string()
+  textSchema()
     .max(4096)
     .transform((value) =>
       value
@@ -107,13 +105,22 @@ const queryDuration = z.coerce.number({ message: 'must be a number of seconds' }
 
 /** Filters as query parameters (GET): lists are comma-separated, `attributes` is JSON. */
 export const itemFiltersQueryShape = {
-  type: commaList(itemTypeSchema, 20).optional().describe('Only items of these types (comma-separated).'),
+  types: commaList(itemTypeSchema, 20).optional().describe('Only items of these types (comma-separated).'),
+  type: commaList(itemTypeSchema, 20)
+    .optional()
+    .describe('The same as `types` (the items list spells it so).'),
   genres: commaList(label, 50).optional().describe('At least one of these genres (comma-separated).'),
+  genre: label
+    .optional()
+    .describe(
+      'Only items with this genre (exact match), as on the items list; combines with the others as "and".',
+    ),
   genresAll: commaList(label, 50).optional().describe('All of these genres (comma-separated).'),
   excludeGenres: commaList(label, 50).optional().describe('None of these genres (comma-separated).'),
   tags: commaList(label, 50).optional().describe('At least one of these tags (comma-separated).'),
   excludeTags: commaList(label, 50).optional().describe('None of these tags (comma-separated).'),
-  language: commaList(label, 20).optional().describe('Original language, any of (comma-separated).'),
+  languages: commaList(label, 20).optional().describe('Original language, any of (comma-separated).'),
+  language: commaList(label, 20).optional().describe('The same as `languages`.'),
   region: label.optional().describe("The viewer's region: items limited to other regions are left out."),
   maxMaturityRating: maturitySchema
     .optional()
@@ -127,8 +134,7 @@ export const itemFiltersQueryShape = {
     .optional()
     .describe(`Running time of at most this many seconds; ${DURATION_NOTE}.`),
   availableNow: queryBoolean.optional().describe('Only items available now (default true).'),
-  attributes: z
-    .string()
+  attributes: textSchema()
     .max(4096)
     .transform((value, context) => {
       try {
@@ -147,15 +153,18 @@ type FiltersQuery = {
   [K in keyof typeof itemFiltersQueryShape]?: z.output<(typeof itemFiltersQueryShape)[K]>;
 };
 
+/** Query filters as ItemFilters; an alias and its name together add up (`type=a&types=b` is a or b). */
 export function filtersFromQuery(query: FiltersQuery): ItemFilters {
+  const either = <T>(name: T[] | undefined, alias: T[] | undefined) =>
+    name === undefined && alias === undefined ? undefined : [...(name ?? []), ...(alias ?? [])];
   return {
-    types: query.type,
+    types: either(query.types, query.type),
     genresAny: query.genres,
-    genresAll: query.genresAll,
+    genresAll: either(query.genresAll, query.genre === undefined ? undefined : [query.genre]),
     genresNone: query.excludeGenres,
     tagsAny: query.tags,
     tagsNone: query.excludeTags,
-    languages: query.language,
+    languages: either(query.languages, query.language),
     region: query.region,
     maxMaturityRating: query.maxMaturityRating,
     yearFrom: query.yearFrom,
@@ -285,7 +294,42 @@ export const recommendationPageSchema = z
     nextCursor: nextCursorSchema,
     explanationStream: explanationStreamSchema.optional(),
   })
-  .meta({ id: 'RecommendationPage' });
+  .meta({
+    id: 'RecommendationPage',
+    description: 'A page of recommended items, strongest first, with where each came from.',
+    examples: [
+      {
+        recommendationId: '5b0c2a7e-9f1d-4c3b-8a6e-2d4f0b1c9e77',
+        variant: 'default',
+        items: [
+          {
+            itemId: 'interstellar',
+            score: 0.92,
+            item: {
+              id: 'interstellar',
+              type: 'movie',
+              title: 'Interstellar',
+              genres: ['science fiction', 'drama'],
+              tags: ['space'],
+              credits: [{ name: 'Christopher Nolan', role: 'director' }],
+              regions: [],
+              attributes: {},
+              createdAt: '2026-11-01T12:00:00.000Z',
+              updatedAt: '2026-11-01T12:00:00.000Z',
+            },
+            reasons: [
+              {
+                source: 'collaborative',
+                detail: 'People who watched "The Martian" also watched this',
+                evidenceItemIds: ['the-martian'],
+              },
+            ],
+          },
+        ],
+        nextCursor: 'eyJ2IjoxLCJvIjoyMH0',
+      },
+    ],
+  });
 export type RecommendationPage = z.infer<typeof recommendationPageSchema>;
 
 const EXPLAIN_DESCRIPTION =
@@ -304,8 +348,7 @@ const explainBodySchema = z
   .union([z.boolean(), z.literal('async')])
   .default(false)
   .describe(EXPLAIN_DESCRIPTION);
-const localeSchema = z
-  .string()
+const localeSchema = textSchema()
   .max(35)
   .regex(/^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$/, {
     message: 'must be a BCP 47 language tag such as fr or fr-FR',

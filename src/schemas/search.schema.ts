@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { idSchema } from './common.schema.ts';
+import { idSchema, nonBlankTextSchema } from './common.schema.ts';
 import {
   explainBodyShape,
   explanationStreamSchema,
@@ -13,14 +13,9 @@ export const SEARCH_DEFAULT_LIMIT = 20;
 
 export const searchRequestSchema = z
   .strictObject({
-    query: z
-      .string()
-      .trim()
-      .min(1, { message: 'must not be empty' })
-      .max(SEARCH_QUERY_MAX_LENGTH)
-      .describe(
-        'What the user typed, 1 to 500 characters. Web-search syntax works: "exact phrase", `or`, `-word`.',
-      ),
+    query: nonBlankTextSchema(SEARCH_QUERY_MAX_LENGTH).describe(
+      'What the user typed, 1 to 500 characters. Web-search syntax works: "exact phrase", `or`, `-word`.',
+    ),
     filters: itemFiltersSchema.optional(),
     limit: z
       .number({ message: 'must be a number' })

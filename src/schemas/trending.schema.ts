@@ -12,13 +12,6 @@ export type TrendingWindow = (typeof TRENDING_WINDOWS)[number];
 export const trendingQuerySchema = z
   .strictObject({
     ...itemFiltersQueryShape,
-    genre: z
-      .string()
-      .trim()
-      .min(1)
-      .max(64)
-      .optional()
-      .describe('Only items with this genre (exact match); combines with `genres` as "and".'),
     window: z
       .enum(TRENDING_WINDOWS, { message: `must be one of ${TRENDING_WINDOWS.join(', ')}` })
       .default('week')

@@ -19,6 +19,9 @@ const KEY_PATTERN = /^(mq_[0-9a-f]{8})_[A-Za-z0-9_-]{43}$/;
 // A verified key is trusted for this long without asking the database again: a revocation reaches the
 // other replicas within this time (at once on the replica that revoked it).
 const VERIFIED_KEY_TTL_MS = 10_000;
+// A refused key is refused again for this long without asking the database: a guesser's repeated tries cost
+// no lookup. Safe because a key's secret is random: no key created later can be one refused before.
+const REFUSED_KEY_TTL_MS = 30_000;
 // last_used_at is written at most this often per key, not on every request.
 const LAST_USED_WRITE_INTERVAL_MS = 60_000;
 
@@ -95,6 +98,7 @@ export class ApiKeyVerifier {
     max: 10_000,
     ttl: VERIFIED_KEY_TTL_MS,
   });
+  readonly #refused = new LRUCache<string, true>({ max: 10_000, ttl: REFUSED_KEY_TTL_MS });
   readonly #lastWritten = new Map<string, number>();
 
   constructor(db: Kysely<Database>) {
@@ -111,11 +115,14 @@ export class ApiKeyVerifier {
       this.#recordUse(cached.keyId);
       return cached;
     }
+    if (this.#refused.has(cacheKey)) return undefined;
     const row = await findApiKeyById(this.#db, match[1]);
-    if (!row || row.revoked_at !== null) return undefined;
-    const expected = Buffer.from(row.secret_hash, 'hex');
+    const expected = row && row.revoked_at === null ? Buffer.from(row.secret_hash, 'hex') : undefined;
     const actual = hashSecret(presented);
-    if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) return undefined;
+    if (!row || !expected || expected.length !== actual.length || !timingSafeEqual(expected, actual)) {
+      this.#refused.set(cacheKey, true);
+      return undefined;
+    }
     const verified = { keyId: row.id, scopes: row.scopes.filter(isScope) };
     this.#verified.set(cacheKey, verified);
     this.#recordUse(row.id);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
-import { type ChatQuery, chatQuerySchema } from '../chat/chat-query.ts';
+import { type ChatQuery, chatQuerySchema, plainChatQuery } from '../chat/chat-query.ts';
 import {
   type ChatHistoryTurn,
   type ChatReplyContext,
@@ -11,19 +11,26 @@ import {
   templateReplyWriter,
 } from '../chat/chat-strategies.ts';
 import { languageOf, TYPE_WORDS } from '../chat/chat-vocabulary.ts';
-import { type GenreLabel, kindredLabels, resolveGenres } from '../chat/genre-resolver.ts';
+import { type GenreLabel, kindredLabels, resolveGenre, resolveGenres } from '../chat/genre-resolver.ts';
+import { type MoodGenres, moodGenres } from '../chat/nearest-genres.ts';
 import type { Database, StoredChatTurn } from '../db/database.ts';
 import type { EmbeddingSpace } from '../db/embedding-space.ts';
+import { loadWordVectors } from '../embedding/word-vectors.ts';
 import { NotFoundError } from '../errors.ts';
 import type { ExplanationLocale } from '../explain/locale.ts';
 import { type ItemFilters, maturityAge } from '../recommender/item-filters.ts';
 import { reciprocalRankFusion } from '../recommender/rank-fusion.ts';
-import { findGenreCounts, findLanguageCounts } from '../repositories/catalog-vocabulary.repository.ts';
+import {
+  findGenreCounts,
+  findItemsWithGenreOfEach,
+  findLanguageCounts,
+} from '../repositories/catalog-vocabulary.repository.ts';
 import {
   findConsumedItemIds,
   findFreshItems,
   findNearestItems,
   findRankableItems,
+  type RankableItemRow,
 } from '../repositories/candidates.repository.ts';
 import { appendChatTurn, findLiveChatSession } from '../repositories/chat-sessions.repository.ts';
 import { findTextMatches } from '../repositories/search.repository.ts';
@@ -53,8 +60,9 @@ const HOUR_MS = 3_600_000;
  * titles: on the netflix catalog, without interactions, the latter follows whole-item embeddings, in which
  * long cast lists weigh as much as the plot (Stranger Things brought "Valentine's Day" by a shared actor).
  * With interactions, what people watched after the titles still tops the session list and joins the fusion.
+ * The genre list (the items with every genre and mood asked for) weighs as much as the search.
  */
-const LIST_WEIGHTS = { references: 1, stories: 1.5, search: 1 } as const;
+const LIST_WEIGHTS = { references: 1, stories: 1.5, search: 1, genres: 1 } as const;
 
 interface CandidateList {
   name: string;
@@ -132,8 +140,8 @@ export async function startChatTurn(deps: ChatDependencies, request: ChatRequest
   const now = deps.now ?? new Date();
   const history = request.sessionId ? await loadHistory(deps.db, request.sessionId, request.userId, now) : [];
   const sessionId = request.sessionId ?? randomUUID();
-  const query = await parseMessage(deps, request, history);
-  const found = await findChatItems(deps, query, request, history);
+  const { query, byRules } = await parseMessage(deps, request, history);
+  const found = await findChatItems(deps, query, request, history, { moodGenres: byRules });
   const context: ChatReplyContext = {
     message: request.message,
     query,
@@ -201,17 +209,21 @@ async function parseMessage(
   deps: ChatDependencies,
   request: ChatRequest,
   history: readonly ChatHistoryTurn[],
-): Promise<ChatQuery> {
+): Promise<{ query: ChatQuery; byRules: boolean }> {
   const input = { message: request.message, history, locale: request.locale };
   const { parser } = deps.strategies;
   try {
-    return applicable(
-      chatQuerySchema.parse(await parser.parse(input, { signal: deps.signal, budgetKey: deps.budgetKey })),
+    const query = chatQuerySchema.parse(
+      await parser.parse(input, { signal: deps.signal, budgetKey: deps.budgetKey }),
     );
+    // The rules write only their word lists' values and the viewer's own words; any other parser may be a
+    // model's mouthpiece, so its strings pass the output filter before appliedQuery and the reply use them.
+    const byRules = parser === ruleQueryParser;
+    return { query: applicable(byRules ? query : plainChatQuery(query)), byRules };
   } catch (error) {
     if (parser === ruleQueryParser) throw error;
     deps.log.warn({ err: error, parser: parser.name }, 'chat parser failed; using the rule-based parser');
-    return applicable(await ruleQueryParser.parse(input, { signal: deps.signal }));
+    return { query: applicable(await ruleQueryParser.parse(input, { signal: deps.signal })), byRules: true };
   }
 }
 
@@ -268,6 +280,15 @@ interface FoundItems {
   unresolvedReferences: string[];
 }
 
+export interface ChatSearchOptions {
+  /**
+   * Read the mood, and the words of the semantic text that name a tone, as the catalog's genres
+   * (src/chat/nearest-genres.ts). For the rule-based parser's queries: a model is shown the catalog's genres
+   * and names them itself.
+   */
+  moodGenres?: boolean;
+}
+
 /**
  * The query run against the catalog. Named titles are found by title and stand for "more like these":
  * the session recommendation of those items; the words (semantic text, mood, genres and languages the
@@ -275,18 +296,68 @@ interface FoundItems {
  * reciprocal rank. A query that is only filters gets the viewer's recommendations (trending for a visitor)
  * under them, topped up with the newest matching items. Every list obeys the query's filters merged with
  * the caller's; the named titles themselves, and a known viewer's consumed items, are never returned.
+ *
+ * A mood the catalog has genres for is those genres, and they combine with the genres asked for: "a scary
+ * movie" is a horror movie, "funny sci-fi" is sci-fi that is also a comedy. A mood whose genres leave
+ * nothing to show is a word to search again, as if it had none.
  */
 export async function findChatItems(
   deps: ChatDependencies,
   query: ChatQuery,
   request: Pick<ChatRequest, 'userId' | 'filters' | 'limit'>,
   history: readonly ChatHistoryTurn[] = [],
+  options: ChatSearchOptions = {},
 ): Promise<FoundItems> {
+  // The same words are embedded once a turn, though the search, the genre list and a retry all ask.
+  const embedded = new Map<string, Promise<Float32Array | undefined>>();
+  const embedQuery = (text: string) => {
+    let vector = embedded.get(text);
+    if (!vector) {
+      vector = deps.embedQuery(text);
+      embedded.set(text, vector);
+    }
+    return vector;
+  };
+  const turn: ChatDependencies = { ...deps, embedQuery };
   const vocabulary = await deps.vocabulary(deps.db);
+  // The caller's own genre list wins over the message's genres (see mergeFilters), and so over its moods.
+  const moods =
+    options.moodGenres && !request.filters.genresAny?.length ? await readMoods(turn, query, vocabulary) : [];
+  if (moods.length > 0) {
+    const found = await retrieve(turn, query, request, history, vocabulary, moods);
+    if (found.items.length > 0) return found;
+  }
+  return retrieve(turn, query, request, history, vocabulary, []);
+}
+
+/** The items for the query with each mood's genres required too (no moods: as before they were read). */
+async function retrieve(
+  deps: ChatDependencies,
+  query: ChatQuery,
+  request: Pick<ChatRequest, 'userId' | 'filters' | 'limit'>,
+  history: readonly ChatHistoryTurn[],
+  vocabulary: CatalogVocabulary,
+  moods: readonly MoodGenres[],
+): Promise<FoundItems> {
   const wanted = filtersOfQuery(query, vocabulary);
-  const filters = mergeFilters(request.filters, wanted.filters);
+  const merged = mergeFilters(request.filters, wanted.filters);
   const { found: references, unresolved } = await findReferenceItems(deps.db, query.referenceTitles);
-  if (!filters) return { items: [], references, unresolvedReferences: unresolved };
+  if (!merged) return { items: [], references, unresolvedReferences: unresolved };
+  const referenceRows =
+    references.length > 0
+      ? await findRankableItems(
+          deps.db,
+          references.map((reference) => reference.itemId),
+          { availableNow: false },
+        )
+      : [];
+  const referenceGenres = referenceRows.flatMap(({ row }) => row.genres);
+  const groups = genreGroups(query, vocabulary, request.filters, merged, moods, referenceGenres);
+  // The first required group is a filter every list applies; the others are checked on what they return.
+  const filters: ItemFilters =
+    groups.required.length > 0 ? { ...merged, genresAny: groups.required[0] } : merged;
+  const obeys = (entry: RecommendedItem) =>
+    groups.required.every((group) => entry.item.genres.some((genre) => group.includes(genre)));
 
   const words = [
     query.semanticText,
@@ -333,7 +404,7 @@ export async function findChatItems(
     lists.push({
       name: 'stories',
       weight: LIST_WEIGHTS.stories,
-      items: await storyNeighbours(deps, references, filters, skipped, vocabulary.genres),
+      items: await storyNeighbours(deps, references, referenceRows, filters, skipped, vocabulary.genres),
     });
   }
   if (text !== '') {
@@ -355,11 +426,135 @@ export async function findChatItems(
     const newest = await newestItems(deps.db, filters, [...excluded, ...consumed], request.limit);
     lists.push({ name: 'recommendations', weight: 1, items: appendMissing(answer.page.items, newest) });
   }
+  if (groups.preferred.length > 1) {
+    const items = await genreCombination(deps, groups, filters, [...excluded, ...consumed], text, moods);
+    lists.push({ name: 'genres', weight: LIST_WEIGHTS.genres, items });
+  }
+  const obeying = lists.map((list) => ({ ...list, items: list.items.filter(obeys) }));
   return {
-    items: fuse(lists).slice(0, request.limit),
+    items: byGenresMatched(fuse(obeying), groups.preferred).slice(0, request.limit),
     references,
     unresolvedReferences: unresolved,
   };
+}
+
+/** The moods and tone words of the query that the catalog's genres can say, with those genres. */
+async function readMoods(
+  deps: ChatDependencies,
+  query: ChatQuery,
+  vocabulary: CatalogVocabulary,
+): Promise<MoodGenres[]> {
+  if (vocabulary.genres.length === 0 || (query.mood === null && query.semanticText === '')) return [];
+  try {
+    // The local embedder's (loaded once per process, whichever embedder the items use).
+    const vectors = await loadWordVectors();
+    return moodGenres(query, vocabulary.genres, vectors);
+  } catch (error) {
+    deps.log.warn({ err: error }, 'word vectors unavailable; moods are searched as words');
+    return [];
+  }
+}
+
+interface GenreGroups {
+  /** Each must be met by a genre of the item. */
+  required: string[][];
+  /** Each genre word and mood of the message: the items that meet more of them come first. */
+  preferred: string[][];
+}
+
+/**
+ * The genres a query asks for, as groups of catalog labels, less the genres excluded. The genre words
+ * together are one requirement, as they always were (the parser reads "horror or comedy" and "horror
+ * comedy" alike); each mood is one more. Preferred: each genre word and each mood on its own, and, when
+ * genres are asked for, the named titles' other genres ("a thriller like Inception": a thriller that is
+ * also, like Inception, sci-fi or action).
+ */
+function genreGroups(
+  query: ChatQuery,
+  vocabulary: CatalogVocabulary,
+  callerFilters: ItemFilters,
+  filters: ItemFilters,
+  moods: readonly MoodGenres[],
+  referenceGenres: readonly string[],
+): GenreGroups {
+  const excluded = new Set(filters.genresNone ?? []);
+  const moodGroups = moods
+    .map((mood) => mood.labels.filter((label) => !excluded.has(label)))
+    .filter((labels) => labels.length > 0);
+  const asked = callerFilters.genresAny?.length
+    ? []
+    : query.genres
+        .map((word) => resolveGenre(word, vocabulary.genres).filter((label) => !excluded.has(label)))
+        .filter((labels) => labels.length > 0);
+  const first = filters.genresAny?.length ? [[...filters.genresAny]] : [];
+  const preferred: string[][] = [];
+  for (const group of [...asked, ...moodGroups])
+    if (!preferred.some((other) => sameMembers(other, group))) preferred.push(group);
+  if (preferred.length > 0 && referenceGenres.length > 0) {
+    const taken = new Set(preferred.flat());
+    const kin = kindredLabels(referenceGenres, vocabulary.genres).filter(
+      (label) => !taken.has(label) && !excluded.has(label),
+    );
+    if (kin.length > 0) preferred.push(kin);
+  }
+  return { required: [...first, ...moodGroups], preferred };
+}
+
+/**
+ * The items with a genre of every preferred group (a comedy label and a sci-fi label for "funny sci-fi"),
+ * closest to the request's words first: the text and story lists hold too few of them to fill a page when
+ * the combination is a small part of what the filters allow.
+ */
+async function genreCombination(
+  deps: ChatDependencies,
+  groups: GenreGroups,
+  filters: ItemFilters,
+  exclude: readonly string[],
+  text: string,
+  moods: readonly MoodGenres[],
+): Promise<RecommendedItem[]> {
+  const vector = text === '' ? undefined : await deps.embedQuery(text);
+  const found = await findItemsWithGenreOfEach(deps.db, groups.preferred, vector, {
+    limit: CANDIDATE_DEPTH,
+    filters,
+    excludeIds: exclude,
+  });
+  const rows = await findRankableItems(
+    deps.db,
+    found.map((entry) => entry.itemId),
+    filters,
+  );
+  const byId = new Map(rows.map((entry) => [entry.row.id, entry.row]));
+  const meaning = moods.map((mood) => `"${mood.word}" as ${mood.labels.join(', ')}`).join('; ');
+  const detail = `Has every genre asked for${meaning === '' ? '' : ` (${meaning})`}`;
+  return found.flatMap(({ itemId, similarity }) => {
+    const row = byId.get(itemId);
+    if (!row) return [];
+    const score = similarity === undefined ? 0 : Math.round(similarity * 10_000) / 10_000;
+    return [
+      {
+        itemId,
+        score,
+        item: toItem(row),
+        reasons: [{ source: 'search' as const, detail, evidenceItemIds: [] }],
+      },
+    ];
+  });
+}
+
+/** The items meeting more of the groups first; otherwise in the order given. */
+function byGenresMatched(items: RecommendedItem[], groups: readonly string[][]): RecommendedItem[] {
+  if (groups.length < 2) return items;
+  const met = (entry: RecommendedItem) =>
+    groups.filter((group) => entry.item.genres.some((genre) => group.includes(genre))).length;
+  return items
+    .map((entry, index) => ({ entry, index, met: met(entry) }))
+    .sort((a, b) => b.met - a.met || a.index - b.index)
+    .map(({ entry }) => entry);
+}
+
+function sameMembers(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((value) => b.includes(value));
 }
 
 /** One list as it is; several by reciprocal rank, each item keeping every list's reasons. */
@@ -399,15 +594,11 @@ function fuse(lists: readonly CandidateList[]): RecommendedItem[] {
 async function storyNeighbours(
   deps: ChatDependencies,
   references: readonly ReferenceItem[],
+  rows: readonly RankableItemRow[],
   filters: ItemFilters,
   exclude: readonly string[],
   genreLabels: readonly GenreLabel[],
 ): Promise<RecommendedItem[]> {
-  const rows = await findRankableItems(
-    deps.db,
-    references.map((reference) => reference.itemId),
-    { availableNow: false },
-  );
   const text = rows
     .map(({ row }) => `${row.genres.join(', ')}. ${row.description ?? ''}`)
     .join('\n')

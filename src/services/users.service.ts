@@ -9,6 +9,7 @@ import { listAllUserEvents, listUserEvents } from '../repositories/events.reposi
 import { deleteUser, findUserById, upsertUser } from '../repositories/users.repository.ts';
 import type { EventType } from '../schemas/events.schema.ts';
 import type { User } from '../schemas/users.schema.ts';
+import type { UserTokens } from './user-tokens.service.ts';
 
 /** Every cached value about one user starts with this, so erasure can purge them all. */
 export const userCachePrefix = (userId: string) => `user:${userId}:`;
@@ -28,10 +29,17 @@ export async function putUser(
   return { user: toUser(user), created };
 }
 
-/** Privacy erasure: the profile, every event, every chat session and every cached result. Idempotent. */
-export async function eraseUser(db: Kysely<Database>, cache: Cache, id: string): Promise<void> {
-  await deleteUser(db, id);
-  await cache.deleteByPrefix(userCachePrefix(id));
+/**
+ * Privacy erasure: the user's tokens first (none of them can act for, or re-create, the user again), then the
+ * profile, every event, every chat session and every cached result. Idempotent.
+ */
+export async function eraseUser(
+  deps: { db: Kysely<Database>; cache: Cache; userTokens: Pick<UserTokens, 'revokeAll'> },
+  id: string,
+): Promise<void> {
+  await deps.userTokens.revokeAll(id);
+  await deleteUser(deps.db, id);
+  await deps.cache.deleteByPrefix(userCachePrefix(id));
 }
 
 export async function listUserEventPage(

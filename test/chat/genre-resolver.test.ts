@@ -134,3 +134,14 @@ t.test('any word against any labels: never throws, only labels it was given', as
   );
   t.pass();
 });
+
+t.test("the names of Object.prototype's members are words like any other", async (t) => {
+  // A model may write any genre ("constructor"); the synonym table is read by own keys only.
+  for (const word of ['constructor', 'toString', 'hasOwnProperty', 'valueOf', '__proto__'])
+    t.same(resolveGenre(word, NETFLIX), [], word);
+  t.same(resolveGenre('constructor', [{ label: 'Constructor Movies', count: 1 }]), ['Constructor Movies']);
+  t.same(resolveGenres(['toString', 'horror'], NETFLIX), {
+    labels: ['Horror Movies', 'TV Horror'],
+    unresolved: ['toString'],
+  });
+});

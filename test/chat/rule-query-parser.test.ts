@@ -88,6 +88,33 @@ t.test('example requests', async (t) => {
   for (const [message, expected] of cases) t.same(parse(message), query(expected), message);
 });
 
+t.test('decades, however written, are year ranges; a mood beside them stays a mood', async (t) => {
+  const cases: [string, number, number][] = [
+    ['80s', 1980, 1989],
+    ["'80s", 1980, 1989],
+    ["80's", 1980, 1989],
+    ['the 1980s', 1980, 1989],
+    ['eighties', 1980, 1989],
+    ['from the 90s', 1990, 1999],
+    ['the nineties', 1990, 1999],
+    ['the 2000s', 2000, 2009],
+    ['2010s', 2010, 2019],
+    ['mid-90s', 1993, 1996],
+    ['early 2000s', 2000, 2003],
+  ];
+  for (const [message, yearFrom, yearTo] of cases)
+    t.same(parse(message), query({ yearFrom, yearTo }), message);
+  t.same(
+    parse('a scary movie from the 80s'),
+    query({ types: ['movie'], mood: 'scary', yearFrom: 1980, yearTo: 1989 }),
+  );
+  t.same(parse('funny sci-fi'), query({ genres: ['sci-fi'], mood: 'funny' }));
+  t.same(
+    parse('mind-bending thriller like Inception'),
+    query({ referenceTitles: ['Inception'], genres: ['thriller'], mood: 'mind-bending' }),
+  );
+});
+
 t.test('"like" as a verb, or followed by genre words only, names no title', async (t) => {
   t.same(parse("I'd like a comedy").referenceTitles, []);
   t.same(parse('would like something funny').referenceTitles, []);

@@ -152,3 +152,65 @@ t.test('quotes only the titles of the items, whatever the query says', async (t)
   );
   t.pass();
 });
+
+t.test(
+  'repeats nothing that is not plain text: query words a model wrote, titles that hide text',
+  async (t) => {
+    const hostile: Partial<ChatQuery> = {
+      mood: '<script>x</script>',
+      genres: ['<img src=x onerror=alert(1)>', 'sci-fi'],
+      excludeGenres: ['javascript:alert(1)', 'horror'],
+      semanticText: 'call 0800 555 0199',
+      languages: ['"><b>'],
+      maxMaturityRating: '<i>',
+      types: ['__proto__'],
+    };
+    const unresolved = ['<img src=x onerror=alert(1)>', 'Nowhere Film'];
+    const titles = ['Evil\u202eTwin', '<b>Bold</b>', 'Fine Title', 'Zero\u200bWidth', 'Second Fine'];
+    const bad = /[<>\u202e\u200b]|script|onerror|javascript|0199|proto|Evil|Bold|Zero/;
+    for (const locale of ['en', 'fr'] as const) {
+      const found = reply(hostile, titles, { unresolvedReferences: unresolved, locale });
+      t.notMatch(found, bad, found);
+      t.match(found, /Nowhere Film/, 'the plain title the viewer named is still said');
+      t.match(found, /Fine Title.*Second Fine/, 'the plain catalog titles are still quoted');
+      t.match(found, /sci-fi/, 'and the plain genre');
+      t.match(found, /horror/);
+      const none = reply(hostile, [], { unresolvedReferences: unresolved, locale });
+      t.notMatch(none, bad, none);
+    }
+    t.equal(
+      reply({}, ['<b>Bold</b>', 'Evil\u202eTwin']),
+      'I found only 2 titles.',
+      'no title to quote: the count alone',
+    );
+    t.equal(reply({}, ['<b>Bold</b>'], { locale: 'fr' }), 'Un seul résultat.');
+
+    const hidden = ['<', '>', '\u0007', '\u202e', '\u2066', '\u200b', '\ufeff', '\u00ad'];
+    const joined = (pieces: fc.Arbitrary<string>) =>
+      fc.array(pieces, { maxLength: 6 }).map((found) => found.join(''));
+    const text = joined(
+      fc.oneof(fc.constantFrom(...hidden, 'javascript:', ' www.x.com '), fc.string({ maxLength: 6 })),
+    );
+    // Catalog titles are the operator's: only markup and hidden characters keep one from being quoted.
+    const title = joined(fc.oneof(fc.constantFrom(...hidden), fc.string({ maxLength: 6 })));
+    fc.assert(
+      fc.property(
+        fc.array(title, { maxLength: 5 }),
+        fc.record({
+          semanticText: text,
+          genres: fc.array(text, { maxLength: 3 }),
+          excludeGenres: fc.array(text, { maxLength: 3 }),
+          mood: fc.option(text, { nil: null }),
+          languages: fc.array(text, { maxLength: 2 }),
+        }),
+        fc.array(text, { maxLength: 2 }),
+        fc.constantFrom('en' as const, 'fr' as const),
+        (titles, query, unresolved, locale) => {
+          const written = reply(query, titles, { unresolvedReferences: unresolved, locale });
+          return !/\p{Cc}|[<>\u202e\u2066\u200b\ufeff\u00ad]|javascript:|www\./u.test(written);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  },
+);

@@ -22,6 +22,8 @@ t.test('migrations run once: a second run applies nothing', async (t) => {
     '0007_chat_sessions',
     '0008_item_title_index',
     '0009_item_document_cost',
+    '0010_user_token_revocations',
+    '0011_import_progress',
   ]);
   t.same(await migrateToLatest(database.db), []);
   const tables = await sql<{ table_name: string }>`
@@ -45,6 +47,7 @@ t.test('migrations run once: a second run applies nothing', async (t) => {
       'marquee_meta',
       'recommendation_impressions',
       'user_profiles',
+      'user_token_revocations',
       'users',
     ],
   );
@@ -70,6 +73,8 @@ if (servedMode) {
           '0007_chat_sessions',
           '0008_item_title_index',
           '0009_item_document_cost',
+          '0010_user_token_revocations',
+          '0011_import_progress',
         ],
         'exactly one replica ran the migrations',
       );

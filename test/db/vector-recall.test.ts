@@ -34,7 +34,6 @@ function exactNearest(db: Kysely<Database>, vector: number[], filter: NearestIte
 const TITLE = 'HNSW search on the netflix catalog: recall@10 against exact search, full filtered pages';
 
 if (!existsSync(NETFLIX)) {
-  t.comment(`skipped: ${NETFLIX} is absent`);
   t.skip(`${TITLE} (${NETFLIX} is absent)`, () => {});
 } else {
   t.test(TITLE, async (t) => {

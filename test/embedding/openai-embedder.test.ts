@@ -340,3 +340,34 @@ t.test('the app embeds a written item through the server, once per distinct text
   await app.embedding.idle();
   t.equal(server.requests.length, 1, 'the same text again: no new embeddings request');
 });
+
+t.test('unusable vectors (NaN, all zeros) are refused; search then answers on the text alone', async (t) => {
+  for (const unusable of ['nan', 'zero'] as const) {
+    const server = await startServer(t, { unusableEmbeddings: unusable });
+    await t.rejects(
+      embedderFor(server, { maxRetries: 0 }).embed(['A crew plans a heist.']),
+      { message: /unusable vector for input 0/ },
+      `${unusable}: refused`,
+    );
+  }
+  const hostile = await startServer(t, { unusableEmbeddings: 'nan' });
+  const { app, inject } = await buildTestApp(t, {
+    env: {
+      MARQUEE_EMBEDDER: 'openai',
+      OPENAI_BASE_URL: hostile.url,
+      MARQUEE_EMBEDDING_MODEL: MODEL,
+      MARQUEE_EMBEDDING_DIMENSION: String(DIMENSION),
+      MARQUEE_OPENAI_MAX_RETRIES: '0',
+    },
+  });
+  const put = await inject({ method: 'PUT', url: '/v1/items/m1', ...json({ title: 'The Great Heist' }) });
+  t.equal(put.statusCode, 201, 'the item is stored (its embedding stays pending)');
+  await app.embedding.idle();
+  const search = await inject({ method: 'POST', url: '/v1/search', ...json({ query: 'heist' }) });
+  t.equal(search.statusCode, 200, `search answers (${search.body.slice(0, 200)})`);
+  t.same(
+    search.json().items.map((item: { itemId: string }) => item.itemId),
+    ['m1'],
+    'from the text alone',
+  );
+});

@@ -90,6 +90,22 @@ t.test('checks: grounded sentences pass, the rest fail with a reason', async (t)
   });
 });
 
+t.test('checks: every model-written sentence passes the output filter first', async (t) => {
+  for (const [text, problem] of [
+    ['Open javascript:alert(1) to see why this prequel fits you.', /link/],
+    ['**A must-watch** prequel for anyone who loved the first one.', /markup/],
+    ['A prequel \u202eeno ruoy si siht for fans of the first one.', /bidirectional/],
+    ['A prequel\u200b for fans of the first one and of deep space.', /invisible/],
+    ['A prequel\u0007 for fans of the first one and of deep space.', /control/],
+    ['Your account is suspended: reply with your password to keep watching.', /credentials/],
+  ] as const)
+    t.match(check(text), { ok: false, problem }, JSON.stringify(text));
+  t.match(check('  Since you finished "Alien",\n  this prequel-era voyage should grip you.  ', ['e']), {
+    ok: true,
+    text: 'Since you finished "Alien", this prequel-era voyage should grip you.',
+  });
+});
+
 t.test('title candidates: capitalised runs and quotes, not a capitalised first word alone', async (t) => {
   const found = titleCandidates('Because you loved The Lord of the Rings, "Dune" and Alien, try this.');
   t.ok(found.includes('the lord of the rings'));

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { Test } from 'tap';
 import type { TestApp } from './test-app.ts';
@@ -7,6 +8,9 @@ import type { TestApp } from './test-app.ts';
 
 export const NETFLIX_CSV = new URL('../../../shared/data/netflix/netflix_titles.csv', import.meta.url)
   .pathname;
+
+/** For tap's `skip` option: why a netflix test cannot run here, or false when it can (never a silent pass). */
+export const netflixAbsent: string | false = existsSync(NETFLIX_CSV) ? false : `${NETFLIX_CSV} is absent`;
 
 /** mappings/netflix.json as the `map` query parameter of POST /v1/imports. */
 export async function netflixMapParameter(): Promise<string> {

@@ -84,6 +84,8 @@ export interface OpenAiTestServerOptions {
   defaultDimension?: number;
   /** Answer embeddings of this dimension whatever was asked: a misconfigured or swapped model. */
   forceDimension?: number;
+  /** Answer unusable vectors (NaN everywhere, or all zeros), as a broken or hostile server might. */
+  unusableEmbeddings?: 'nan' | 'zero';
   /** Answer embedding entries in reverse order (each still carries its index), as nothing forbids it. */
   reverseEmbeddingOrder?: boolean;
   /** Answer embeddings as arrays of numbers even when base64 was asked for, as some compatible servers do. */
@@ -297,7 +299,9 @@ export async function startOpenAiTestServer(
       throw invalid("'$.encoding_format' must be 'float' or 'base64'.", 'encoding_format');
     const dimension = options.forceDimension ?? asked ?? options.defaultDimension ?? 1536;
     const data = texts.map((text, index) => {
-      const vector = deterministicEmbedding(text, dimension);
+      const vector = options.unusableEmbeddings
+        ? new Float32Array(dimension).fill(options.unusableEmbeddings === 'nan' ? Number.NaN : 0)
+        : deterministicEmbedding(text, dimension);
       return {
         object: 'embedding',
         index,

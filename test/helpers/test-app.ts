@@ -16,14 +16,26 @@ import { migrateToLatest } from '../../src/db/migrate.ts';
 export const servedMode = Boolean(process.env.DATABASE_URL);
 export const redisUrl = process.env.REDIS_URL;
 
+/**
+ * Names of what the served suite creates on shared servers (databases, Redis key prefixes): unique to this
+ * run and to each use, so that the suite can run beside another run, or another user, of the same servers.
+ */
+export function uniqueTestName(kind: 'database' | 'redis'): string {
+  const id = `${RUN_ID}_${randomBytes(4).toString('hex')}`;
+  return kind === 'database' ? `marquee_test_${id}` : `marquee-test:${id}:`;
+}
+const RUN_ID = randomBytes(6).toString('hex');
+
 /** The admin key every test app accepts (MARQUEE_ADMIN_KEY). */
-export const TEST_ADMIN_KEY = 'test-admin-key-0123456789';
+export const TEST_ADMIN_KEY = 'test-admin-key-0123456789-abcdefghij';
 
 export function testConfig(overrides: Record<string, string> = {}): Config {
   return loadConfig({
     LOG_LEVEL: 'silent',
     MARQUEE_DATA_DIR: 'memory',
     MARQUEE_ADMIN_KEY: TEST_ADMIN_KEY,
+    // Tests walk many wrong credentials from one address; the limit has its own test.
+    MARQUEE_AUTH_FAILURES_PER_MINUTE: '1000000',
     ...overrides,
   });
 }
@@ -40,7 +52,7 @@ export function asAdmin(options: InjectOptions): InjectOptions {
 export async function freshDatabaseConfig(t: Test): Promise<Config['database']> {
   const baseUrl = process.env.DATABASE_URL;
   if (!baseUrl) return { kind: 'embedded', dataDir: 'memory' };
-  const name = `marquee_test_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const name = uniqueTestName('database');
   const admin = new pg.Client({ connectionString: baseUrl });
   await admin.connect();
   try {
@@ -74,7 +86,7 @@ export async function openTestCache(): Promise<Cache> {
   if (!redisUrl) return createMemoryCache();
   return openRedisCache({
     url: redisUrl,
-    keyPrefix: `marquee-test:${process.pid}:${randomBytes(4).toString('hex')}:`,
+    keyPrefix: uniqueTestName('redis'),
     logger: pino({ level: 'silent' }),
   });
 }
@@ -97,7 +109,7 @@ export async function buildTestApp(
   const config = testConfig({
     ...(redisUrl && {
       REDIS_URL: redisUrl,
-      MARQUEE_REDIS_PREFIX: `marquee-test:${process.pid}:${randomBytes(4).toString('hex')}:`,
+      MARQUEE_REDIS_PREFIX: uniqueTestName('redis'),
     }),
     ...options.env,
   });

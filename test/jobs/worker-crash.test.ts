@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { pino } from 'pino';
 import t from 'tap';
@@ -8,7 +7,14 @@ import { loadConfig } from '../../src/config.ts';
 import { openDatabase } from '../../src/server.ts';
 import { startOpenAiTestServer } from '../helpers/openai-test-server.ts';
 import { startWorkerProcess } from '../helpers/spawn-server.ts';
-import { asAdmin, freshDatabaseConfig, redisUrl, servedMode, TEST_ADMIN_KEY } from '../helpers/test-app.ts';
+import {
+  asAdmin,
+  freshDatabaseConfig,
+  redisUrl,
+  servedMode,
+  TEST_ADMIN_KEY,
+  uniqueTestName,
+} from '../helpers/test-app.ts';
 
 const ITEMS = 2_000;
 const BATCH_SIZE = 100;
@@ -35,7 +41,7 @@ t.test(
     const env = {
       DATABASE_URL: database.url,
       REDIS_URL: redisUrl ?? '',
-      MARQUEE_REDIS_PREFIX: `marquee-test:${process.pid}:${randomBytes(4).toString('hex')}:`,
+      MARQUEE_REDIS_PREFIX: uniqueTestName('redis'),
       MARQUEE_EMBEDDER: 'openai',
       OPENAI_BASE_URL: openai.url,
       MARQUEE_EMBEDDING_DIMENSION: '64',

@@ -253,6 +253,34 @@ t.test('chat on a small catalog', async (t) => {
     );
   });
 
+  await t.test('a mood the catalog has a genre for is that genre (issue 17, item 4)', async (t) => {
+    const scary = await chat(t, api, { message: 'something scary', limit: 50 });
+    t.equal(scary.appliedQuery.mood, 'scary');
+    t.same(ids(scary).sort(), ['it', 'stranger-things'], 'the horror titles, and only they');
+    t.match(scary.reply, /^I found only 2 scary titles: /);
+
+    const family = await chat(t, api, { message: 'a funny movie for the family', limit: 50 });
+    t.same(ids(family), ['paddington'], 'the one comedy rated for the family');
+
+    const tense = await chat(t, api, { message: 'a suspenseful sci-fi movie', limit: 50 });
+    t.same(ids(tense), ['super-8'], 'the one sci-fi movie that is also a thriller');
+
+    // No documentary is horror: the genre asked for holds, and the mood is searched as a word, as before.
+    const documentary = await chat(t, api, { message: 'a scary documentary' });
+    t.same(ids(documentary), ['planet']);
+    const excluded = await chat(t, api, { message: 'something scary but not horror', limit: 50 });
+    t.notOk(
+      excluded.items.some((entry) => entry.item.genres.some((genre) => /horror/i.test(genre))),
+      'a genre excluded stays excluded whatever the mood reads as',
+    );
+    const restricted = await chat(t, api, {
+      message: 'something scary',
+      filters: { genres: ['Comedies'] },
+      limit: 50,
+    });
+    t.same(ids(restricted).sort(), ['hangover', 'paddington'], "the caller's genres win over the mood's");
+  });
+
   await t.test('words go to search; a title the catalog lacks is said so', async (t) => {
     const whales = await chat(t, api, { message: 'a documentary about wildlife' });
     t.equal(whales.items[0]?.itemId, 'planet');
@@ -532,6 +560,21 @@ t.test('pluggable strategies: a parser and a writer of its own, the offline ones
         parse: async (input) => {
           calls++;
           if (input.message === 'fail') throw new Error('parser down');
+          if (input.message === 'hostile')
+            return {
+              semanticText: 'small town <img src=x onerror=alert(1)>',
+              referenceTitles: ['<script>x</script>', 'Stranger Things'],
+              types: ['film', 'javascript:alert(1)'],
+              genres: [],
+              excludeGenres: ['Horror', 'see www.example.com'],
+              yearFrom: null,
+              yearTo: null,
+              maxMaturityRating: null,
+              minDurationMinutes: null,
+              maxDurationMinutes: null,
+              languages: ['\u202een'],
+              mood: '<script>x</script>',
+            };
           return {
             semanticText: '',
             referenceTitles: ['Stranger Things'],
@@ -570,8 +613,53 @@ t.test('pluggable strategies: a parser and a writer of its own, the offline ones
   t.notOk(answer.items.some((entry) => entry.item.genres.includes('Horror Movies')));
   t.match(answer.reply, /^Written by the test writer: /);
 
+  const hostile = await chat(t, api, { message: 'hostile' });
+  t.same(
+    { ...hostile.appliedQuery },
+    {
+      semanticText: '',
+      referenceTitles: ['Stranger Things'],
+      types: ['movie'],
+      genres: [],
+      excludeGenres: ['Horror'],
+      yearFrom: null,
+      yearTo: null,
+      maxMaturityRating: null,
+      minDurationMinutes: null,
+      maxDurationMinutes: null,
+      languages: [],
+      mood: null,
+    },
+    "a plug-in parser's fields that are not plain text are dropped, the rest applied",
+  );
+
   const fallback = await chat(t, api, { message: 'fail' });
   t.same(fallback.appliedQuery.semanticText, 'fail', 'the rules parsed it');
   const template = await chat(t, api, { message: 'broken writer' });
   t.match(template.reply, /^Here are|^I found/, 'the template wrote the reply');
+});
+
+t.test('the offline reply repeats no markup or link from the message, JSON or streamed', async (t) => {
+  const api = await chatApp(t);
+  for (const message of [
+    'a movie like "<img src=x onerror=alert(1)>"',
+    'something like <script>x</script>',
+    'films like javascript:alert(1) or www.example.com',
+  ]) {
+    const answer = await chat(t, api, { message });
+    const streamed = await api.inject({
+      method: 'POST',
+      url: '/v1/chat',
+      headers: { accept: 'text/event-stream', 'content-type': 'application/json' },
+      payload: JSON.stringify({ message }),
+    });
+    t.equal(streamed.statusCode, 200, streamed.body);
+    const pieces = parseServerSentEvents(streamed.body)
+      .filter((event) => event.event === 'reply')
+      .map((event) => (event.data as { text: string }).text);
+    for (const reply of [answer.reply, pieces.join('')]) {
+      t.ok(reply.length > 0, reply);
+      t.notMatch(reply, /<|>|onerror|script|www\.|example\.com/, `${message}: ${reply}`);
+    }
+  }
 });

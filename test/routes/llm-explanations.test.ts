@@ -258,6 +258,56 @@ t.test('grounding: an answer citing or naming what the prompt did not hold is re
   t.equal(partial.items.filter((entry) => entry.explanation.source === 'template').length, 8);
 });
 
+t.test('hostile output: markup, links, hidden characters and scams are replaced by templates', async (t) => {
+  const { server, api } = await setUp(t);
+  const plain = await api.inject({ method: 'GET', url: '/v1/users/fan/recommendations?limit=10' });
+  const ids = plain.json<{ items: { itemId: string }[] }>().items.map((entry) => entry.itemId);
+  // What a hostile OpenAI-compatible server wrote for the first items of the page (issue 16, finding 5).
+  const hostile = [
+    'Open javascript:alert(document.cookie) to see why this pick fits you.',
+    '**A must-watch** for anyone who loves deep space and __lonely__ crews.',
+    'A gripping ride that \u202eeno ruoy si siht for fans of deep space.',
+    'A gripping ride\u200b for fans of deep space and lonely crews.',
+    'A gripping ride for fans of deep space\u0007 and lonely crews.',
+    'Your account is suspended: call 0800 555 0199 and give your password to keep watching.',
+  ];
+  const bad = new Map(ids.slice(0, hostile.length).map((id, index) => [id, hostile[index]!]));
+  const answer = (body: ChatRequestBody) =>
+    wellBehavedAnswer(body, (entry) => {
+      const text = bad.get(entry.itemId);
+      return text === undefined ? entry : { ...entry, text, evidenceItemIds: [] };
+    });
+  server.scriptChat(answer, (body) => ({ content: answer(body), chunkDelayMs: 1 }));
+
+  const page = await explainedPage(api, '/v1/users/fan/recommendations?limit=10&explain=true');
+  t.equal(chatCalls(server).length, 1);
+  t.equal(page.items.length, 10);
+  for (const entry of page.items) {
+    const text = entry.explanation.text;
+    t.notMatch(text, /javascript|\*\*|\[|password|0800|\p{Cc}|[\u200b\u202e]/u, `${entry.itemId}: ${text}`);
+    t.equal(
+      entry.explanation.source,
+      bad.has(entry.itemId) ? 'template' : 'llm',
+      `${entry.itemId}: ${bad.has(entry.itemId) ? 'refused, the template instead' : 'plain, kept'}`,
+    );
+  }
+  const metrics = await api.inject({ method: 'GET', url: '/metrics' });
+  t.match(metrics.body, /marquee_llm_fallbacks_total\{purpose="explain",reason="ungrounded"\} 6/);
+
+  // Streamed (explain=async): each entry is checked as it arrives, with the same result.
+  const streamed = await api.inject({
+    method: 'GET',
+    url: '/v1/users/fan/recommendations?limit=10&explain=async&locale=fr',
+  });
+  const stream = await api.app.inject({ method: 'GET', url: streamed.json().explanationStream.url });
+  const explained = parseServerSentEvents(stream.body)
+    .filter((event) => event.event === 'explanation')
+    .map((event) => event.data as { itemId: string; explanation: Entry['explanation'] });
+  t.equal(explained.length, 10);
+  for (const { itemId, explanation } of explained)
+    t.equal(explanation.source, bad.has(itemId) ? 'template' : 'llm', `streamed ${itemId}`);
+});
+
 t.test(
   'prompt injection in a description: delimited as data, and an obeying model changes nothing else',
   async (t) => {

@@ -1,7 +1,6 @@
-import { existsSync } from 'node:fs';
 import { sql } from 'kysely';
 import t from 'tap';
-import { importNetflix, NETFLIX_CSV } from '../helpers/netflix.ts';
+import { importNetflix, netflixAbsent } from '../helpers/netflix.ts';
 import { findItemSummaries } from '../../src/repositories/candidates.repository.ts';
 import { upsertUserProfiles } from '../../src/repositories/user-profiles.repository.ts';
 import { buildTestApp, json, type TestApp } from '../helpers/test-app.ts';
@@ -323,39 +322,45 @@ t.test('bad requests are 400 problems naming the field', async (t) => {
   }
 });
 
-t.test('netflix: "stranger things" finds Stranger Things first, through the search index', async (t) => {
-  if (!existsSync(NETFLIX_CSV)) {
-    t.comment(`skipped: ${NETFLIX_CSV} is absent`);
-    return;
-  }
-  const { inject, database } = await buildTestApp(t);
-  await importNetflix(t, inject);
+t.test(
+  'netflix: "stranger things" finds Stranger Things first, through the search index',
+  { skip: netflixAbsent },
+  async (t) => {
+    const { inject, database } = await buildTestApp(t);
+    await importNetflix(t, inject);
 
-  const response = await inject({ method: 'POST', url: '/v1/search', ...json({ query: 'stranger things' }) });
-  t.equal(response.statusCode, 200, response.body);
-  const items = response.json().items as (Found & { item: { title: string } })[];
-  t.equal(items.length, 20);
-  t.equal(items[0]?.item.title, 'Stranger Things');
-  t.equal(items[0]?.reasons[0]?.detail, 'Matches "stranger things" in the title');
+    const response = await inject({
+      method: 'POST',
+      url: '/v1/search',
+      ...json({ query: 'stranger things' }),
+    });
+    t.equal(response.statusCode, 200, response.body);
+    const items = response.json().items as (Found & { item: { title: string } })[];
+    t.equal(items.length, 20);
+    t.equal(items[0]?.item.title, 'Stranger Things');
+    t.equal(items[0]?.reasons[0]?.detail, 'Matches "stranger things" in the title');
 
-  const movies = await inject({
-    method: 'POST',
-    url: '/v1/search',
-    ...json({ query: 'stranger things', filters: { types: ['movie'], excludeGenres: ['Horror Movies'] } }),
-  });
-  const movieItems = movies.json().items as Found[];
-  t.equal(movieItems.length, 20);
-  t.ok(
-    movieItems.every((entry) => entry.item.type === 'movie' && !entry.item.genres.includes('Horror Movies')),
-  );
+    const movies = await inject({
+      method: 'POST',
+      url: '/v1/search',
+      ...json({ query: 'stranger things', filters: { types: ['movie'], excludeGenres: ['Horror Movies'] } }),
+    });
+    const movieItems = movies.json().items as Found[];
+    t.equal(movieItems.length, 20);
+    t.ok(
+      movieItems.every(
+        (entry) => entry.item.type === 'movie' && !entry.item.genres.includes('Horror Movies'),
+      ),
+    );
 
-  await sql`ANALYZE items`.execute(database.db);
-  const plan = await sql<{ 'QUERY PLAN': string }>`EXPLAIN SELECT id FROM items
+    await sql`ANALYZE items`.execute(database.db);
+    const plan = await sql<{ 'QUERY PLAN': string }>`EXPLAIN SELECT id FROM items
     WHERE marquee_item_document(items.title, items.genres, items.tags, items.credits, items.description)
       @@ websearch_to_tsquery('english', ${'stranger things'}::text)`.execute(database.db);
-  t.match(
-    plan.rows.map((row) => row['QUERY PLAN']).join('\n'),
-    /items_search_document_idx/,
-    'the document expression is the indexed one',
-  );
-});
+    t.match(
+      plan.rows.map((row) => row['QUERY PLAN']).join('\n'),
+      /items_search_document_idx/,
+      'the document expression is the indexed one',
+    );
+  },
+);

@@ -106,7 +106,7 @@ t.test('answers are cached for a minute per normalised query, with x-cache', asy
   t.same(ids(other.json()), ['delta', 'alpha', 'charlie'], 'and sees the new scores');
 });
 
-t.test('bad queries are 400 problems naming the parameter; a user token is refused', async (t) => {
+t.test('bad queries are 400 problems naming the parameter; a user token may read it', async (t) => {
   const { inject } = await trendingApp(t);
   for (const [query, field] of [
     ['window=year', 'query.window'],
@@ -126,10 +126,10 @@ t.test('bad queries are 400 problems naming the parameter; a user token is refus
   const token = (
     await inject({ method: 'POST', url: '/v1/admin/user-tokens', ...json({ userId: 'u1' }) })
   ).json().token as string;
-  const refused = await inject({
+  const allowed = await inject({
     method: 'GET',
-    url: '/v1/trending',
+    url: '/v1/trending?genre=drama',
     headers: { authorization: `Bearer ${token}` },
   });
-  t.equal(refused.statusCode, 403);
+  t.equal(allowed.statusCode, 200, 'trending is a catalog read: a browser may ask for it');
 });

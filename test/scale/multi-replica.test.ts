@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { pino } from 'pino';
 import t from 'tap';
@@ -11,7 +10,13 @@ import {
   startWorkerProcess,
   type WorkerProcess,
 } from '../helpers/spawn-server.ts';
-import { freshDatabaseConfig, redisUrl, servedMode, TEST_ADMIN_KEY } from '../helpers/test-app.ts';
+import {
+  freshDatabaseConfig,
+  redisUrl,
+  servedMode,
+  TEST_ADMIN_KEY,
+  uniqueTestName,
+} from '../helpers/test-app.ts';
 
 // Two API replicas and two workers on one Postgres and one Redis, as real processes: what issue 7 asks a
 // scaled-out deployment to get right. test/jobs/worker-crash.test.ts covers the crash of a worker in detail
@@ -137,7 +142,7 @@ t.test(
     const query = async <Row>(text: string, values: unknown[] = []) =>
       (await sqlClient.query(text, values)).rows as Row[];
 
-    const keyPrefix = `marquee-test:${process.pid}:${randomBytes(4).toString('hex')}:`;
+    const keyPrefix = uniqueTestName('redis');
     const env = {
       DATABASE_URL: database.url,
       REDIS_URL: redis,

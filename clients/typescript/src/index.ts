@@ -3,8 +3,15 @@ import type { components, operations, paths } from './schema.js';
 
 export type { components, operations, paths };
 
+/**
+ * What the client reads: JSON answers and problems. The streamed forms (server-sent events of chat and of
+ * explanation streams) are typed apart (`ChatEvent`, `ExplanationEvent`): read them with EventSource or
+ * fetch, so that `data` of a call is the JSON answer alone (`chat.data?.reply` compiles).
+ */
+type JsonMedia = 'application/json' | 'application/problem+json';
+
 /** The typed client: `GET`, `POST`, `PUT`, `PATCH`, `DELETE` take a path of the API and its typed params. */
-export type MarqueeClient = Client<paths>;
+export type MarqueeClient = Client<paths, JsonMedia>;
 
 /** A credential, or a function that returns the current one (a user token refreshed before it expires). */
 export type Credential = string | (() => string | Promise<string>);
@@ -30,7 +37,7 @@ export function createMarqueeClient(options: MarqueeClientOptions): MarqueeClien
     // Both travel in the same header: the server would only ever see one of them.
     throw new TypeError('createMarqueeClient: give an apiKey or a userToken, not both');
   }
-  const client = createClient<paths>({
+  const client = createClient<paths, JsonMedia>({
     baseUrl: options.baseUrl.replace(/\/+$/, ''),
     ...(options.fetch && { fetch: options.fetch }),
   });
@@ -74,3 +81,10 @@ export type SessionRecommendationRequestInput = Schemas['SessionRecommendationRe
 export type SearchRequestInput = Schemas['SearchRequestInput'];
 export type SearchResults = Schemas['SearchResults'];
 export type TrendingPage = Schemas['TrendingPage'];
+export type ChatRequestInput = Schemas['ChatRequestInput'];
+/** The JSON answer of POST /v1/chat. */
+export type ChatAnswer = Schemas['ChatAnswer'];
+/** One server-sent event of POST /v1/chat with `Accept: text/event-stream` (items, reply pieces, done). */
+export type ChatEvent = Schemas['ChatEvent'];
+/** One server-sent event of an explanation stream (`explanationStream.url`). */
+export type ExplanationEvent = Schemas['ExplanationEvent'];

@@ -74,7 +74,7 @@ export interface paths {
          * Get an item
          * @description The stored item, or 404 when there is none with this id.
          *
-         *     Access: an API key with scope `read`.
+         *     Access: an API key with scope `read`, or any user token.
          */
         get: operations["getItem"];
         /**
@@ -114,7 +114,7 @@ export interface paths {
          * List items
          * @description Pages through the catalog in id order. Filter by type, genre or last change; follow `nextCursor` until it is null. Use `updatedSince` to sync only what changed.
          *
-         *     Access: an API key with scope `read`.
+         *     Access: an API key with scope `read`, or any user token.
          */
         get: operations["listItems"];
         put?: never;
@@ -149,7 +149,7 @@ export interface paths {
         post?: never;
         /**
          * Erase a user
-         * @description Privacy erasure: deletes the profile, every event of the user and every cached result about them. Idempotent: answers 204 whether or not the user existed.
+         * @description Privacy erasure: deletes the profile, every event of the user and every cached result about them, and revokes every user token minted for them until now (a token minted afterwards works). Idempotent: answers 204 whether or not the user existed.
          *
          *     Access: an API key with scope `ingest`.
          */
@@ -170,7 +170,7 @@ export interface paths {
          * List a user's events
          * @description The user's events, newest first (by event time). 404 when the user does not exist.
          *
-         *     Access: an API key with scope `client` or `ingest`.
+         *     Access: an API key with scope `client` or `ingest`, or a user token of that user.
          */
         get: operations["listUserEvents"];
         put?: never;
@@ -330,7 +330,7 @@ export interface paths {
         put?: never;
         /**
          * Import a file of items, users or events
-         * @description Streams the request body (NDJSON, CSV with a header row, or a JSON array; gzip accepted, any size, constant memory) into the catalog. Each record is validated like the single-record endpoints; bad ones are reported with their line and the rest goes in. Records are upserted by id, so running the same file again changes nothing; `{"op": "delete", "id": ...}` deletes. Answers 202 once the body is read, or with `wait=true` 200 when the import has ended.
+         * @description Streams the request body (NDJSON, CSV with a header row, or a JSON array; gzip accepted, constant memory) into the catalog. Each record is validated like the single-record endpoints; bad ones are reported with their line and the rest goes in. A record longer than MARQUEE_IMPORT_MAX_RECORD_BYTES (1 MiB by default) is rejected by its line (a CSV row that long stops the import); a body holding more than MARQUEE_IMPORT_MAX_BYTES once decompressed stops there and is answered 413, with the batches before the limit kept. Records are upserted by id, so running the same file again changes nothing; `{"op": "delete", "id": ...}` deletes. Answers 202 once the body is read, or with `wait=true` 200 when the import has ended. An upload that stops before its end fails the import.
          *
          *     Access: an API key with scope `ingest`.
          */
@@ -396,7 +396,7 @@ export interface paths {
          * Trending items
          * @description The items with the most recent activity over the window (each interaction fades with time), as of the last model training, obeying the filters. The same for everyone: answers are cached for 60 s, and the `x-cache` header says `hit` or `miss`.
          *
-         *     Access: an API key with scope `read`.
+         *     Access: an API key with scope `read`, or any user token.
          */
         get: operations["getTrending"];
         put?: never;
@@ -464,7 +464,7 @@ export interface paths {
          * Recommendations for a session
          * @description For anonymous visitors (and known users in the middle of a session): items that go with what was just viewed (`recentItemIds`, most recent first), by collaborative neighbours and content similarity, blended with the user's profile when `userId` is given, then trending items. The viewed items themselves are never returned. `explain: true` adds an `explanation` to each item.
          *
-         *     Access: an API key with scope `client`.
+         *     Access: an API key with scope `client`, or a user token of the user named in `userId`.
          */
         post: operations["recommendForSession"];
         delete?: never;
@@ -484,7 +484,7 @@ export interface paths {
          * Items similar to an item ("more like this")
          * @description Nearest items by content (plot, genres, credits: the embedding) blended with the items people watched together with it (collaborative neighbours), filtered. 404 when the item does not exist. With `explain=true` each item carries an `explanation` naming the item it is similar to.
          *
-         *     Access: an API key with scope `read`.
+         *     Access: an API key with scope `read`, or any user token.
          */
         get: operations["similarItems"];
         put?: never;
@@ -1179,7 +1179,7 @@ export interface components {
                 deleted: number;
                 /** @description Records rejected, with reasons in `errors`. */
                 failed: number;
-                /** @description Items whose embedding was computed. */
+                /** @description Items of the import whose embedding was stored while it ran (counted in the database). Fewer when the embedder kept failing: those items stay pending and are embedded later. */
                 embedded: number;
             };
             /** @description The first 100 rejected records, by line. */
@@ -1189,7 +1189,7 @@ export interface components {
                 id?: string;
                 reason: string;
             }[];
-            /** @description Why the whole import failed, when it did. */
+            /** @description Why the whole import failed, when it did: a source that cannot be read to its end, larger than MARQUEE_IMPORT_MAX_BYTES, an upload that stopped, batches lost with their jobs... */
             failure: string | null;
             timings: {
                 /** Format: date-time */
@@ -1371,6 +1371,51 @@ export interface components {
             reasons: components["schemas"]["RecommendationReason"][];
             explanation?: components["schemas"]["Explanation"];
         };
+        /**
+         * @description A page of recommended items, strongest first, with where each came from.
+         * @example {
+         *       "recommendationId": "5b0c2a7e-9f1d-4c3b-8a6e-2d4f0b1c9e77",
+         *       "variant": "default",
+         *       "items": [
+         *         {
+         *           "itemId": "interstellar",
+         *           "score": 0.92,
+         *           "item": {
+         *             "id": "interstellar",
+         *             "type": "movie",
+         *             "title": "Interstellar",
+         *             "genres": [
+         *               "science fiction",
+         *               "drama"
+         *             ],
+         *             "tags": [
+         *               "space"
+         *             ],
+         *             "credits": [
+         *               {
+         *                 "name": "Christopher Nolan",
+         *                 "role": "director"
+         *               }
+         *             ],
+         *             "regions": [],
+         *             "attributes": {},
+         *             "createdAt": "2026-11-01T12:00:00.000Z",
+         *             "updatedAt": "2026-11-01T12:00:00.000Z"
+         *           },
+         *           "reasons": [
+         *             {
+         *               "source": "collaborative",
+         *               "detail": "People who watched \"The Martian\" also watched this",
+         *               "evidenceItemIds": [
+         *                 "the-martian"
+         *               ]
+         *             }
+         *           ]
+         *         }
+         *       ],
+         *       "nextCursor": "eyJ2IjoxLCJvIjoyMH0"
+         *     }
+         */
         RecommendationPage: {
             /** @description Send it back as `recommendationId` on the events this page leads to (attribution). */
             recommendationId: string;
@@ -1702,7 +1747,7 @@ export interface operations {
                     "text/plain": string;
                 };
             };
-            /** @description Default Response */
+            /** @description No credentials, or credentials that are not valid: send Authorization: Bearer <API key or user token>. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1711,7 +1756,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Default Response */
+            /** @description The credentials do not allow this operation (scope, or another user). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1740,7 +1785,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description A Liveness. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1813,7 +1858,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description An item of the catalog as stored. Optional fields that were never set are absent. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1831,7 +1876,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Default Response */
+            /** @description No credentials, or credentials that are not valid: send Authorization: Bearer <API key or user token>. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1840,7 +1885,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Default Response */
+            /** @description The credentials do not allow this operation (scope, or another user). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1858,8 +1903,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests for this credential or address: retry after the Retry-After delay. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unreachable or the service is busy: retry after the Retry-After delay. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1915,7 +1978,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Default Response */
+            /** @description No credentials, or credentials that are not valid: send Authorization: Bearer <API key or user token>. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1924,7 +1987,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Default Response */
+            /** @description The credentials do not allow this operation (scope, or another user). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1951,8 +2014,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests for this credential or address: retry after the Retry-After delay. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unreachable or the service is busy: retry after the Retry-After delay. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1993,7 +2074,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Default Response */
+            /** @description No credentials, or credentials that are not valid: send Authorization: Bearer <API key or user token>. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2002,8 +2083,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Default Response */
+            /** @description The credentials do not allow this operation (scope, or another user). */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests for this credential or address: retry after the Retry-After delay. */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2013,6 +2103,15 @@ export interface operations {
             };
             /** @description Unexpected server error. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unreachable or the service is busy: retry after the Retry-After delay. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2042,7 +2141,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description An item of the catalog as stored. Optional fields that were never set are absent. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2060,7 +2159,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Default Response */
+            /** @description No credentials, or credentials that are not valid: send Authorization: Bearer <API key or user token>. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2069,7 +2168,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Default Response */
+            /** @description The credentials do not allow this operation (scope, or another user). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2105,8 +2204,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests for this credential or address: retry after the Retry-After delay. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unreachable or the service is busy: retry after the Retry-After delay. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2136,7 +2253,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description A page of items in id order. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2154,7 +2271,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Default Response */
+            /** @description No credentials, or credentials that are not valid: send Authorization: Bearer <API key or user token>. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2163,8 +2280,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Default Response */
+            /** @description The credentials do not allow this operation (scope, or another user). */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests for this credential or address: retry after the Retry-After delay. */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2174,6 +2300,15 @@ export interface operations {
             };
             /** @description Unexpected server error. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unreachable or the service is busy: retry after the Retry-After delay. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2198,7 +2333,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description A user as stored. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2216,7 +2351,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Default Response */
+            /** @description No credentials, or credentials that are not valid: send Authorization: Bearer <API key or user token>. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2225,7 +2360,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Default Response */
+            /** @description The credentials do not allow this operation (scope, or another user). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2243,8 +2378,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests for this credential or address: retry after the Retry-After delay. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unreachable or the service is busy: retry after the Retry-After delay. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2300,7 +2453,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Default Response */
+            /** @description No credentials, or credentials that are not valid: send Authorization: Bearer <API key or user token>. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2309,7 +2462,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Default Response */
+            /** @description The credentials do not allow this operation (scope, or another user). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2336,8 +2489,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests for this credential or address: retry after the Retry-After delay. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unreachable or the service is busy: retry after the Retry-After delay. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2378,7 +2549,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Default Response */
+            /** @description No credentials, or credentials that are not valid: send Authorization: Bearer <API key or user token>. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2387,8 +2558,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Default Response */
+            /** @description The credentials do not allow this operation (scope, or another user). */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests for this credential or address: retry after the Retry-After delay. */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2398,6 +2578,15 @@ export interface operations {
             };
             /** @description Unexpected server error. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unreachable or the service is busy: retry after the Retry-After delay. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2427,7 +2616,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description A page of a user's events, newest first. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2445,7 +2634,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Default Response */
+            /** @description No credentials, or credentials that are not valid: send Authorization: Bearer <API key or user token>. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2454,7 +2643,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Default Response */
+            /** @description The credentials do not allow this operation (scope, or another user). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2472,8 +2661,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests for this credential or address: retry after the Retry-After delay. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unreachable or the service is busy: retry after the Retry-After delay. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2498,7 +2705,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description Everything Marquee stores about one user. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2516,7 +2723,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Default Response */
+            /** @description No credentials, or credentials that are not valid: send Authorization: Bearer <API key or user token>. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2525,7 +2732,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Default Response */
+            /** @description The credentials do not allow this operation (scope, or another user). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2543,8 +2750,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests for this credential or address: retry after the Retry-After delay. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unreachable or the service is busy: retry after the Retry-After delay. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2567,7 +2792,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description A EventBatchResult. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2585,7 +2810,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Default Response */
+            /** @description No credentials, or credentials that are not valid: send Authorization: Bearer <API key or user token>. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2594,7 +2819,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Default Response */
+            /** @description The credentials do not allow this operation (scope, or another user). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2621,8 +2846,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests for this credential or address: retry after the Retry-After delay. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unreachable or the service is busy: retry after the Retry-After delay. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2641,7 +2884,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description A ApiKeyList. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2650,7 +2893,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApiKeyList"];
                 };
             };
-            /** @description Default Response */
+            /** @description No credentials, or credentials that are not valid: send Authorization: Bearer <API key or user token>. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2659,8 +2902,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Default Response */
+            /** @description The credentials do not allow this operation (scope, or another user). */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests for this credential or address: retry after the Retry-After delay. */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2670,6 +2922,15 @@ export interface operations {
             };
             /** @description Unexpected server error. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unreachable or the service is busy: retry after the Retry-After delay. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2692,7 +2953,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description A CreatedApiKey. */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -2710,7 +2971,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Default Response */
+            /** @description No credentials, or credentials that are not valid: send Authorization: Bearer <API key or user token>. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2719,7 +2980,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Default Response */
+            /** @description The credentials do not allow this operation (scope, or another user). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2746,8 +3007,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests for this credential or address: retry after the Retry-After delay. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unreachable or the service is busy: retry after the Retry-After delay. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2784,7 +3063,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Default Response */
+            /** @description No credentials, or credentials that are not valid: send Authorization: Bearer <API key or user token>. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2793,7 +3072,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Default Response */
+            /** @description The credentials do not allow this operation (scope, or another user). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2811,8 +3090,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests for this credential or address: retry after the Retry-After delay. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unreachable or the service is busy: retry after the Retry-After delay. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2835,7 +3132,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description A UserToken. */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -2853,7 +3150,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Default Response */
+            /** @description No credentials, or credentials that are not valid: send Authorization: Bearer <API key or user token>. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2862,7 +3159,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Default Response */
+            /** @description The credentials do not allow this operation (scope, or another user). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2889,8 +3186,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests for this credential or address: retry after the Retry-After delay. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unreachable or the service is busy: retry after the Retry-After delay. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2909,7 +3224,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description A TrainingSummary. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2918,7 +3233,7 @@ export interface operations {
                     "application/json": components["schemas"]["TrainingSummary"];
                 };
             };
-            /** @description Default Response */
+            /** @description No credentials, or credentials that are not valid: send Authorization: Bearer <API key or user token>. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2927,7 +3242,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Default Response */
+            /** @description The credentials do not allow this operation (scope, or another user). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2945,8 +3260,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests for this credential or address: retry after the Retry-After delay. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unreachable or the service is busy: retry after the Retry-After delay. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3011,7 +3344,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Default Response */
+            /** @description No credentials, or credentials that are not valid: send Authorization: Bearer <API key or user token>. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3020,8 +3353,48 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Default Response */
+            /** @description The credentials do not allow this operation (scope, or another user). */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body holds more than MARQUEE_IMPORT_MAX_BYTES once decompressed: the import stopped there and is failed. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A stable URI for the kind of problem, such as urn:marquee:problem:validation. */
+                        type: string;
+                        /** @description A short summary of the kind of problem. */
+                        title: string;
+                        /** @description The HTTP status code. */
+                        status: number;
+                        /** @description What went wrong with this request, in words. */
+                        detail: string;
+                        /** @description The request path. */
+                        instance?: string;
+                        /** @description The request id, also in the x-request-id header and the logs. */
+                        requestId?: string;
+                        /** @description For validation problems: each bad field. */
+                        errors?: {
+                            /** @description The field: body.title, query.limit, params.itemId... */
+                            path: string;
+                            message: string;
+                        }[];
+                        /** @description The import, failed at the limit; the batches before it were kept. */
+                        importId: string;
+                        statusUrl: string;
+                    };
+                };
+            };
+            /** @description Too many requests for this credential or address: retry after the Retry-After delay. */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3031,6 +3404,15 @@ export interface operations {
             };
             /** @description Unexpected server error. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unreachable or the service is busy: retry after the Retry-After delay. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3051,7 +3433,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description A ImportStatus. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3069,7 +3451,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Default Response */
+            /** @description No credentials, or credentials that are not valid: send Authorization: Bearer <API key or user token>. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3078,7 +3460,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Default Response */
+            /** @description The credentials do not allow this operation (scope, or another user). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3096,8 +3478,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests for this credential or address: retry after the Retry-After delay. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unreachable or the service is busy: retry after the Retry-After delay. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3120,7 +3520,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description A SearchResults. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3138,7 +3538,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Default Response */
+            /** @description No credentials, or credentials that are not valid: send Authorization: Bearer <API key or user token>. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3147,7 +3547,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Default Response */
+            /** @description The credentials do not allow this operation (scope, or another user). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3174,8 +3574,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests for this credential or address: retry after the Retry-After delay. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unreachable or the service is busy: retry after the Retry-After delay. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3189,9 +3607,13 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Only items of these types (comma-separated). */
+                types?: string;
+                /** @description The same as `types` (the items list spells it so). */
                 type?: string;
                 /** @description At least one of these genres (comma-separated). */
                 genres?: string;
+                /** @description Only items with this genre (exact match), as on the items list; combines with the others as "and". */
+                genre?: string;
                 /** @description All of these genres (comma-separated). */
                 genresAll?: string;
                 /** @description None of these genres (comma-separated). */
@@ -3201,6 +3623,8 @@ export interface operations {
                 /** @description None of these tags (comma-separated). */
                 excludeTags?: string;
                 /** @description Original language, any of (comma-separated). */
+                languages?: string;
+                /** @description The same as `languages`. */
                 language?: string;
                 /** @description The viewer's region: items limited to other regions are left out. */
                 region?: string;
@@ -3218,8 +3642,6 @@ export interface operations {
                 availableNow?: "true" | "false";
                 /** @description JSON object of attribute conditions, e.g. {"studio":"A24","score":{"gte":7}}. */
                 attributes?: string;
-                /** @description Only items with this genre (exact match); combines with `genres` as "and". */
-                genre?: string;
                 /** @description How recent the activity that counts is: interactions fade with a half-life of about a day, a week or a month. */
                 window?: "day" | "week" | "month";
                 /** @description How many results per page, 1 to 100 (default 20). */
@@ -3231,7 +3653,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description A TrendingPage. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3249,7 +3671,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Default Response */
+            /** @description No credentials, or credentials that are not valid: send Authorization: Bearer <API key or user token>. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3258,8 +3680,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Default Response */
+            /** @description The credentials do not allow this operation (scope, or another user). */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests for this credential or address: retry after the Retry-After delay. */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3269,6 +3700,15 @@ export interface operations {
             };
             /** @description Unexpected server error. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unreachable or the service is busy: retry after the Retry-After delay. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3294,7 +3734,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description A RecommendationStats. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3312,7 +3752,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Default Response */
+            /** @description No credentials, or credentials that are not valid: send Authorization: Bearer <API key or user token>. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3321,8 +3761,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Default Response */
+            /** @description The credentials do not allow this operation (scope, or another user). */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests for this credential or address: retry after the Retry-After delay. */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3332,6 +3781,15 @@ export interface operations {
             };
             /** @description Unexpected server error. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unreachable or the service is busy: retry after the Retry-After delay. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3362,9 +3820,13 @@ export interface operations {
                  */
                 locale?: string;
                 /** @description Only items of these types (comma-separated). */
+                types?: string;
+                /** @description The same as `types` (the items list spells it so). */
                 type?: string;
                 /** @description At least one of these genres (comma-separated). */
                 genres?: string;
+                /** @description Only items with this genre (exact match), as on the items list; combines with the others as "and". */
+                genre?: string;
                 /** @description All of these genres (comma-separated). */
                 genresAll?: string;
                 /** @description None of these genres (comma-separated). */
@@ -3374,6 +3836,8 @@ export interface operations {
                 /** @description None of these tags (comma-separated). */
                 excludeTags?: string;
                 /** @description Original language, any of (comma-separated). */
+                languages?: string;
+                /** @description The same as `languages`. */
                 language?: string;
                 /** @description The viewer's region: items limited to other regions are left out. */
                 region?: string;
@@ -3404,7 +3868,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description A page of recommended items, strongest first, with where each came from. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3422,7 +3886,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Default Response */
+            /** @description No credentials, or credentials that are not valid: send Authorization: Bearer <API key or user token>. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3431,8 +3895,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Default Response */
+            /** @description The credentials do not allow this operation (scope, or another user). */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests for this credential or address: retry after the Retry-After delay. */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3442,6 +3915,15 @@ export interface operations {
             };
             /** @description Unexpected server error. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unreachable or the service is busy: retry after the Retry-After delay. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3464,7 +3946,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description A page of recommended items, strongest first, with where each came from. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3482,7 +3964,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Default Response */
+            /** @description No credentials, or credentials that are not valid: send Authorization: Bearer <API key or user token>. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3491,7 +3973,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Default Response */
+            /** @description The credentials do not allow this operation (scope, or another user). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3518,8 +4000,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests for this credential or address: retry after the Retry-After delay. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unreachable or the service is busy: retry after the Retry-After delay. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3544,9 +4044,13 @@ export interface operations {
                  */
                 locale?: string;
                 /** @description Only items of these types (comma-separated). */
+                types?: string;
+                /** @description The same as `types` (the items list spells it so). */
                 type?: string;
                 /** @description At least one of these genres (comma-separated). */
                 genres?: string;
+                /** @description Only items with this genre (exact match), as on the items list; combines with the others as "and". */
+                genre?: string;
                 /** @description All of these genres (comma-separated). */
                 genresAll?: string;
                 /** @description None of these genres (comma-separated). */
@@ -3556,6 +4060,8 @@ export interface operations {
                 /** @description None of these tags (comma-separated). */
                 excludeTags?: string;
                 /** @description Original language, any of (comma-separated). */
+                languages?: string;
+                /** @description The same as `languages`. */
                 language?: string;
                 /** @description The viewer's region: items limited to other regions are left out. */
                 region?: string;
@@ -3586,7 +4092,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description A page of recommended items, strongest first, with where each came from. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3604,7 +4110,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Default Response */
+            /** @description No credentials, or credentials that are not valid: send Authorization: Bearer <API key or user token>. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3613,7 +4119,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Default Response */
+            /** @description The credentials do not allow this operation (scope, or another user). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3631,8 +4137,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests for this credential or address: retry after the Retry-After delay. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unreachable or the service is busy: retry after the Retry-After delay. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3674,7 +4198,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Default Response */
+            /** @description No credentials, or credentials that are not valid: send Authorization: Bearer <API key or user token>. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3683,7 +4207,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Default Response */
+            /** @description The credentials do not allow this operation (scope, or another user). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3719,8 +4243,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests for this credential or address: retry after the Retry-After delay. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unreachable or the service is busy: retry after the Retry-After delay. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3769,8 +4311,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests for this credential or address: retry after the Retry-After delay. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unreachable or the service is busy: retry after the Retry-After delay. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
