@@ -11,6 +11,7 @@ const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 if (!existsSync(executablePath)) {
   t.skip(
     `/docs in a real browser: no Chromium at ${executablePath} (.ci/run installs Debian's chromium package)`,
+    () => {},
   );
 } else {
   t.test('/docs renders the API reference in a real browser and lists the operations', async (t) => {

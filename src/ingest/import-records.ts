@@ -1,5 +1,5 @@
 import type { ImportError } from '../db/database.ts';
-import { idSchema } from '../schemas/common.schema.ts';
+import { findJsonValueProblem, idSchema } from '../schemas/common.schema.ts';
 import { eventInputSchema } from '../schemas/events.schema.ts';
 import { itemInputSchema } from '../schemas/items.schema.ts';
 import { userInputSchema } from '../schemas/users.schema.ts';
@@ -45,63 +45,12 @@ function fromPlainCsv(row: Record<string, unknown>): Record<string, unknown> {
   return result;
 }
 
-function textProblem(text: string): string | undefined {
-  if (text.includes('\u0000')) return 'contains a NUL character (\\u0000), which cannot be stored';
-  if (!text.isWellFormed()) return 'is not valid Unicode (it holds a lone surrogate)';
-  return undefined;
-}
-
-/** Whether any key or string in the value, at any depth, has a textProblem (iterative: no stack overflow). */
-function holdsUnstorableText(source: unknown): boolean {
-  const stack: unknown[] = [source];
-  while (stack.length > 0) {
-    const value = stack.pop();
-    if (typeof value === 'string') {
-      if (textProblem(value)) return true;
-    } else if (Array.isArray(value)) {
-      for (const child of value) stack.push(child);
-    } else if (value !== null && typeof value === 'object') {
-      for (const [key, child] of Object.entries(value)) {
-        if (textProblem(key)) return true;
-        stack.push(child);
-      }
-    }
-  }
-  return false;
-}
-
-/**
- * What in a source object Postgres would refuse or corrupt, whatever the schemas say: a NUL character (text
- * and jsonb cannot hold one; a raw 0x00 in a CSV cell and an escaped \u0000 in JSON both get here) or a lone
- * surrogate (jsonb refuses its escape, text would silently turn it into U+FFFD), in any key or string at any
- * depth. Returns "path: problem" for the first one found, for the record's error. The common case, nothing
- * found, is checked without building paths.
- */
-export function findUnstorableText(source: Record<string, unknown>): string | undefined {
-  if (!holdsUnstorableText(source)) return undefined;
-  const stack: { value: unknown; path: string }[] = [{ value: source, path: '' }];
-  for (let next = stack.pop(); next; next = stack.pop()) {
-    const { value, path } = next;
-    if (typeof value === 'string') {
-      const problem = textProblem(value);
-      if (problem) return `${path || 'value'}: ${problem}`;
-    } else if (Array.isArray(value)) {
-      for (let index = value.length - 1; index >= 0; index--)
-        stack.push({ value: value[index], path: `${path}[${index}]` });
-    } else if (value !== null && typeof value === 'object') {
-      const entries = Object.entries(value);
-      for (const [key] of entries) {
-        const problem = textProblem(key);
-        if (problem) return `${path || 'record'}: a field name ${problem}`;
-      }
-      for (let index = entries.length - 1; index >= 0; index--) {
-        const [key, child] = entries[index] as [string, unknown];
-        stack.push({ value: child, path: path ? `${path}.${key}` : key });
-      }
-    }
-  }
-  return undefined;
-}
+/** `["attributes", "k", 0]` → `attributes.k[0]`. */
+const fieldPath = (path: readonly (string | number)[]) =>
+  path.reduce<string>(
+    (text, part) => (typeof part === 'number' ? `${text}[${part}]` : text ? `${text}.${part}` : part),
+    '',
+  );
 
 /** Turns one source object into an import record, validated like the single-record endpoints. */
 export function toImportRecord(
@@ -111,12 +60,14 @@ export function toImportRecord(
   line: number,
   source: Record<string, unknown>,
 ): { record: ImportRecord } | { error: ImportError } {
-  const unstorable = findUnstorableText(source);
+  // Before the mapping, on the whole source: what Postgres would refuse or corrupt (NUL, lone surrogates) or
+  // what is no data at all (`__proto__` keys, nesting past any record's), in any key or string.
+  const unstorable = findJsonValueProblem(source);
   const value = mapping ? applyMapping(mapping, source) : format === 'csv' ? fromPlainCsv(source) : source;
   const rawId = value.id;
   const idText = typeof rawId === 'string' ? rawId : undefined;
   const fail = (reason: string) => ({ error: { line, ...(idText ? { id: idText } : {}), reason } });
-  if (unstorable) return fail(unstorable);
+  if (unstorable) return fail(`${fieldPath(unstorable.path) || 'record'}: ${unstorable.message}`);
 
   const { op, ...fields } = value;
   if (op !== undefined && op !== 'upsert' && op !== 'delete') return fail('op: must be "upsert" or "delete"');

@@ -1,16 +1,21 @@
 import { z } from 'zod';
 
 /**
- * Whether a string is text that can be stored and shown: no NUL (Postgres stores none in text or jsonb) and
- * no unpaired UTF-16 surrogate (not Unicode; it cannot be encoded as UTF-8).
+ * Why a string is not text that can be stored and shown, or undefined when it is: a NUL character (Postgres
+ * stores none in text or jsonb) or an unpaired UTF-16 surrogate (not Unicode; it cannot be encoded as UTF-8).
  */
-export function isStorableText(value: string): boolean {
-  return !value.includes('\u0000') && value.isWellFormed();
+export function textProblem(value: string): string | undefined {
+  if (value.includes('\u0000')) return 'contains a NUL character (\\u0000), which cannot be stored';
+  if (!value.isWellFormed()) return 'is not valid Unicode (it holds a lone surrogate)';
+  return undefined;
 }
-export const STORABLE_TEXT_RULE = 'must not contain NUL characters or unpaired surrogates';
 
 /** Every string a client sends (body, query or path) starts from this: text that can be stored and shown. */
-export const textSchema = () => z.string().refine(isStorableText, { message: STORABLE_TEXT_RULE });
+export const textSchema = () =>
+  z.string().superRefine((value, context) => {
+    const problem = textProblem(value);
+    if (problem) context.addIssue({ code: 'custom', message: problem });
+  });
 
 /**
  * Text that must say something: not blank (the schema's pattern says so), trimmed, at most `max` characters.
@@ -78,8 +83,10 @@ export function findJsonValueProblem(
 ): { path: (string | number)[]; message: string } | undefined {
   if (path.length > MAX_JSON_DEPTH)
     return { path, message: `is nested more than ${MAX_JSON_DEPTH} levels deep` };
-  if (typeof value === 'string')
-    return isStorableText(value) ? undefined : { path, message: STORABLE_TEXT_RULE };
+  if (typeof value === 'string') {
+    const problem = textProblem(value);
+    return problem === undefined ? undefined : { path, message: problem };
+  }
   if (Array.isArray(value)) {
     for (let index = 0; index < value.length; index++) {
       const problem = findJsonValueProblem(value[index], [...path, index]);
@@ -90,7 +97,8 @@ export function findJsonValueProblem(
   if (value !== null && typeof value === 'object') {
     for (const key of Object.keys(value)) {
       if (key === PROTOTYPE_KEY) return { path: [...path, key], message: 'is a reserved name' };
-      if (!isStorableText(key)) return { path: [...path, key], message: `the name ${STORABLE_TEXT_RULE}` };
+      const keyProblem = textProblem(key);
+      if (keyProblem) return { path: [...path, key], message: `the name ${keyProblem}` };
       const problem = findJsonValueProblem((value as Record<string, unknown>)[key], [...path, key]);
       if (problem) return problem;
     }

@@ -3,12 +3,11 @@ import {
   cursorSchema,
   findJsonValueProblem,
   idSchema,
-  isStorableText,
   jsonObjectSchema,
   limitSchema,
   nextCursorSchema,
   nonBlankTextSchema,
-  STORABLE_TEXT_RULE,
+  textProblem,
   textSchema,
   timestampSchema,
 } from './common.schema.ts';
@@ -18,7 +17,10 @@ export const ITEM_LIST_MAX_LIMIT = 500;
 const httpUrl = z
   .url({ protocol: /^https?$/, message: 'must be an http or https URL' })
   .max(2048)
-  .refine(isStorableText, { message: STORABLE_TEXT_RULE })
+  .superRefine((value, context) => {
+    const problem = textProblem(value);
+    if (problem) context.addIssue({ code: 'custom', message: problem });
+  })
   .describe('An http(s) URL.');
 
 /** Unique values in their first order: a genre or tag given twice means nothing more. */

@@ -128,6 +128,24 @@ t.test('NUL characters and unpaired surrogates get 400 naming the field, and cha
     t.ok(named, `${name}: names the field (${JSON.stringify(body.errors ?? body.detail)})`);
   }
 
+  // Events are checked one by one (one bad event never drops the others): each is rejected naming its field.
+  for (const [name, event, field] of [
+    ['recommendationId', { recommendationId: NUL }, /^recommendationId: contains a NUL character/],
+    ['context', { context: { row: LONE } }, /^context\.row: is not valid Unicode/],
+  ] as const) {
+    const response = await inject({
+      method: 'POST',
+      url: '/v1/events',
+      ...json({ events: [{ userId: 'u1', itemId: 'ref', type: 'play', ...event }] }),
+    });
+    t.equal(response.statusCode, 200, `event ${name}`);
+    t.match(
+      response.json(),
+      { accepted: 0, rejected: [{ index: 0, problem: field }] },
+      `event ${name}: named`,
+    );
+  }
+
   t.same(
     (await inject({ method: 'GET', url: '/v1/items/ref' })).json(),
     before.item,
