@@ -1,5 +1,5 @@
 import closeWithGrace from 'close-with-grace';
-import { Command, Option } from 'commander';
+import { Argument, Command, Option } from 'commander';
 import { openRedisCache } from './cache/redis-cache.ts';
 import { createPageCache } from './services/page-cache.ts';
 import {
@@ -30,12 +30,15 @@ import { createLogger, openDatabase, startServer } from './server.ts';
 import { createReadStream } from 'node:fs';
 import { access, readFile, stat } from 'node:fs/promises';
 import { createImportProgressDisplay } from './cli/import-progress.ts';
-import { buildApp } from './app.ts';
-import { createMemoryCache } from './cache/memory-cache.ts';
-import { IMPORT_KINDS, type ImportKind } from './ingest/import-records.ts';
-import { IMPORT_MODES, type ImportMode, ImportTooLargeError } from './ingest/import-runner.ts';
-import { MappingError, parseMapping } from './ingest/mapping.ts';
-import { IMPORT_FORMATS, type ImportFormat } from './ingest/record-reader.ts';
+import {
+  checkImportOptions,
+  IMPORT_FORMATS,
+  IMPORT_KINDS,
+  IMPORT_MODES,
+  type ImportOptionName,
+} from './ingest/import-options.ts';
+import { ImportTooLargeError } from './ingest/import-runner.ts';
+import { createImportService } from './ingest/import-service.ts';
 import { waitForImportEnd } from './jobs/import-queue.ts';
 import { startImportWorker } from './jobs/bullmq-import-queue.ts';
 import { createModelTrainingQueue, startModelTrainingWorker } from './jobs/bullmq-model-queue.ts';
@@ -179,12 +182,23 @@ export function createCli(): Command {
         'database, then print what happened to every record. FILE "-" reads standard input. Stop the ' +
         'embedded server first (it holds the data folder), or POST the file to /v1/imports instead.',
     )
-    .argument('<kind>', `what the file holds: ${IMPORT_KINDS.join(', ')}`)
+    .addArgument(new Argument('<kind>', 'what the file holds').choices(IMPORT_KINDS))
     .argument('<file>', 'a file path, or - for standard input')
-    .option('--format <format>', `${IMPORT_FORMATS.join(', ')} (default: from the file name, else ndjson)`)
+    .addOption(
+      new Option('--format <format>', 'the file format (default: from the file name, else ndjson)').choices(
+        IMPORT_FORMATS,
+      ),
+    )
     .option('--map <mapping>', 'column mapping: target=source[:transform...] pairs separated by commas')
     .option('--mapping <file>', 'a JSON file of target: expression pairs (see mappings/)')
-    .option('--mode <mode>', 'upsert, or sync to delete what the file does not hold', 'upsert')
+    .addOption(
+      new Option(
+        '--mode <mode>',
+        'upsert: write the fields each record holds; replace: whole records; sync: replace and delete what the file lacks',
+      )
+        .choices(IMPORT_MODES)
+        .default('upsert'),
+    )
     .option('--max-delete-percent <percent>', 'sync: refuse to delete more than this share (default 10)')
     .option('--force', 'sync: delete beyond --max-delete-percent')
     .action(async (kind: string, file: string, options: ImportCliOptions) => {
@@ -393,25 +407,37 @@ interface ImportCliOptions {
 }
 
 async function runImportCommand(kind: string, file: string, options: ImportCliOptions): Promise<void> {
-  if (!(IMPORT_KINDS as readonly string[]).includes(kind))
-    throw new CliUsageError(`kind must be one of ${IMPORT_KINDS.join(', ')} (got "${kind}")`);
-  const format =
-    options.format ??
-    (/\.csv(\.gz)?$/i.test(file) ? 'csv' : /\.json(\.gz)?$/i.test(file) ? 'json' : 'ndjson');
-  if (!(IMPORT_FORMATS as readonly string[]).includes(format))
-    throw new CliUsageError(`--format must be one of ${IMPORT_FORMATS.join(', ')} (got "${format}")`);
-  if (!(IMPORT_MODES as readonly string[]).includes(options.mode))
-    throw new CliUsageError(`--mode must be one of ${IMPORT_MODES.join(', ')} (got "${options.mode}")`);
-  let mappingSpec: string | Record<string, string> | undefined = options.map;
-  if (options.mapping)
-    mappingSpec = JSON.parse(await readFile(options.mapping, 'utf8')) as Record<string, string>;
-  let mapping;
-  try {
-    mapping = mappingSpec === undefined ? undefined : parseMapping(mappingSpec);
-  } catch (error) {
-    if (error instanceof MappingError) throw new CliUsageError(`the mapping: ${error.message}`);
-    throw error;
+  let map: string | Record<string, unknown> | undefined = options.map;
+  if (options.mapping) {
+    const text = await readFile(options.mapping, 'utf8').catch(() => {
+      throw new CliUsageError(`cannot read the mapping file ${options.mapping}`);
+    });
+    try {
+      map = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      throw new CliUsageError(
+        `--mapping: ${options.mapping} is not a JSON object of target: expression pairs`,
+      );
+    }
   }
+  const maxDeletePercent =
+    options.maxDeletePercent === undefined ? undefined : Number(options.maxDeletePercent);
+  if (maxDeletePercent !== undefined && !(maxDeletePercent >= 0 && maxDeletePercent <= 100))
+    throw new CliUsageError('--max-delete-percent: must be a number from 0 to 100');
+  const checked = checkImportOptions({
+    kind,
+    format:
+      options.format ??
+      (/\.csv(\.gz)?$/i.test(file) ? 'csv' : /\.json(\.gz)?$/i.test(file) ? 'json' : 'ndjson'),
+    mode: options.mode,
+    map,
+    maxDeletePercent,
+    force: options.force,
+  });
+  if ('problems' in checked)
+    throw new CliUsageError(
+      checked.problems.map((problem) => `${CLI_OPTION_NAMES[problem.option]}: ${problem.message}`).join('\n'),
+    );
   if (file !== '-') await access(file).catch(() => Promise.reject(new CliUsageError(`cannot read ${file}`)));
   const input = file === '-' ? process.stdin : createReadStream(file);
   const totalBytes = file === '-' ? undefined : (await stat(file)).size;
@@ -419,41 +445,41 @@ async function runImportCommand(kind: string, file: string, options: ImportCliOp
   const config = loadConfig(process.env);
   const logger = createLogger({ logLevel: 'warn' });
   const database = await openDatabase(config, logger);
-  const app = await buildApp({ config, database, cache: createMemoryCache(), logger });
   const display = createImportProgressDisplay({ stream: process.stderr, totalBytes });
+  let endedEvents = false;
+  // The import service alone, on the database: no HTTP app, no server plugins.
+  const imports = createImportService({
+    db: database.db,
+    policy: itemTextPolicy(config),
+    embedder: lazyEmbedder(config),
+    batchSize: config.importBatchSize,
+    limits: config.imports,
+    jobs: config.jobs,
+    redis: config.redis,
+    profiles: profileSettings(config),
+    logger,
+    onImportEnded: (ended) => (endedEvents ||= ended.kind === 'events' && ended.status === 'completed'),
+  });
+  let progress: NodeJS.Timeout | undefined;
   try {
     let importIdSoFar: string | undefined;
     const bytesRead = () => ('bytesRead' in input ? input.bytesRead : 0);
-    const progress = setInterval(() => {
+    progress = setInterval(() => {
       if (importIdSoFar)
-        void getImportStatus(app.db, importIdSoFar)
+        void getImportStatus(database.db, importIdSoFar)
           .then((status) => display.update(status, bytesRead()))
           .catch(() => undefined);
     }, 500);
-    const importId = await app.imports
-      .run(
-        {
-          kind: kind as ImportKind,
-          format: format as ImportFormat,
-          mode: options.mode as ImportMode,
-          mapping,
-          mappingSpec,
-          maxDeletePercent:
-            options.maxDeletePercent === undefined ? undefined : Number(options.maxDeletePercent),
-          force: options.force,
-          source: file === '-' ? 'stdin' : file,
-        },
-        input,
-        (id) => (importIdSoFar = id),
-      )
+    const importId = await imports
+      .run({ ...checked.options, source: file === '-' ? 'stdin' : file }, input, (id) => (importIdSoFar = id))
       // Past MARQUEE_IMPORT_MAX_BYTES the import is failed with its reason, printed below like any failure.
       .catch((error: unknown) => {
         if (error instanceof ImportTooLargeError) return error.importId;
         throw error;
       });
-    await waitForImportEnd(app.db, importId);
+    await waitForImportEnd(database.db, importId);
     clearInterval(progress);
-    const status = await getImportStatus(app.db, importId);
+    const status = await getImportStatus(database.db, importId);
     display.update(status, totalBytes ?? 0);
     display.stop();
     const width = Math.max(...Object.values(status.counts).map((value) => String(value).length));
@@ -470,9 +496,52 @@ async function runImportCommand(kind: string, file: string, options: ImportCliOp
       console.error(`import failed: ${status.failure}`);
       process.exitCode = 1;
     }
+    // New events: the models retrain, as after an import through the API (a worker takes it when served).
+    if (endedEvents && config.recommender.modelRefreshMinutes > 0)
+      await trainAfterImport(config, database, logger);
   } finally {
-    await app.close();
+    // Whatever happened (a bad file, a failed import), nothing may keep the process alive.
+    clearInterval(progress);
+    display.stop();
+    await imports.close();
+    await database.close();
   }
+}
+
+/** Option names as the CLI spells them, for the problems of checkImportOptions. */
+const CLI_OPTION_NAMES: Record<ImportOptionName, string> = {
+  kind: 'kind',
+  format: '--format',
+  mode: '--mode',
+  map: '--map/--mapping',
+  maxDeletePercent: '--max-delete-percent',
+  force: '--force',
+};
+
+/** The configured embedder, created on first use (a users or events import never loads one). */
+function lazyEmbedder(config: Config): () => Promise<Embedder> {
+  let embedder: Promise<Embedder> | undefined;
+  return () => (embedder ??= createEmbedder(config, createAppMetrics()));
+}
+
+/** After an events import: a training job for the workers (served), or a training here (embedded). */
+async function trainAfterImport(
+  config: Config,
+  database: DatabaseHandle,
+  logger: ReturnType<typeof createLogger>,
+) {
+  if (config.redis) {
+    const queue = createModelTrainingQueue(config.redis, logger);
+    try {
+      await queue.request('marquee import');
+      console.error('  a model training is queued for the workers');
+    } finally {
+      await queue.close();
+    }
+    return;
+  }
+  const outcome = await trainModels(database.db, config.recommender, { logger });
+  if (!outcome.skipped) console.error(`  models trained on ${outcome.events} events`);
 }
 
 /** "(batches 8.1 s, then 5.2 s to end: vector index, statistics)" when the end of the import took a while. */

@@ -269,7 +269,7 @@ const environmentSchema = z.object({
   MARQUEE_IMPORT_MAX_RECORD_BYTES: integerInRange(1_024, 256 * 1024 ** 2, 1024 ** 2),
   // An import that shows no progress for this long (an upload cut mid-stream, a batch whose job was lost) is
   // taken up again or failed with its reason by the sweeper, so that every import ends.
-  MARQUEE_IMPORT_STALL_SECONDS: integerInRange(5, 86_400, 300),
+  MARQUEE_IMPORT_STALL_SECONDS: integerInRange(1, 86_400, 300),
   // Served mode (Redis): import batches are BullMQ jobs. Batches a reader may have queued ahead of the workers.
   MARQUEE_IMPORT_MAX_QUEUED_BATCHES: integerInRange(1, 1_000, 8),
   // Jobs each `marquee worker` runs at once; jobs each API process runs too (0: leave them to the workers).

@@ -210,3 +210,39 @@ t.test('train: imports, then trains the models from the command line', async (t)
   });
   t.match(stderr, /trained item-knn on 6 events \(3 users, 2 items\)/);
 });
+
+t.test('import: bad options and bad files end at once, with one clear line and no stack', async (t) => {
+  const database = await freshDatabaseConfig(t);
+  const dataDir = await mkdtemp(join(tmpdir(), 'marquee-import-'));
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+  const env = {
+    ...cleanEnv,
+    ...(database.kind === 'postgres' ? { DATABASE_URL: database.url } : { MARQUEE_DATA_DIR: dataDir }),
+  };
+  await writeFile(join(dataDir, 'events.ndjson'), '{"userId": "u1", "itemId": "a", "type": "play"}\n');
+  await writeFile(join(dataDir, 'broken.json'), '[{"id": "a", "title": "A"}, {"id": ');
+  const failing = (args: string[]) =>
+    run(process.execPath, [CLI, 'import', ...args], { env, timeout: 60_000 }).then(
+      () => ({ code: 0, stderr: '', killed: false }),
+      (error: { code: number; stderr: string; killed: boolean }) => error,
+    );
+
+  const sync = await failing(['events', join(dataDir, 'events.ndjson'), '--mode', 'sync']);
+  t.equal(sync.code, 1, 'events with --mode sync: exit 1');
+  t.notOk(sync.killed, 'it did not hang');
+  t.match(sync.stderr, /--mode: sync is for items and users/);
+  t.notMatch(sync.stderr, /at .*\.ts:\d+/, 'no stack trace');
+
+  const choice = await failing(['items', join(dataDir, 'events.ndjson'), '--mode', 'merge']);
+  t.match(choice.stderr, /argument 'merge' is invalid\. Allowed choices are upsert, replace, sync/);
+  const kind = await failing(['things', join(dataDir, 'events.ndjson')]);
+  t.match(kind.stderr, /'things' is invalid for argument 'kind'\. Allowed choices are items, users, events/);
+
+  const started = Date.now();
+  const broken = await failing(['items', join(dataDir, 'broken.json')]);
+  t.equal(broken.code, 1, 'a truncated JSON array: the import fails, exit 1');
+  t.notOk(broken.killed, 'and the process ends');
+  t.match(broken.stderr, /import failed/);
+  t.notMatch(broken.stderr, /at .*\.ts:\d+/, 'no stack trace');
+  t.ok(Date.now() - started < 60_000, `ended in ${Date.now() - started} ms`);
+});

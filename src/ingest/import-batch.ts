@@ -39,8 +39,13 @@ import {
 } from '../repositories/imports.repository.ts';
 import { analyzeItemTables, ensureItemEmbeddingsIndex } from '../repositories/vector-index.repository.ts';
 import type { EventInput } from '../schemas/events.schema.ts';
+import { jsonObjectSchema } from '../schemas/common.schema.ts';
 import type { ItemInput } from '../schemas/items.schema.ts';
-import { toItemRow } from '../services/items.service.ts';
+import { mergeItemPatch, toItemRow } from '../services/items.service.ts';
+import { findItemsByIdsForUpdate } from '../repositories/items.repository.ts';
+import { findUsersByIdsForUpdate } from '../repositories/users.repository.ts';
+import { applyMergePatch } from './merge-patch.ts';
+import { describeIssues } from './event-ingest.ts';
 import { type ProfileSettings, refreshUserProfilesAfterWrite } from '../services/profiles.service.ts';
 import { storeValidEvents } from './event-ingest.ts';
 import type { ImportKind, ImportRecord } from './import-records.ts';
@@ -51,6 +56,11 @@ export interface ImportBatch {
   batchNo: number;
   kind: ImportKind;
   sync: boolean;
+  /**
+   * Upsert mode: each record holds only the fields it sets, merged into the stored item or user. Absent in
+   * batches queued by an earlier version, whose records are whole.
+   */
+  merge?: boolean;
   records: ImportRecord[];
   /**
    * The earlier batches that must be written before this one (they hold some of its ids; see BatchOrder).
@@ -96,13 +106,21 @@ function lastPerId(records: readonly ImportRecord[]): { kept: ImportRecord[]; su
   return { kept: [...byId.values()], superseded: records.length - byId.size };
 }
 
+/** What writing a batch did, and the whole items it wrote (what their embedding text is made of). */
+interface WrittenBatch {
+  counts: Omit<BatchCounts, 'embedded'>;
+  errors: ImportError[];
+  items: Map<string, ItemInput>;
+}
+
 async function writeBatch(
   trx: Kysely<Database>,
   policy: ItemTextPolicy,
   batch: ImportBatch,
-): Promise<{ counts: Omit<BatchCounts, 'embedded'>; errors: ImportError[]; written: string[] }> {
+): Promise<WrittenBatch> {
   const counts = { inserted: 0, updated: 0, unchanged: 0, deleted: 0, failed: 0 };
   const errors: ImportError[] = [];
+  const items = new Map<string, ItemInput>();
   if (batch.kind === 'events') {
     const valid = batch.records.map((record, index) => ({
       index,
@@ -114,64 +132,120 @@ async function writeBatch(
     counts.failed = result.rejected.length;
     for (const { index, problem } of result.rejected)
       errors.push({ line: batch.records[index]?.line ?? 0, reason: problem });
-    return { counts, errors, written: [] };
+    return { counts, errors, items };
   }
   const { kept, superseded } = lastPerId(batch.records);
   counts.unchanged += superseded;
   const deletions = kept.filter((record) => record.op === 'delete').map((record) => record.id);
-  const upserts = kept.filter((record) => record.op === 'upsert');
+  const upserts = kept.filter((record): record is UpsertRecord => record.op === 'upsert');
   counts.deleted = await deleteRowsById(trx, batch.kind, deletions);
   counts.unchanged += deletions.length - counts.deleted;
+  const whole = batch.merge
+    ? await mergedRecords(trx, batch.kind, upserts)
+    : { records: upserts, failures: [] };
+  for (const failure of whole.failures) {
+    counts.failed++;
+    errors.push(failure);
+  }
   const written =
     batch.kind === 'items'
       ? await upsertItemsChanged(
           trx,
-          upserts.map((record) => toItemRow(record.id, record.data as ItemInput, policy)),
+          whole.records.map((record) => {
+            items.set(record.id, record.data as ItemInput);
+            return toItemRow(record.id, record.data as ItemInput, policy);
+          }),
         )
       : await upsertUsersChanged(
           trx,
-          upserts.map((record) => ({
+          whole.records.map((record) => ({
             id: record.id,
             attributes: JSON.stringify((record.data as { attributes: unknown }).attributes ?? {}),
           })),
         );
   counts.inserted = written.filter((row) => row.inserted).length;
   counts.updated = written.length - counts.inserted;
-  counts.unchanged += upserts.length - written.length;
+  counts.unchanged += whole.records.length - written.length;
   if (batch.sync)
     await rememberSeenIds(
       trx,
       batch.importId,
       upserts.map((record) => record.id),
     );
-  return { counts, errors, written: written.map((row) => row.id) };
+  return { counts, errors, items };
+}
+
+type UpsertRecord = Extract<ImportRecord, { op: 'upsert' }>;
+
+/**
+ * Upsert mode: each record's fields merged into what is stored (a merge patch: what it holds replaces, a null
+ * clears, the rest is kept), then checked as a whole like a full write. A record that makes no valid whole
+ * (a new item without a title) fails alone.
+ */
+async function mergedRecords(
+  trx: Kysely<Database>,
+  kind: 'items' | 'users',
+  upserts: readonly UpsertRecord[],
+): Promise<{ records: UpsertRecord[]; failures: ImportError[] }> {
+  const records: UpsertRecord[] = [];
+  const failures: ImportError[] = [];
+  const ids = upserts.map((record) => record.id);
+  if (kind === 'items') {
+    const stored = new Map((await findItemsByIdsForUpdate(trx, ids)).map((row) => [row.id, row]));
+    for (const record of upserts) {
+      const merged = mergeItemPatch(stored.get(record.id), record.data);
+      if (merged.success) records.push({ ...record, data: merged.data });
+      else failures.push({ line: record.line, id: record.id, reason: describeIssues(merged.error.issues) });
+    }
+  } else {
+    const stored = new Map((await findUsersByIdsForUpdate(trx, ids)).map((row) => [row.id, row.attributes]));
+    for (const record of upserts) {
+      const patch = (record.data as { attributes?: Record<string, unknown> | null }).attributes;
+      const attributes = jsonObjectSchema().safeParse(
+        patch === null ? {} : applyMergePatch(stored.get(record.id) ?? {}, patch ?? {}),
+      );
+      if (attributes.success) records.push({ ...record, data: { attributes: attributes.data } });
+      else
+        failures.push({
+          line: record.line,
+          id: record.id,
+          reason: describeIssues(
+            attributes.error.issues.map((issue) => ({ ...issue, path: ['attributes', ...issue.path] })),
+          ),
+        });
+    }
+  }
+  return { records, failures };
 }
 
 /**
- * The batch's items that lack a current embedding, with the text to embed. The texts come from the batch's
- * own records (what it wrote), so the database only sends ids and hashes back; an item whose stored text is
- * no longer the batch's (written since by someone else) is read back whole, like any pending item.
+ * The batch's items that lack a current embedding, with the text to embed. The texts come from the whole items
+ * the batch wrote (`written`, when this run wrote them; else its records, when they are whole), so the
+ * database only sends ids and hashes back; an item whose text is not known here (a merge written by an earlier
+ * run) or no longer the batch's (written since by someone else) is read back whole, like any pending item.
  */
 async function findBatchItemsNeedingEmbedding(
   db: Kysely<Database>,
   policy: ItemTextPolicy,
   batch: ImportBatch,
+  written: ReadonlyMap<string, ItemInput> | undefined,
 ): Promise<{ id: string; text: string; hash: string }[]> {
-  const written = new Map<string, { text: string; hash: string }>();
+  const known = new Map<string, { text: string; hash: string }>();
+  const ids: string[] = [];
   for (const record of lastPerId(batch.records).kept) {
     if (record.op !== 'upsert') continue;
-    const item = embeddableFromInput(record.data as ItemInput);
-    written.set(record.id, {
-      text: itemEmbeddingText(item, policy.fields),
-      hash: itemTextHash(policy, item),
-    });
+    ids.push(record.id);
+    const whole = written ? written.get(record.id) : batch.merge ? undefined : (record.data as ItemInput);
+    if (!whole) continue;
+    const item = embeddableFromInput(whole);
+    known.set(record.id, { text: itemEmbeddingText(item, policy.fields), hash: itemTextHash(policy, item) });
   }
-  const stale = await findItemHashesNeedingEmbedding(db, [...written.keys()]);
+  const stale = await findItemHashesNeedingEmbedding(db, ids);
   const pending = stale.flatMap((item) => {
-    const mine = written.get(item.id);
+    const mine = known.get(item.id);
     return mine?.hash === item.embeddingTextHash ? [{ id: item.id, ...mine }] : [];
   });
-  const changed = stale.filter((item) => written.get(item.id)?.hash !== item.embeddingTextHash);
+  const changed = stale.filter((item) => known.get(item.id)?.hash !== item.embeddingTextHash);
   if (changed.length === 0) return pending;
   const rows = await findItemsNeedingEmbedding(
     db,
@@ -196,10 +270,12 @@ async function findBatchItemsNeedingEmbedding(
  */
 export async function processImportBatch(context: BatchContext, batch: ImportBatch): Promise<void> {
   const { db, policy } = context;
+  let written: Map<string, ItemInput> | undefined;
   await db.transaction().execute(async (trx) => {
     if (!(await claimImportBatch(trx, batch.importId, batch.batchNo))) return;
-    const { counts, errors } = await writeBatch(trx, policy, batch);
+    const { counts, errors, items } = await writeBatch(trx, policy, batch);
     await recordImportBatch(trx, batch.importId, batch.batchNo, counts, errors);
+    written = items;
   });
   // Before the batch is finished, so that an ended import has its users' profiles up to date; also when the
   // batch was written by an earlier run, which may have died before this. Never fails the batch.
@@ -210,7 +286,8 @@ export async function processImportBatch(context: BatchContext, batch: ImportBat
       batch.records.flatMap((record) => ('data' in record ? [(record.data as EventInput).userId] : [])),
       context.logger,
     );
-  const pending = batch.kind === 'items' ? await findBatchItemsNeedingEmbedding(db, policy, batch) : [];
+  const pending =
+    batch.kind === 'items' ? await findBatchItemsNeedingEmbedding(db, policy, batch, written) : [];
   let vectors: Float32Array[] = [];
   if (pending.length > 0)
     try {

@@ -1,16 +1,20 @@
 import type { ImportError } from '../db/database.ts';
 import { findJsonValueProblem, idSchema } from '../schemas/common.schema.ts';
 import { eventInputSchema } from '../schemas/events.schema.ts';
-import { itemInputSchema } from '../schemas/items.schema.ts';
-import { userInputSchema } from '../schemas/users.schema.ts';
+import { itemInputSchema, itemPatchSchema } from '../schemas/items.schema.ts';
+import { userInputSchema, userPatchSchema } from '../schemas/users.schema.ts';
 import { describeIssues } from './event-ingest.ts';
-import { applyMapping, type Mapping } from './mapping.ts';
-import type { ImportFormat } from './record-reader.ts';
+import type { ImportOptions } from './import-options.ts';
+import { applyMapping } from './mapping.ts';
 
 export const IMPORT_KINDS = ['items', 'users', 'events'] as const;
 export type ImportKind = (typeof IMPORT_KINDS)[number];
 
-/** A validated record, ready for a batch: what it does, to which id, and where it came from. */
+/**
+ * A validated record, ready for a batch: what it does, to which id, and where it came from. An upsert's
+ * `data` is a whole item or user (replace, sync, events), or in an upsert-mode import the fields the record
+ * holds, as a merge patch checked field by field (the batch checks the merged whole).
+ */
 export type ImportRecord =
   | { line: number; op: 'upsert'; id: string; data: Record<string, unknown> }
   | { line: number; op: 'delete'; id: string };
@@ -54,12 +58,11 @@ const fieldPath = (path: readonly (string | number)[]) =>
 
 /** Turns one source object into an import record, validated like the single-record endpoints. */
 export function toImportRecord(
-  kind: ImportKind,
-  format: ImportFormat,
-  mapping: Mapping | undefined,
+  options: Pick<ImportOptions, 'kind' | 'format' | 'mode' | 'mapping'>,
   line: number,
   source: Record<string, unknown>,
 ): { record: ImportRecord } | { error: ImportError } {
+  const { kind, format, mapping } = options;
   // Before the mapping, on the whole source: what Postgres would refuse or corrupt (NUL, lone surrogates) or
   // what is no data at all (`__proto__` keys, nesting past any record's), in any key or string.
   const unstorable = findJsonValueProblem(source);
@@ -81,7 +84,11 @@ export function toImportRecord(
   if (!id.success) return fail(rawId === undefined ? 'id: required' : `id: ${id.error.issues[0]?.message}`);
   if (op === 'delete') return { record: { line, op: 'delete', id: id.data } };
   const { id: _id, ...body } = fields;
-  const parsed = kind === 'items' ? itemInputSchema.safeParse(body) : userInputSchema.safeParse(body);
+  const merge = options.mode === 'upsert';
+  const parsed =
+    kind === 'items'
+      ? (merge ? itemPatchSchema : itemInputSchema).safeParse(body)
+      : (merge ? userPatchSchema : userInputSchema).safeParse(body);
   if (!parsed.success) return fail(describeIssues(parsed.error.issues));
   return { record: { line, op: 'upsert', id: id.data, data: parsed.data } };
 }

@@ -18,31 +18,17 @@ import {
 } from '../repositories/vector-index.repository.ts';
 import { BatchOrder } from './batch-order.ts';
 import { type BatchContext, finalizeImportIfDone, type ImportBatch } from './import-batch.ts';
-import { type ImportKind, type ImportRecord, toImportRecord } from './import-records.ts';
-import type { Mapping } from './mapping.ts';
-import {
-  type ImportFormat,
-  type ReadLimits,
-  readRecordBatches,
-  SourceTooLargeError,
-} from './record-reader.ts';
+import type { ImportOptions } from './import-options.ts';
+import { type ImportRecord, toImportRecord } from './import-records.ts';
+import { type ReadLimits, readRecordBatches, SourceTooLargeError } from './record-reader.ts';
 
-export const IMPORT_MODES = ['upsert', 'sync'] as const;
-export type ImportMode = (typeof IMPORT_MODES)[number];
 /** How many rejected records an import keeps, with line and reason; the counts cover all of them. */
 export const MAX_REPORTED_ERRORS = 100;
 /** About how many ids the reader remembers to order batches that share ids (see BatchOrder). */
 const ORDERED_IDS = 100_000;
 
-export interface ImportRequest {
-  kind: ImportKind;
-  format: ImportFormat;
-  mode: ImportMode;
-  mapping?: Mapping | undefined;
-  /** The mapping as given, kept with the import for the record. */
-  mappingSpec?: unknown;
-  maxDeletePercent?: number | undefined;
-  force?: boolean | undefined;
+/** An import's checked options (checkImportOptions) and where its source comes from. */
+export interface ImportRequest extends ImportOptions {
   /** A file name, "stdin" or "http". */
   source: string;
 }
@@ -52,8 +38,8 @@ export function newImportId(): string {
 }
 
 export async function createImport(db: Kysely<Database>, request: ImportRequest): Promise<string> {
-  if (request.mode === 'sync' && request.kind === 'events')
-    throw new Error('sync mode is for items and users');
+  if (request.mode !== 'upsert' && request.kind === 'events')
+    throw new Error(`${request.mode} mode is for items and users (checkImportOptions says so first)`);
   const id = newImportId();
   await insertImport(db, {
     id,
@@ -187,6 +173,7 @@ export async function readImport(
         batchNo: batchNo++,
         kind: request.kind,
         sync: request.mode === 'sync',
+        merge: request.mode === 'upsert',
         records,
       };
       records = [];
@@ -284,7 +271,7 @@ function validated(
   value: Record<string, unknown>,
 ): ReturnType<typeof toImportRecord> {
   try {
-    return toImportRecord(request.kind, request.format, request.mapping, line, value);
+    return toImportRecord(request, line, value);
   } catch {
     // A bug or a pathological value (nesting deep enough to exhaust the stack): this record only.
     return { error: { line, reason: 'could not be validated' } };

@@ -10,6 +10,16 @@ export async function findItemByIdForUpdate(db: Kysely<Database>, id: string): P
   return db.selectFrom('items').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
 }
 
+/** The stored items among these ids, locked for update (an import merging into them), in id order. */
+export async function findItemsByIdsForUpdate(
+  db: Kysely<Database>,
+  ids: readonly string[],
+): Promise<ItemRow[]> {
+  if (ids.length === 0) return [];
+  // In id order, as every batch locks them: two batches never wait on each other in a cycle.
+  return db.selectFrom('items').selectAll().where('id', 'in', ids).orderBy('id').forUpdate().execute();
+}
+
 /** Inserts or fully replaces an item, keeping its created_at. Tells whether the row was new. */
 export async function upsertItem(
   db: Kysely<Database>,

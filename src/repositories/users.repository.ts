@@ -25,6 +25,15 @@ export async function upsertUser(
   return { user, created };
 }
 
+/** The stored users among these ids, locked for update (an import merging into them), in id order. */
+export async function findUsersByIdsForUpdate(
+  db: Kysely<Database>,
+  ids: readonly string[],
+): Promise<UserRow[]> {
+  if (ids.length === 0) return [];
+  return db.selectFrom('users').selectAll().where('id', 'in', ids).orderBy('id').forUpdate().execute();
+}
+
 /** Creates the users that don't exist yet, with empty attributes (users first seen through their events). */
 export async function ensureUsersExist(db: Kysely<Database>, ids: readonly string[]): Promise<void> {
   if (ids.length === 0) return;

@@ -4,7 +4,7 @@ import { requireScope } from '../auth/access.ts';
 import { ValidationError } from '../errors.ts';
 import { PROBLEM_TYPE_PREFIX } from '../errors.ts';
 import { ImportTooLargeError } from '../ingest/import-runner.ts';
-import { MappingError, parseMapping } from '../ingest/mapping.ts';
+import { checkImportOptions } from '../ingest/import-options.ts';
 import { waitForImportEnd } from '../jobs/import-queue.ts';
 import {
   importAcceptedSchema,
@@ -39,8 +39,10 @@ export const importRoutes: FastifyPluginAsyncZod = async (app) => {
           'reported with their line and the rest goes in. A record longer than MARQUEE_IMPORT_MAX_RECORD_BYTES ' +
           '(1 MiB by default) is rejected by its line (a CSV row that long stops the import); a body holding more ' +
           'than MARQUEE_IMPORT_MAX_BYTES once decompressed stops there and is answered 413, with the batches ' +
-          'before the limit kept. Records are upserted by id, so running the same file again changes nothing; ' +
-          '`{"op": "delete", "id": ...}` deletes. Answers 202 once the body is read, or with `wait=true` 200 ' +
+          'before the limit kept. Records are matched by id, so running the same file again changes nothing. ' +
+          '`mode=upsert` (the default) writes only the fields a record holds, so a partial mapping never blanks ' +
+          'the others (null clears a field); `mode=replace` replaces each whole item or user; `mode=sync` ' +
+          'replaces and deletes what the file does not hold. `{"op": "delete", "id": ...}` deletes. Answers 202 once the body is read, or with `wait=true` 200 ' +
           'when the import has ended. An upload that stops before its end fails the import.',
         tags: ['imports'],
         querystring: importQuerySchema,
@@ -53,37 +55,18 @@ export const importRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request, reply) => {
-      const query = request.query;
-      let mapping;
-      try {
-        mapping = query.map === undefined ? undefined : parseMapping(query.map);
-      } catch (error) {
-        if (error instanceof MappingError)
-          throw new ValidationError([{ path: 'query.map', message: error.message }]);
-        throw error;
-      }
-      if (query.mode === 'sync' && query.kind === 'events')
-        throw new ValidationError([
-          { path: 'query.mode', message: 'sync is for items and users, not events' },
-        ]);
+      const { wait, ...query } = request.query;
+      const checked = checkImportOptions(query);
+      if ('problems' in checked)
+        throw new ValidationError(
+          checked.problems.map((problem) => ({ path: `query.${problem.option}`, message: problem.message })),
+        );
       const body = request.body as Readable | undefined;
       if (!body || typeof (body as Partial<Readable>).pipe !== 'function')
         throw new ValidationError([{ path: 'body', message: 'send the file as the request body' }]);
       let importId: string;
       try {
-        importId = await app.imports.run(
-          {
-            kind: query.kind,
-            format: query.format,
-            mode: query.mode,
-            mapping,
-            mappingSpec: query.map,
-            maxDeletePercent: query.maxDeletePercent,
-            force: query.force,
-            source: 'http',
-          },
-          body,
-        );
+        importId = await app.imports.run({ ...checked.options, source: 'http' }, body);
       } catch (error) {
         if (!(error instanceof ImportTooLargeError)) throw error;
         // Answered here rather than by the error handler: the problem carries the import's id. The rest of the
@@ -109,7 +92,7 @@ export const importRoutes: FastifyPluginAsyncZod = async (app) => {
             statusUrl: `/v1/imports/${error.importId}`,
           });
       }
-      if (query.wait) {
+      if (wait) {
         await waitForImportEnd(app.db, importId, { signal: cancellationSignal(request, reply) });
         return reply.code(200).send(await getImportStatus(app.db, importId));
       }

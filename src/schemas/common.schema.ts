@@ -107,6 +107,16 @@ export function findJsonValueProblem(
 }
 
 /**
+ * A merge patch of a free-form JSON object (PATCH of an item, an upsert-mode import): the keys it holds
+ * replace the stored ones, a null removes one. The same text, key and depth rules as jsonObjectSchema.
+ */
+export const jsonObjectPatchSchema = () =>
+  z.record(textSchema().max(128), z.unknown()).superRefine((value, context) => {
+    const problem = findJsonValueProblem(value);
+    if (problem) context.addIssue({ code: 'custom', path: problem.path, message: problem.message });
+  });
+
+/**
  * A free-form JSON object of bounded size (item and user attributes, event context): keys of at most 128
  * characters, storable text everywhere, no `__proto__` key at any depth (zod drops one at the top), bounded nesting.
  */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { IMPORT_MODES } from '../ingest/import-runner.ts';
+import { IMPORT_MODES } from '../ingest/import-options.ts';
 import { problemSchema } from './problem.schema.ts';
 import { textSchema } from './common.schema.ts';
 import { IMPORT_KINDS } from '../ingest/import-records.ts';
@@ -18,7 +18,11 @@ export const importQuerySchema = z.strictObject({
   mode: z
     .enum(IMPORT_MODES)
     .default('upsert')
-    .describe('upsert: insert or replace by id. sync: also delete the items or users absent from the file.'),
+    .describe(
+      'upsert: create, or update only the fields each record holds (a partial mapping keeps the rest; null clears). ' +
+        'replace: create or replace each whole item or user. sync: replace, and delete the items or users absent ' +
+        'from the file (events: upsert only).',
+    ),
   map: textSchema()
     .max(4_000)
     .optional()

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import {
   cursorSchema,
-  findJsonValueProblem,
   idSchema,
+  jsonObjectPatchSchema,
   jsonObjectSchema,
   limitSchema,
   nextCursorSchema,
@@ -151,12 +151,7 @@ export const itemPatchSchema = z
     imageUrl: itemFields.imageUrl.nullable().optional(),
     url: itemFields.url.nullable().optional(),
     seriesId: itemFields.seriesId.nullable().optional(),
-    attributes: z
-      .record(textSchema().max(128), z.unknown())
-      .superRefine((value, context) => {
-        const problem = findJsonValueProblem(value);
-        if (problem) context.addIssue({ code: 'custom', path: problem.path, message: problem.message });
-      })
+    attributes: jsonObjectPatchSchema()
       .nullable()
       .optional()
       .describe('Merged key by key into the stored attributes; a null value removes that key.'),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { idSchema, jsonObjectSchema } from './common.schema.ts';
+import { idSchema, jsonObjectPatchSchema, jsonObjectSchema } from './common.schema.ts';
 import { eventSchema } from './events.schema.ts';
 
 export const userInputSchema = z
@@ -15,6 +15,11 @@ export const userInputSchema = z
     description: 'A user profile as a client sends it.',
     examples: [{ attributes: { plan: 'premium', country: 'FR' } }],
   });
+
+/** A user's fields as an upsert-mode import holds them: `attributes` merge key by key (null removes one). */
+export const userPatchSchema = z.strictObject({
+  attributes: jsonObjectPatchSchema().nullable().optional(),
+});
 
 export const userSchema = z
   .object({

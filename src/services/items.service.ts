@@ -46,8 +46,7 @@ export async function patchItem(
   return db.transaction().execute(async (trx) => {
     const current = await findItemByIdForUpdate(trx, id);
     if (!current) throw new NotFoundError(`No item "${id}"`);
-    const { id: _id, createdAt: _createdAt, updatedAt: _updatedAt, ...currentFields } = toItem(current);
-    const merged = itemInputSchema.safeParse(applyMergePatch(currentFields, patch));
+    const merged = mergeItemPatch(current, patch);
     if (!merged.success) {
       throw new ValidationError(
         merged.error.issues.map((issue) => ({
@@ -59,6 +58,17 @@ export async function patchItem(
     const { item } = await upsertItem(trx, toItemRow(id, merged.data, policy));
     return toItem(item);
   });
+}
+
+/**
+ * A stored item (or none yet) with a JSON merge patch applied, checked like a full replacement: what PATCH and
+ * an upsert-mode import write.
+ */
+export function mergeItemPatch(current: ItemRow | undefined, patch: Record<string, unknown>) {
+  const base = current
+    ? (({ id: _id, createdAt: _c, updatedAt: _u, ...fields }) => fields)(toItem(current))
+    : {};
+  return itemInputSchema.safeParse(applyMergePatch(base, patch));
 }
 
 export async function removeItem(db: Kysely<Database>, id: string): Promise<void> {

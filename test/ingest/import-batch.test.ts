@@ -18,7 +18,7 @@ const ITEMS = 20;
 
 function itemRecords(): ImportRecord[] {
   return Array.from({ length: ITEMS }, (_, index) => {
-    const result = toImportRecord('items', 'ndjson', undefined, index + 1, {
+    const result = toImportRecord({ kind: 'items', format: 'ndjson', mode: 'replace' }, index + 1, {
       id: `m${index}`,
       title: `Movie ${index}`,
       genres: ['drama'],

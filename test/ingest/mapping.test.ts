@@ -83,7 +83,7 @@ t.test(
 );
 
 t.test('a plain CSV row with __proto__ columns is data, never a prototype', async (t) => {
-  const result = toImportRecord('items', 'csv', undefined, 2, {
+  const result = toImportRecord({ kind: 'items', format: 'csv', mode: 'replace' }, 2, {
     id: 'm1',
     title: 'Alien',
     __proto__: 'x',

@@ -11,9 +11,10 @@ import { getImportStatus } from '../../src/services/imports.service.ts';
 import { startOpenAiTestServer } from '../helpers/openai-test-server.ts';
 import { buildTestApp, redisUrl, servedMode } from '../helpers/test-app.ts';
 
-// Issue 16, finding 6: every import ends. MARQUEE_IMPORT_STALL_SECONDS is 5 here (its minimum); the sweeper
-// looks every 1.25 s.
-const STALL = { MARQUEE_IMPORT_STALL_SECONDS: '5' };
+// Issue 16, finding 6: every import ends. MARQUEE_IMPORT_STALL_SECONDS is 2 here (300 by default); the
+// sweeper looks every second.
+const STALL_SECONDS = 2;
+const STALL = { MARQUEE_IMPORT_STALL_SECONDS: String(STALL_SECONDS) };
 const sleep = (milliseconds: number) => new Promise((resolve) => setTimeout(resolve, milliseconds));
 
 async function until<T>(check: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
@@ -50,7 +51,10 @@ const countRows = async (app: FastifyInstance, table: 'items' | 'item_embeddings
 function batchOf(importId: string, batchNo: number, size = 10): ImportBatch {
   const records: ImportRecord[] = Array.from({ length: size }, (_, index) => {
     const line = batchNo * size + index + 1;
-    const result = toImportRecord('items', 'ndjson', undefined, line, { id: `i${line}`, title: `T${line}` });
+    const result = toImportRecord({ kind: 'items', format: 'ndjson', mode: 'replace' }, line, {
+      id: `i${line}`,
+      title: `T${line}`,
+    });
     if (!('record' in result)) throw new Error(JSON.stringify(result.error));
     return result.record;
   });
@@ -92,7 +96,7 @@ t.test('an import whose reader died (its process was killed) is failed, not left
   t.match(status, {
     status: 'failed',
     failure:
-      'the upload stopped: the process receiving it has been gone for 5 s (MARQUEE_IMPORT_STALL_SECONDS); ' +
+      `the upload stopped: the process receiving it has been gone for ${STALL_SECONDS} s (MARQUEE_IMPORT_STALL_SECONDS); ` +
       'the batches it had handed over were kept',
     counts: { inserted: 20 },
   });
@@ -210,8 +214,8 @@ t.test('sweepers in several processes never take the same import', async (t) => 
   ]);
   const taken = [...first.stalled, ...second.stalled].map((stalled) => stalled.id);
   t.equal(new Set(taken).size, taken.length, 'no import taken twice');
-  // The app's own sweeper (stall 5 s) may have taken some before; what is left is taken once.
-  const third = await claimImportsToSweep(app.db, 5, 10);
+  // The app's own sweeper (stall 2 s) may have taken some before; what is left is taken once.
+  const third = await claimImportsToSweep(app.db, STALL_SECONDS, 10);
   t.same(third.stalled, [], 'a claimed import is left alone for a stall period');
   t.ok(taken.every((id) => ids.includes(id)));
 });
@@ -235,7 +239,7 @@ t.test(
     t.equal(accepted.statusCode, 202, accepted.body);
     const { importId } = accepted.json<{ importId: string }>();
     // Three stall periods with no worker at all: the jobs are queued, so the import is only waiting.
-    await sleep(15_000);
+    await sleep(3 * STALL_SECONDS * 1000);
     t.equal((await getImportStatus(app.db, importId)).status, 'processing');
     const worker = startImportWorker({
       context: { db: app.db, policy: app.embedding.policy, embedder: () => app.embedding.embedder() },

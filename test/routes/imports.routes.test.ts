@@ -171,8 +171,91 @@ t.test(
       .select((eb) => eb.fn.countAll<string>().as('n'))
       .executeTakeFirstOrThrow();
     t.equal(Number(embeddings.n), 8807);
+
+    // Issue 17: the README's partial mapping after the full import updates what it maps and blanks nothing.
+    const before = (await inject({ method: 'GET', url: '/v1/items/s2' })).json();
+    const partial = await inject({
+      method: 'POST',
+      url: `/v1/imports?kind=items&format=csv&wait=true&map=${encodeURIComponent('id=show_id,title=title,genres=listed_in:split(",")')}`,
+      payload: await readFile(NETFLIX),
+      headers: { 'content-type': 'text/csv' },
+    });
+    t.equal(partial.statusCode, 200, partial.body);
+    t.match(partial.json().counts, { received: 8807, inserted: 0, updated: 0, unchanged: 8807, failed: 0 });
+    const after = (await inject({ method: 'GET', url: '/v1/items/s2' })).json();
+    t.same({ ...after, updatedAt: undefined }, { ...before, updatedAt: undefined }, 'every field is kept');
+    const described = await database.db
+      .selectFrom('items')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .where('description', 'is not', null)
+      .executeTakeFirstOrThrow();
+    t.equal(Number(described.n), 8807, 'no description was blanked');
   },
 );
+
+t.test('upsert writes the fields a record holds; replace writes whole records; null clears', async (t) => {
+  const { inject } = await buildTestApp(t);
+  const put = (id: string, body: unknown) =>
+    inject({
+      method: 'PUT',
+      url: `/v1/items/${id}`,
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify(body),
+    });
+  await put('m1', {
+    title: 'Alien',
+    description: 'In space.',
+    genres: ['Horror'],
+    attributes: { studio: 'Fox', a: 1 },
+  });
+  await put('m2', { title: 'Heat', description: 'A heist.', maturityRating: 'R' });
+  const load = async (query: string, lines: unknown[]) =>
+    (
+      await inject({
+        method: 'POST',
+        url: `/v1/imports?kind=items&wait=true${query}`,
+        payload: lines.map((line) => JSON.stringify(line)).join('\n'),
+        headers: { 'content-type': 'application/x-ndjson' },
+      })
+    ).json<ImportStatus>();
+  const merged = await load('', [
+    { id: 'm1', genres: ['Horror', 'Sci-Fi'], attributes: { a: null, b: 2 } },
+    { id: 'm2', description: null },
+    { id: 'm3', genres: ['Drama'] },
+    { id: 'm4', title: 'New' },
+  ]);
+  t.match(merged.counts, { received: 4, inserted: 1, updated: 2, failed: 1 });
+  t.match(merged.errors, [{ line: 3, id: 'm3', reason: /title/ }], 'a new item still needs its title');
+  const m1 = (await inject({ method: 'GET', url: '/v1/items/m1' })).json();
+  t.match(m1, {
+    title: 'Alien',
+    description: 'In space.',
+    genres: ['Horror', 'Sci-Fi'],
+    attributes: { studio: 'Fox', b: 2 },
+  });
+  t.notOk('a' in m1.attributes, 'a null removes an attribute');
+  const m2 = (await inject({ method: 'GET', url: '/v1/items/m2' })).json();
+  t.match(m2, { title: 'Heat', maturityRating: 'R' });
+  t.notOk('description' in m2, 'a null clears a field');
+
+  const replaced = await load('&mode=replace', [{ id: 'm1', title: 'Alien (1979)' }]);
+  t.match(replaced.counts, { updated: 1 });
+  const whole = (await inject({ method: 'GET', url: '/v1/items/m1' })).json();
+  t.match(whole, { title: 'Alien (1979)', genres: [], attributes: {} });
+  t.notOk('description' in whole, 'replace writes the whole record: what it lacks is cleared');
+
+  const refused = await inject({
+    method: 'POST',
+    url: '/v1/imports?kind=events&mode=replace&maxDeletePercent=5',
+    payload: '{}',
+  });
+  t.equal(refused.statusCode, 400);
+  t.same(
+    refused.json().errors.map((error: { path: string }) => error.path),
+    ['query.mode', 'query.maxDeletePercent'],
+    'options are checked together, each named',
+  );
+});
 
 t.test(
   'an id in several batches: the last record in the file wins, whatever runs batches in parallel',

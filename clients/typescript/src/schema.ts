@@ -330,7 +330,7 @@ export interface paths {
         put?: never;
         /**
          * Import a file of items, users or events
-         * @description Streams the request body (NDJSON, CSV with a header row, or a JSON array; gzip accepted, constant memory) into the catalog. Each record is validated like the single-record endpoints; bad ones are reported with their line and the rest goes in. A record longer than MARQUEE_IMPORT_MAX_RECORD_BYTES (1 MiB by default) is rejected by its line (a CSV row that long stops the import); a body holding more than MARQUEE_IMPORT_MAX_BYTES once decompressed stops there and is answered 413, with the batches before the limit kept. Records are upserted by id, so running the same file again changes nothing; `{"op": "delete", "id": ...}` deletes. Answers 202 once the body is read, or with `wait=true` 200 when the import has ended. An upload that stops before its end fails the import.
+         * @description Streams the request body (NDJSON, CSV with a header row, or a JSON array; gzip accepted, constant memory) into the catalog. Each record is validated like the single-record endpoints; bad ones are reported with their line and the rest goes in. A record longer than MARQUEE_IMPORT_MAX_RECORD_BYTES (1 MiB by default) is rejected by its line (a CSV row that long stops the import); a body holding more than MARQUEE_IMPORT_MAX_BYTES once decompressed stops there and is answered 413, with the batches before the limit kept. Records are matched by id, so running the same file again changes nothing. `mode=upsert` (the default) writes only the fields a record holds, so a partial mapping never blanks the others (null clears a field); `mode=replace` replaces each whole item or user; `mode=sync` replaces and deletes what the file does not hold. `{"op": "delete", "id": ...}` deletes. Answers 202 once the body is read, or with `wait=true` 200 when the import has ended. An upload that stops before its end fails the import.
          *
          *     Access: an API key with scope `ingest`.
          */
@@ -1162,7 +1162,7 @@ export interface components {
             /** @enum {string} */
             format: "ndjson" | "csv" | "json";
             /** @enum {string} */
-            mode: "upsert" | "sync";
+            mode: "upsert" | "replace" | "sync";
             /**
              * @description receiving: the source is being read; processing: read, batches still running; then completed or failed.
              * @enum {string}
@@ -3296,8 +3296,8 @@ export interface operations {
                 kind: "items" | "users" | "events";
                 /** @description ndjson (one object a line), csv (header row) or json (an array). */
                 format?: "ndjson" | "csv" | "json";
-                /** @description upsert: insert or replace by id. sync: also delete the items or users absent from the file. */
-                mode?: "upsert" | "sync";
+                /** @description upsert: create, or update only the fields each record holds (a partial mapping keeps the rest; null clears). replace: create or replace each whole item or user. sync: replace, and delete the items or users absent from the file (events: upsert only). */
+                mode?: "upsert" | "replace" | "sync";
                 /** @description Column mapping, `target=source[:transform...]` pairs separated by commas (see the README). */
                 map?: string;
                 /** @description sync: refuse to delete more than this share of the table (default 10). */
