@@ -273,7 +273,12 @@ export type ExplanationStream = z.infer<typeof explanationStreamSchema>;
 export const recommendedItemSchema = z
   .object({
     itemId: z.string(),
-    score: z.number().describe('Blended relevance, higher is better; comparable within one answer only.'),
+    score: z
+      .number()
+      .describe(
+        'Relevance from 0 to 1, relative to the strongest item of the answer (1), on every recommending ' +
+          'endpoint. Comparable within one answer only; the order of the items is the ranking.',
+      ),
     item: itemSchema,
     reasons: z.array(reasonSchema).describe('Where the item came from, strongest first.'),
     explanation: explanationSchema.optional(),

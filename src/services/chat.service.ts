@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { scaleScores } from '../recommender/score-scale.ts';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import { type ChatQuery, chatQuerySchema, plainChatQuery } from '../chat/chat-query.ts';
@@ -141,7 +142,8 @@ export async function startChatTurn(deps: ChatDependencies, request: ChatRequest
   const history = request.sessionId ? await loadHistory(deps.db, request.sessionId, request.userId, now) : [];
   const sessionId = request.sessionId ?? randomUUID();
   const { query, byRules } = await parseMessage(deps, request, history);
-  const found = await findChatItems(deps, query, request, history, { moodGenres: byRules });
+  const retrieved = await findChatItems(deps, query, request, history, { moodGenres: byRules });
+  const found = { ...retrieved, items: scaleScores(retrieved.items) };
   const context: ChatReplyContext = {
     message: request.message,
     query,

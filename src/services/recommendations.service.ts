@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { scaleScores } from '../recommender/score-scale.ts';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import type { CandidateSource, RecommenderConfig, SourceWeights } from '../config.ts';
@@ -376,12 +377,14 @@ async function rankLists(
     seed: options.seed,
   });
   return {
-    items: ranked.map((candidate) => ({
-      itemId: candidate.itemId,
-      score: Math.round(candidate.score * 10_000) / 10_000,
-      item: toItem(byId.get(candidate.itemId)!.row),
-      reasons: candidate.reasons,
-    })),
+    items: scaleScores(
+      ranked.map((candidate) => ({
+        itemId: candidate.itemId,
+        score: candidate.score,
+        item: toItem(byId.get(candidate.itemId)!.row),
+        reasons: candidate.reasons,
+      })),
+    ),
   };
 }
 

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { scaleScores } from '../recommender/score-scale.ts';
 import type { Kysely } from 'kysely';
 import type { Database, StoredProfile } from '../db/database.ts';
 import type { EmbeddingSpace } from '../db/embedding-space.ts';
@@ -94,15 +95,18 @@ export async function searchItems(deps: SearchDependencies, request: SearchReque
   const textById = new Map(textMatches.map((match) => [match.itemId, match]));
   return {
     searchId: randomUUID(),
-    items: ordered.slice(0, request.limit).map((item, index) => {
-      const raisedByTaste = interest && (queryOnly?.get(item.id) ?? Infinity) > index ? interest : undefined;
-      return {
-        itemId: item.id,
-        score: item.score,
-        item: toItem(rowsById.get(item.id)!.row),
-        reasons: reasonsFor(item, request.query, textById.get(item.id), raisedByTaste),
-      };
-    }),
+    items: scaleScores(
+      ordered.slice(0, request.limit).map((item, index) => {
+        const raisedByTaste =
+          interest && (queryOnly?.get(item.id) ?? Infinity) > index ? interest : undefined;
+        return {
+          itemId: item.id,
+          score: item.score,
+          item: toItem(rowsById.get(item.id)!.row),
+          reasons: reasonsFor(item, request.query, textById.get(item.id), raisedByTaste),
+        };
+      }),
+    ),
     nextCursor: null,
   };
 }

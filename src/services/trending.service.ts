@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { scaleScores } from '../recommender/score-scale.ts';
 import type { Kysely } from 'kysely';
 import type { Cache } from '../cache/cache.ts';
 import type { Database } from '../db/database.ts';
@@ -44,25 +45,27 @@ export async function trendingItems(
   const rowsById = new Map(rows.map((entry) => [entry.row.id, entry.row]));
   const page: TrendingPage = {
     window: request.window,
-    items: top.flatMap((entry) => {
-      const row = rowsById.get(entry.itemId);
-      if (!row) return [];
-      const viewers = `${entry.users} viewer${entry.users === 1 ? '' : 's'}`;
-      return [
-        {
-          itemId: entry.itemId,
-          score: entry.value,
-          item: toItem(row),
-          reasons: [
-            {
-              source: 'trending' as const,
-              detail: `Trending ${WINDOW_WORDS[request.window]}: ${viewers}`,
-              evidenceItemIds: [],
-            },
-          ],
-        },
-      ];
-    }),
+    items: scaleScores(
+      top.flatMap((entry) => {
+        const row = rowsById.get(entry.itemId);
+        if (!row) return [];
+        const viewers = `${entry.users} viewer${entry.users === 1 ? '' : 's'}`;
+        return [
+          {
+            itemId: entry.itemId,
+            score: entry.value,
+            item: toItem(row),
+            reasons: [
+              {
+                source: 'trending' as const,
+                detail: `Trending ${WINDOW_WORDS[request.window]}: ${viewers}`,
+                evidenceItemIds: [],
+              },
+            ],
+          },
+        ];
+      }),
+    ),
   };
   await cache.set(key, page, TRENDING_CACHE_SECONDS);
   return { page, cached: false };

@@ -49,7 +49,7 @@ t.test('each window ranks by its own trending score; reasons count the viewers',
   );
   t.same(week.json().items[0], {
     itemId: 'bravo',
-    score: 50,
+    score: 1,
     item: week.json().items[0].item,
     reasons: [{ source: 'trending', detail: 'Trending this week: 30 viewers', evidenceItemIds: [] }],
   });

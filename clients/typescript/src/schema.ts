@@ -1364,7 +1364,7 @@ export interface components {
         /** @description One item of an answer, shared by every recommending endpoint. */
         RecommendedItem: {
             itemId: string;
-            /** @description Blended relevance, higher is better; comparable within one answer only. */
+            /** @description Relevance from 0 to 1, relative to the strongest item of the answer (1), on every recommending endpoint. Comparable within one answer only; the order of the items is the ranking. */
             score: number;
             item: components["schemas"]["Item"];
             /** @description Where the item came from, strongest first. */
