@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import t from 'tap';
+import { NETFLIX_GENRES as NETFLIX } from '../helpers/netflix.ts';
 import { GENRE_WORDS, MOOD_WORDS, TYPE_WORDS } from '../../src/chat/chat-vocabulary.ts';
 import { type GenreLabel, resolveGenre } from '../../src/chat/genre-resolver.ts';
 import {
@@ -14,52 +15,6 @@ import { loadWordVectors } from '../../src/embedding/word-vectors.ts';
 
 // The local embedder's word vectors, as the chat service uses them (about 0.3 s to load).
 const vectors = await loadWordVectors();
-
-// The netflix catalog's genre labels with their item counts (../shared/data/netflix, listed_in).
-const NETFLIX: GenreLabel[] = [
-  ['International Movies', 2752],
-  ['Dramas', 2427],
-  ['Comedies', 1674],
-  ['International TV Shows', 1351],
-  ['Documentaries', 869],
-  ['Action & Adventure', 859],
-  ['TV Dramas', 763],
-  ['Independent Movies', 756],
-  ['Children & Family Movies', 641],
-  ['Romantic Movies', 616],
-  ['TV Comedies', 581],
-  ['Thrillers', 577],
-  ['Crime TV Shows', 470],
-  ["Kids' TV", 451],
-  ['Docuseries', 395],
-  ['Music & Musicals', 375],
-  ['Romantic TV Shows', 370],
-  ['Horror Movies', 357],
-  ['Stand-Up Comedy', 343],
-  ['Reality TV', 255],
-  ['British TV Shows', 253],
-  ['Sci-Fi & Fantasy', 243],
-  ['Sports Movies', 219],
-  ['Anime Series', 176],
-  ['Spanish-Language TV Shows', 174],
-  ['TV Action & Adventure', 168],
-  ['Korean TV Shows', 151],
-  ['Classic Movies', 116],
-  ['LGBTQ Movies', 102],
-  ['TV Mysteries', 98],
-  ['Science & Nature TV', 92],
-  ['TV Sci-Fi & Fantasy', 84],
-  ['TV Horror', 75],
-  ['Anime Features', 71],
-  ['Cult Movies', 71],
-  ['Teen TV Shows', 69],
-  ['Faith & Spirituality', 65],
-  ['TV Thrillers', 57],
-  ['Movies', 57],
-  ['Stand-Up Comedy & Talk Shows', 56],
-  ['Classic & Cult TV', 28],
-  ['TV Shows', 16],
-].map(([label, count]) => ({ label: label as string, count: count as number }));
 
 // MovieLens 100k's genres (../shared/data/movielens-100k), another catalog's way of naming them.
 const MOVIELENS: GenreLabel[] = [

@@ -9,6 +9,7 @@ import {
   type NearestItemsFilter,
   nearestItemsQuery,
 } from '../../src/repositories/item-embeddings.repository.ts';
+import { netflixMapParameter } from '../helpers/netflix.ts';
 import { buildTestApp } from '../helpers/test-app.ts';
 
 // How well the HNSW index (at the configured hnsw.ef_search) finds the true nearest neighbours of real
@@ -39,12 +40,7 @@ if (!existsSync(NETFLIX)) {
   t.test(TITLE, async (t) => {
     const { inject, database } = await buildTestApp(t);
     const db = database.db;
-    const mapping = JSON.parse(
-      await readFile(new URL('../../mappings/netflix.json', import.meta.url), 'utf8'),
-    ) as Record<string, string>;
-    const map = Object.entries(mapping)
-      .map(([target, source]) => `${target}=${source}`)
-      .join(',');
+    const map = await netflixMapParameter();
     const started = Date.now();
     const response = await inject({
       method: 'POST',

@@ -1,4 +1,6 @@
 import { sql } from 'kysely';
+import { sleep, until } from '../helpers/wait.ts';
+import { setTimeout } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import t from 'tap';
 import type { Embedder } from '../../src/embedding/embedder.ts';
@@ -15,18 +17,6 @@ import { buildTestApp, redisUrl, servedMode } from '../helpers/test-app.ts';
 // sweeper looks every second.
 const STALL_SECONDS = 2;
 const STALL = { MARQUEE_IMPORT_STALL_SECONDS: String(STALL_SECONDS) };
-const sleep = (milliseconds: number) => new Promise((resolve) => setTimeout(resolve, milliseconds));
-
-async function until<T>(check: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() - started > timeoutMs)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 const ended = (app: FastifyInstance, importId: string, timeoutMs = 30_000) =>
   until(
@@ -180,7 +170,8 @@ t.test(
         headers: { 'content-type': 'application/x-ndjson' },
         payload: lines.join('\n'),
       }),
-      sleep(90_000).then(() => undefined),
+      // Unref'd: a timer left waiting here kept the test process alive 90 s after its last test.
+      setTimeout(90_000, undefined, { ref: false }),
     ]);
     if (!response) throw new Error('the import did not end within 90 s');
     t.equal(response.statusCode, 200, response.body);

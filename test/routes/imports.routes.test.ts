@@ -2,10 +2,11 @@ import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { type AddressInfo, connect } from 'node:net';
 import { gzipSync } from 'node:zlib';
+import { until } from '../helpers/wait.ts';
 import type { FastifyInstance } from 'fastify';
 import t from 'tap';
 import type { ImportStatus } from '../../src/schemas/imports.schema.ts';
-import { NETFLIX_CSV, netflixAbsent } from '../helpers/netflix.ts';
+import { NETFLIX_CSV, netflixAbsent, netflixMapParameter } from '../helpers/netflix.ts';
 import { buildTestApp, TEST_ADMIN_KEY } from '../helpers/test-app.ts';
 
 // The netflix catalog alone takes about a minute in embedded mode on a busy 2-core machine.
@@ -140,12 +141,7 @@ t.test(
   { skip: netflixAbsent },
   async (t) => {
     const { inject, database } = await buildTestApp(t);
-    const mapping = JSON.parse(
-      await readFile(new URL('../../mappings/netflix.json', import.meta.url), 'utf8'),
-    ) as Record<string, string>;
-    const map = Object.entries(mapping)
-      .map(([target, source]) => `${target}=${source}`)
-      .join(',');
+    const map = await netflixMapParameter();
     const response = await inject({
       method: 'POST',
       url: `/v1/imports?kind=items&format=csv&wait=true&map=${encodeURIComponent(map)}`,
@@ -292,19 +288,6 @@ t.test(
 // Issue 16: imports are bounded while they stream, refuse what Postgres cannot store line by line, and end.
 
 const MiB = 1024 * 1024;
-const sleep = (milliseconds: number) => new Promise((resolve) => setTimeout(resolve, milliseconds));
-
-/** Polls until `check` returns something, or fails after `timeoutMs`. */
-async function until<T>(check: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() - started > timeoutMs)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 /** A raw HTTP request to a listening app whose body is written by hand (and can be cut off). */
 async function rawImport(app: FastifyInstance, query: string, headers: Record<string, string>) {
