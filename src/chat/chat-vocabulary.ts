@@ -5,6 +5,14 @@
  * "sci-fi" is "sci fi"). Pure data, shared by the rule-based parser, the genre resolver and the reply.
  */
 
+/**
+ * The entry of a word table for a word someone typed or a model wrote, own entries only: "constructor" or
+ * "__proto__" is a word like any other, and what Object.prototype holds is no entry.
+ */
+export function wordEntry<T>(table: Readonly<Record<string, T>>, word: string): T | undefined {
+  return Object.hasOwn(table, word) ? table[word] : undefined;
+}
+
 /** Item types by the words for them. */
 export const TYPE_WORDS: Readonly<Record<string, string>> = {
   movie: 'movie',

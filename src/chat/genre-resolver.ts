@@ -5,6 +5,8 @@
  * for concepts whose words differ ("romantic" is "romance", "cartoon" is "animation"). Pure.
  */
 
+import { wordEntry } from './chat-vocabulary.ts';
+
 export interface GenreLabel {
   label: string;
   /** Items carrying it: the more used labels come first in an answer. */
@@ -64,8 +66,7 @@ export function resolveGenres(
 export function resolveGenre(word: string, labels: readonly GenreLabel[]): string[] {
   const phrase = phraseOf(word);
   if (phrase === '') return [];
-  // Own keys only: "constructor" is a word someone may type, and Object.prototype's is no synonym list.
-  const synonyms = Object.hasOwn(SYNONYMS, phrase) ? SYNONYMS[phrase]! : [];
+  const synonyms = wordEntry(SYNONYMS, phrase) ?? [];
   const alternatives = [phrase, ...synonyms].map((text) => text.split(' ').map(stem));
   const matches = labels.filter((entry) => {
     const labelStems = wordsOf(entry.label).map(stem);

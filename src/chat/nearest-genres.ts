@@ -15,7 +15,7 @@
  * vectors per vocabulary.
  */
 import type { ChatQuery } from './chat-query.ts';
-import { GENRE_WORDS, MOOD_WORDS } from './chat-vocabulary.ts';
+import { GENRE_WORDS, MOOD_WORDS, wordEntry } from './chat-vocabulary.ts';
 import { type GenreLabel, resolveGenre, stem } from './genre-resolver.ts';
 
 /** What the resolver needs of the word vectors (src/embedding/word-vectors.ts's WordVectors has it). */
@@ -209,9 +209,7 @@ function contentWords(label: string, vectors: WordVectorLookup): string[] {
       .replace(/['\u2019]s?(?![\p{L}\p{N}])/gu, '')
       .match(/[\p{L}\p{N}]+(?:-[\p{L}\p{N}]+)*/gu) ?? [];
   const words = tokens.flatMap((token) => {
-    const canonical = Object.hasOwn(GENRE_WORDS, token.replace(/-/g, ' '))
-      ? GENRE_WORDS[token.replace(/-/g, ' ')]!
-      : [token];
+    const canonical = wordEntry(GENRE_WORDS, token.replace(/-/g, ' ')) ?? [token];
     return canonical.flatMap((genre) =>
       vectors.indexOf(genre) !== undefined ? [genre] : genre.split(/[- ]/),
     );

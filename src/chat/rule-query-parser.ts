@@ -16,6 +16,7 @@ import {
   MOOD_WORDS,
   NEGATED_MOOD_EXCLUDES,
   TYPE_WORDS,
+  wordEntry,
 } from './chat-vocabulary.ts';
 
 /** What the parser reads of an earlier turn of the session. */
@@ -313,7 +314,7 @@ function readRatings(text: Text): string[] {
     const rating = (match[2] ?? match[3] ?? match[4] ?? '').toUpperCase();
     if (!rating) return false;
     if (match[1]) {
-      const below = BELOW[rating];
+      const below = wordEntry(BELOW, rating);
       if (below) ratings.push(below);
     } else ratings.push(rating);
     return true;
@@ -406,7 +407,7 @@ function durationMinutes(phrase: string): number | undefined {
 
 function numberValue(word: string): number | undefined {
   if (/^\d/.test(word)) return Number(word.replace(',', '.'));
-  return NUMBER_WORDS[word];
+  return wordEntry(NUMBER_WORDS, word);
 }
 
 const YEAR = '(1[89]\\d\\d|20\\d\\d|21\\d\\d)';
@@ -477,7 +478,7 @@ function readYears(text: Text, query: ChatQuery, now: Date) {
         ? 3
         : word === 'couple of'
           ? 2
-          : NUMBER_WORDS[word];
+          : wordEntry(NUMBER_WORDS, word);
     if (count === undefined) return false;
     query.yearFrom = year - count;
     return true;
@@ -728,7 +729,7 @@ function readWords(text: Text, query: ChatQuery): WordsRead {
         continue;
       }
       if (mood && reaches('other')) {
-        query.excludeGenres.push(...(NEGATED_MOOD_EXCLUDES[mood.mood] ?? []));
+        query.excludeGenres.push(...(wordEntry(NEGATED_MOOD_EXCLUDES, mood.mood) ?? []));
         negated();
         continue;
       }

@@ -11,7 +11,7 @@ import { characterProblem, checkModelText } from '../llm/output-filter.ts';
 import { maturityAge } from '../recommender/item-filters.ts';
 import { type ChatQuery, plainChatQuery } from './chat-query.ts';
 import type { ChatReplyContext } from './chat-strategies.ts';
-import { languageOf, TYPE_NOUNS } from './chat-vocabulary.ts';
+import { languageOf, TYPE_NOUNS, wordEntry } from './chat-vocabulary.ts';
 
 /** Titles the first sentence quotes: three read as a list, more as a catalogue. */
 const LEADING_TITLES = 3;
@@ -268,7 +268,7 @@ const french: Phrasebook = (() => {
 /** The nouns of the query's one item type, if the reply knows them. */
 function nounsOf(query: ChatQuery): (typeof TYPE_NOUNS)[string] | undefined {
   const type = query.types.length === 1 ? query.types[0]! : undefined;
-  return type !== undefined && Object.hasOwn(TYPE_NOUNS, type) ? TYPE_NOUNS[type] : undefined;
+  return type === undefined ? undefined : wordEntry(TYPE_NOUNS, type);
 }
 
 /** One line, at most MAX_QUOTED_LENGTH, its own double quotes curly so that they cannot end the quote. */

@@ -11,7 +11,7 @@ import {
   ruleQueryParser,
   templateReplyWriter,
 } from '../chat/chat-strategies.ts';
-import { languageOf, TYPE_WORDS } from '../chat/chat-vocabulary.ts';
+import { languageOf, TYPE_WORDS, wordEntry } from '../chat/chat-vocabulary.ts';
 import { type GenreLabel, kindredLabels, resolveGenre, resolveGenres } from '../chat/genre-resolver.ts';
 import { type MoodGenres, moodGenres } from '../chat/nearest-genres.ts';
 import type { Database, StoredChatTurn } from '../db/database.ts';
@@ -758,7 +758,7 @@ function normaliseTypes(types: readonly string[]): string[] {
       .toLowerCase()
       .replace(/[^a-z0-9]+/g, ' ')
       .trim();
-    return TYPE_WORDS[key] ?? key.replace(/ /g, '-');
+    return wordEntry(TYPE_WORDS, key) ?? key.replace(/ /g, '-');
   });
   return [...new Set(spelled.filter(Boolean))];
 }

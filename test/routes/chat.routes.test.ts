@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import t, { type Test } from 'tap';
-import type { ChatQuery } from '../../src/chat/chat-query.ts';
+import { type ChatQuery, EMPTY_CHAT_QUERY } from '../../src/chat/chat-query.ts';
 import type { ChatStrategies } from '../../src/chat/chat-strategies.ts';
 import { purgeExpiredChatSessions } from '../../src/services/retention.service.ts';
 import { parseServerSentEvents } from '../helpers/server-sent-events.ts';
@@ -560,6 +560,13 @@ t.test('pluggable strategies: a parser and a writer of its own, the offline ones
         parse: async (input) => {
           calls++;
           if (input.message === 'fail') throw new Error('parser down');
+          if (input.message === 'prototype words')
+            return {
+              ...EMPTY_CHAT_QUERY,
+              types: ['constructor', '__proto__', 'toString'],
+              genres: ['constructor'],
+              excludeGenres: ['__proto__'],
+            };
           if (input.message === 'hostile')
             return {
               semanticText: 'small town <img src=x onerror=alert(1)>',
@@ -632,6 +639,10 @@ t.test('pluggable strategies: a parser and a writer of its own, the offline ones
     },
     "a plug-in parser's fields that are not plain text are dropped, the rest applied",
   );
+
+  // Words that name properties of every object are words like others: no lookup may find them in a table.
+  const prototypeWords = await chat(t, api, { message: 'prototype words' });
+  t.same(prototypeWords.items, [], 'no item is of those types');
 
   const fallback = await chat(t, api, { message: 'fail' });
   t.same(fallback.appliedQuery.semanticText, 'fail', 'the rules parsed it');
