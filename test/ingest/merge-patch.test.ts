@@ -49,3 +49,11 @@ t.test(
     );
   },
 );
+
+t.test('keys named like prototype properties are data', async (t) => {
+  const patch = JSON.parse('{"__proto__": {"polluted": true}, "constructor": {"a": 1}, "toString": null}');
+  const result = applyMergePatch({ keep: 1 }, patch) as Record<string, unknown>;
+  t.same(Object.keys(result).sort(), ['__proto__', 'constructor', 'keep']);
+  t.same(Object.getOwnPropertyDescriptor(result, 'constructor')?.value, { a: 1 });
+  t.equal(({} as Record<string, unknown>).polluted, undefined, 'nothing reached Object.prototype');
+});
