@@ -18,6 +18,7 @@
  * REDIS_URL. Prints a table and asserts nothing.
  *
  * Run: npm run bench:import [-- --scenarios netflix,synthetic,gigabyte,openai --modes embedded,served
+ *      --import-mode upsert|replace|sync (the synthetic scenario)
  *      --synthetic-items 100000 --gigabyte-mb 1024 --openai-items 20000 --openai-concurrency 1,8 --workers 1
  *      --node-options="--max-old-space-size=256 ..." --set MARQUEE_WORKER_CONCURRENCY=4]
  */
@@ -46,6 +47,8 @@ const { values: args } = parseArgs({
     scenarios: { type: 'string', default: 'netflix,synthetic,gigabyte,openai' },
     modes: { type: 'string', default: 'embedded,served' },
     'synthetic-items': { type: 'string', default: '100000' },
+    // upsert (the default: fields merged into what is stored), replace or sync.
+    'import-mode': { type: 'string', default: 'upsert' },
     'gigabyte-mb': { type: 'string', default: '1024' },
     'openai-items': { type: 'string', default: '20000' },
     'openai-concurrency': { type: 'string', default: '1,8' },
@@ -222,7 +225,12 @@ for (const mode of modes) {
     await pipeline(syntheticNdjson({ count }), createWriteStream(file));
     const target = await freshTarget(mode);
     try {
-      record(`synthetic ${count}`, mode, await runImport(target, file, [], { workers }));
+      const modeArgs = ['--mode', args['import-mode']];
+      record(
+        `synthetic ${count} (${args['import-mode']})`,
+        mode,
+        await runImport(target, file, modeArgs, { workers }),
+      );
     } finally {
       await target.cleanup();
       await rm(dir, { recursive: true, force: true });
