@@ -53,6 +53,7 @@ import { explainingModel } from './explaining-model.ts';
 import { type LoadOptions, type LoadResult, postRequest, runCalls, runLoad, warm } from './load-client.ts';
 import { loadSyntheticData } from './load-synthetic-data.ts';
 import { describeCpu, rssMb, trackCpu } from './process-usage.ts';
+import { percentile, probeEventVisibility } from './event-visibility.ts';
 import { type ServeProcess, serverLogProblems, startServeProcess } from './serve-process.ts';
 import { syntheticItem } from './synthetic-catalog.ts';
 
@@ -588,16 +589,42 @@ async function runMode(mode: Mode, logDir: string): Promise<void> {
     };
     const mixedNote = (userCount: number) =>
       `70 % recommendations, 10 % similar, 10 % search, 10 % events; ${userCount.toLocaleString('en-US')} users, caches cold at the start`;
-    measuredApi.mixed1 = {
-      ...(await measureApi(
+    // Event-to-visible latency, probed from outside while the mixed traffic runs (issue 18).
+    const probing = new AbortController();
+    const [mixed1, visibility] = await Promise.all([
+      measureApi(
         `${mode} mixed, 1 process`,
         [api],
         mixedRequests(mixedUserSets[0]!, mixedItemSets[0]!),
         {},
         dbName,
-      )),
-      note: mixedNote(mixedUserSets[0]!.length),
-    };
+      ).finally(() => probing.abort()),
+      probeEventVisibility({
+        base: api.base,
+        headers,
+        userIds: explainUsers.length > 0 ? explainUsers : cachedUsers,
+        probes: 1_000,
+        signal: probing.signal,
+      }),
+    ]);
+    measuredApi.mixed1 = { ...mixed1, note: mixedNote(mixedUserSets[0]!.length) };
+    for (const [what, values] of [
+      ['trending rank', visibility.trendingMs],
+      ["that user's next page", visibility.pageMs],
+    ] as const)
+      rows.push({
+        benchmark: `event to visible: ${what}`,
+        mode,
+        processes: 1,
+        perSecond: values.length / (DURATION_MS / 1000 + WARMUP_MS / 1000),
+        unit: 'probes/s',
+        p50: percentile(values, 50),
+        p99: percentile(values, 99),
+        memoryMb: [],
+        note:
+          `${values.length} probes during the mixed run, ${visibility.missed} not visible within 10 s; from the ` +
+          'POST /v1/events answer to the first read that shows it',
+      });
     if (mode === 'served' && REPLICAS > 1) {
       // The same two runs on several API processes: the cached pages are those warmed above (the cache is
       // shared in Redis); the mixed traffic has users and items of its own, so its caches start cold too.

@@ -125,7 +125,6 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     redisUrl: deps.config.redis?.url,
     keyPrefix: deps.config.redis?.keyPrefix ?? 'marquee:',
   });
-  await app.register(retentionPlugin, { days: deps.config.eventRetentionDays });
   await app.register(openapiPlugin);
   // After the OpenAPI plugin, so that /metrics is documented (and walked by the access test) like any route.
   await app.register(metricsPlugin, { metrics });
@@ -148,16 +147,15 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     jobs: deps.config.jobs,
     redis: deps.config.redis,
   });
+  await app.register(retentionPlugin, { days: deps.config.eventRetentionDays });
   await app.register(importsPlugin, {
     profiles: profileSettings(deps.config),
     batchSize: deps.config.importBatchSize,
     imports: deps.config.imports,
     jobs: deps.config.jobs,
     redis: deps.config.redis,
-    onImportEnded: (ended) => {
-      app.modelTraining.importEnded(ended);
-      void app.pageCache.invalidateCatalog();
-    },
+    // The training scheduler sees an import's events like any others; cached pages predate them.
+    onImportEnded: () => void app.pageCache.invalidateCatalog(),
     // Items that an import could not embed are recommendable by content once the sweeper has embedded them.
     onItemsEmbedded: () => void app.pageCache.invalidateCatalog(),
   });

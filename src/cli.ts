@@ -43,6 +43,7 @@ import { waitForImportEnd } from './jobs/import-queue.ts';
 import { startImportWorker } from './jobs/bullmq-import-queue.ts';
 import { createModelTrainingQueue, startModelTrainingWorker } from './jobs/bullmq-model-queue.ts';
 import { trainModels } from './services/model-training.service.ts';
+import { startTrainingScheduler } from './services/training-scheduler.ts';
 import { profileSettings } from './services/profiles.service.ts';
 import { createEmbedder, itemTextPolicy } from './embedding/create-embedder.ts';
 import type { Embedder } from './embedding/embedder.ts';
@@ -264,8 +265,12 @@ async function runWorkerCommand(): Promise<void> {
   const cache = await openRedisCache({ url: config.redis.url, keyPrefix: config.redis.keyPrefix, logger });
   const pageCache = createPageCache(cache);
   const modelWorker = startModelTrainingWorker({
-    train: async () => {
-      const outcome = await trainModels(database.db, config.recommender, { logger, signal: stopping.signal });
+    train: async (trigger) => {
+      const outcome = await trainModels(database.db, config.recommender, {
+        logger,
+        signal: stopping.signal,
+        trigger,
+      });
       // The API replicas' cached pages predate these models: bump the shared catalog version.
       if (!outcome.skipped) await pageCache.invalidateCatalog();
       return outcome;
@@ -281,19 +286,22 @@ async function runWorkerCommand(): Promise<void> {
       embedder: () => (embedderPromise ??= createEmbedder(config, metrics)),
       profiles: profileSettings(config),
       logger,
-      // The batch that ends an events import asks for a training (any worker takes it), unless trainings
-      // are only on request (MARQUEE_MODEL_REFRESH_MINUTES=0).
-      onImportEnded: (ended) => {
-        if (ended.kind !== 'events' || config.recommender.modelRefreshMinutes === 0) return;
-        modelQueue
-          .request(`import ${ended.importId}`)
-          .catch((error: unknown) => logger.warn({ err: error }, 'could not queue a model training'));
-      },
+      // An import's events reach the models through the training scheduler, like any others.
     },
     redis: config.redis,
     concurrency: config.jobs.workerConcurrency,
     lockMs: config.jobs.lockMs,
     logger,
+  });
+  // Workers watch the events too, so that trainings start with no API replica running.
+  const scheduler = startTrainingScheduler({
+    db: database.db,
+    schedule: config.recommender,
+    logger,
+    request: (trigger) =>
+      modelQueue
+        .request(trigger)
+        .catch((error: unknown) => logger.warn({ err: error }, 'could not queue a model training')),
   });
   logger.info({ concurrency: config.jobs.workerConcurrency }, 'marquee worker is running');
   closeWithGrace({ delay: SHUTDOWN_GRACE_MS, logger }, async ({ signal, err }) => {
@@ -301,6 +309,7 @@ async function runWorkerCommand(): Promise<void> {
     else logger.info({ signal }, 'shutting down: finishing running jobs');
     // A training stops at its next page of events; the job goes back to the queue.
     stopping.abort(new Error('the worker is shutting down'));
+    scheduler.stop();
     await worker.close();
     await modelWorker.close();
     await modelQueue.close();
@@ -387,7 +396,7 @@ async function runTrainCommand(): Promise<void> {
     } else {
       console.error(
         `trained ${outcome.model} on ${outcome.events} events (${outcome.users} users, ${outcome.items} items): ` +
-          `${outcome.neighbourRows} neighbour lists, ${outcome.statsRows} item stats, ` +
+          `${outcome.neighbourRows} neighbour lists, ` +
           `${(outcome.durationMs / 1000).toFixed(1)} s`,
       );
     }
@@ -533,7 +542,7 @@ async function trainAfterImport(
   if (config.redis) {
     const queue = createModelTrainingQueue(config.redis, logger);
     try {
-      await queue.request('marquee import');
+      await queue.request({ reason: 'marquee import' });
       console.error('  a model training is queued for the workers');
     } finally {
       await queue.close();

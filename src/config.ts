@@ -295,7 +295,14 @@ const environmentSchema = z.object({
     z.enum(COLLABORATIVE_MODELS, { message: `must be one of ${COLLABORATIVE_MODELS.join(', ')}` }),
   ),
   MARQUEE_COLLABORATIVE_NEIGHBOURS: integerInRange(5, 1_000, 100),
+  // Trainings start by themselves (issue 18): the first once events exist, then when the events since the
+  // last one reach this share of all events, or when the refresh interval passes with any new event. 0 minutes:
+  // no automatic training at all (POST /v1/admin/models/train, `marquee train`).
   MARQUEE_MODEL_REFRESH_MINUTES: integerInRange(0, 10_080, 60),
+  MARQUEE_MODEL_RETRAIN_SHARE: numberInRange(0.001, 1, 0.1),
+  // A training waits for writes to pause this long, but no longer than the maximum after the first new event.
+  MARQUEE_MODEL_TRAIN_DEBOUNCE_SECONDS: numberInRange(0, 3_600, 3),
+  MARQUEE_MODEL_TRAIN_MAX_WAIT_SECONDS: numberInRange(0, 86_400, 30),
   MARQUEE_RECOMMENDATION_CACHE_SECONDS: integerInRange(0, 86_400, 300),
   MARQUEE_SIMILAR_CACHE_SECONDS: integerInRange(0, 604_800, 3_600),
   MARQUEE_CORS_ORIGINS: z.preprocess(
@@ -472,8 +479,18 @@ export interface RecommenderConfig {
   >;
   readonly collaborativeModel: (typeof COLLABORATIVE_MODELS)[number];
   readonly collaborativeNeighbours: number;
-  /** Minutes between model trainings (collaborative neighbours, trending); 0 trains only when asked. */
+  /**
+   * Longest time between trainings while events arrive, in minutes; 0 turns automatic training off (trains
+   * only when asked).
+   */
   readonly modelRefreshMinutes: number;
+  /** When trainings start by themselves: see src/services/training-scheduler.ts. */
+  readonly training: {
+    /** Share of all events that, new since the last training, makes the next one. */
+    readonly retrainShare: number;
+    readonly debounceMs: number;
+    readonly maxWaitMs: number;
+  };
   readonly cacheSeconds: { readonly recommendations: number; readonly similar: number };
 }
 
@@ -598,6 +615,11 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
       collaborativeModel: env.MARQUEE_COLLABORATIVE_MODEL,
       collaborativeNeighbours: env.MARQUEE_COLLABORATIVE_NEIGHBOURS,
       modelRefreshMinutes: env.MARQUEE_MODEL_REFRESH_MINUTES,
+      training: {
+        retrainShare: env.MARQUEE_MODEL_RETRAIN_SHARE,
+        debounceMs: Math.round(env.MARQUEE_MODEL_TRAIN_DEBOUNCE_SECONDS * 1000),
+        maxWaitMs: Math.round(env.MARQUEE_MODEL_TRAIN_MAX_WAIT_SECONDS * 1000),
+      },
       cacheSeconds: {
         recommendations: env.MARQUEE_RECOMMENDATION_CACHE_SECONDS,
         similar: env.MARQUEE_SIMILAR_CACHE_SECONDS,

@@ -18,3 +18,14 @@ export const EVENT_TYPES = [
   'click',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
+
+/**
+ * The event types that say "this user wanted this item" (a positive weight), whatever their value: what the
+ * collaborative models and the item statistics count. Sorted, so that equal settings compare equal.
+ */
+export function positiveEventTypes(eventWeights: Readonly<Partial<Record<string, number>>>): string[] {
+  return Object.entries(eventWeights)
+    .filter(([, weight]) => weight !== undefined && weight > 0)
+    .map(([type]) => type)
+    .sort();
+}

@@ -10,6 +10,7 @@ import * as m0008 from './0008_item_title_index.ts';
 import * as m0009 from './0009_item_document_cost.ts';
 import * as m0010 from './0010_user_token_revocations.ts';
 import * as m0011 from './0011_import_progress.ts';
+import * as m0012 from './0012_live_item_stats.ts';
 
 // An explicit list rather than a folder scan: it works the same from src (type stripping) and dist, and a
 // migration cannot be picked up by accident. Names sort in the order they must run.
@@ -25,4 +26,5 @@ export const migrations: Record<string, Migration> = {
   '0009_item_document_cost': m0009,
   '0010_user_token_revocations': m0010,
   '0011_import_progress': m0011,
+  '0012_live_item_stats': m0012,
 };

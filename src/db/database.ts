@@ -165,6 +165,11 @@ export interface ItemNeighboursTable {
   trained_at: CreatedTimestamp;
 }
 
+/**
+ * Live statistics of an item's positive events, kept as events arrive (src/repositories/item-stats.repository.ts):
+ * a row exists while the item has at least one. Trending columns are log-space scores against a fixed
+ * reference time (src/recommender/trending-decay.ts).
+ */
 export interface ItemStatsTable {
   item_id: string;
   interactions: number;

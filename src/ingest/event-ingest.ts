@@ -2,11 +2,14 @@ import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Database, NewEventRow } from '../db/database.ts';
 import { insertNewEvents } from '../repositories/events.repository.ts';
+import { addEventsToItemStats } from '../repositories/item-stats.repository.ts';
 import { findExistingItemIds } from '../repositories/items.repository.ts';
 import { ensureUsersExist } from '../repositories/users.repository.ts';
 import { type EventBatchResult, type EventInput, eventInputSchema } from '../schemas/events.schema.ts';
 
 export interface IngestOptions {
+  /** The event types item_stats counts (positiveEventTypes of the event weights). */
+  positiveTypes: readonly string[];
   /** The time of events without a timestamp; defaults to now. */
   now?: Date;
   /**
@@ -23,7 +26,7 @@ export interface IngestOptions {
 export async function ingestEvents(
   db: Kysely<Database>,
   events: readonly unknown[],
-  { now = new Date(), afterCommit }: IngestOptions = {},
+  { now = new Date(), afterCommit, positiveTypes }: IngestOptions,
 ): Promise<EventBatchResult> {
   const rejected: EventBatchResult['rejected'] = [];
   const valid: { index: number; event: EventInput }[] = [];
@@ -33,7 +36,9 @@ export async function ingestEvents(
     else rejected.push({ index, problem: describeIssues(parsed.error.issues) });
   });
 
-  const stored = await db.transaction().execute((trx) => storeValidEvents(trx, valid, now));
+  const stored = await db
+    .transaction()
+    .execute((trx) => storeValidEvents(trx, valid, { positiveTypes, now }));
   if (stored.accepted > 0) await afterCommit?.(stored.userIds);
   rejected.push(...stored.rejected);
   rejected.sort((a, b) => a.index - b.index);
@@ -46,13 +51,14 @@ export interface StoredEvents extends EventBatchResult {
 }
 
 /**
- * Stores validated events whose item exists, creating their users; run inside the caller's transaction.
- * Events already stored (same id, or same user, item, type and instant) are counted as duplicates.
+ * Stores validated events whose item exists, creating their users, and adds them to the live item
+ * statistics; run inside the caller's transaction. Events already stored (same id, or same user, item, type
+ * and instant) are counted as duplicates.
  */
 export async function storeValidEvents(
   trx: Kysely<Database>,
   valid: readonly { index: number; event: EventInput }[],
-  now: Date = new Date(),
+  { positiveTypes, now = new Date() }: { positiveTypes: readonly string[]; now?: Date },
 ): Promise<StoredEvents> {
   const rejected: EventBatchResult['rejected'] = [];
   const knownItems = await findExistingItemIds(trx, [...new Set(valid.map(({ event }) => event.itemId))]);
@@ -64,8 +70,9 @@ export async function storeValidEvents(
   if (rows.length === 0) return { accepted: 0, duplicates: 0, rejected, userIds: [] };
   const userIds = [...new Set(rows.map((row) => row.user_id))];
   await ensureUsersExist(trx, userIds);
-  const accepted = await insertNewEvents(trx, rows);
-  return { accepted, duplicates: rows.length - accepted, rejected, userIds };
+  const stored = await insertNewEvents(trx, rows);
+  await addEventsToItemStats(trx, stored, positiveTypes);
+  return { accepted: stored.length, duplicates: rows.length - stored.length, rejected, userIds };
 }
 
 function toEventRow(event: EventInput, now: Date): NewEventRow {

@@ -47,6 +47,7 @@ import { findUsersByIdsForUpdate } from '../repositories/users.repository.ts';
 import { applyMergePatch } from './merge-patch.ts';
 import { describeIssues } from './event-ingest.ts';
 import { type ProfileSettings, refreshUserProfilesAfterWrite } from '../services/profiles.service.ts';
+import { positiveEventTypes } from '../event-types.ts';
 import { storeValidEvents } from './event-ingest.ts';
 import type { ImportKind, ImportRecord } from './import-records.ts';
 
@@ -73,7 +74,10 @@ export interface BatchContext {
   db: Kysely<Database>;
   policy: ItemTextPolicy;
   embedder: () => Promise<Embedder>;
-  /** How the profiles of an events batch's users are refreshed; without it they are not. */
+  /**
+   * How the profiles of an events batch's users are refreshed, and which events the item statistics count
+   * (its event weights); without it neither happens.
+   */
   profiles?: ProfileSettings | undefined;
   /** Where a failed profile refresh is reported. */
   logger?: FastifyBaseLogger | undefined;
@@ -117,6 +121,7 @@ async function writeBatch(
   trx: Kysely<Database>,
   policy: ItemTextPolicy,
   batch: ImportBatch,
+  profiles: ProfileSettings | undefined,
 ): Promise<WrittenBatch> {
   const counts = { inserted: 0, updated: 0, unchanged: 0, deleted: 0, failed: 0 };
   const errors: ImportError[] = [];
@@ -126,7 +131,9 @@ async function writeBatch(
       index,
       event: (record as { data: unknown }).data as EventInput,
     }));
-    const result = await storeValidEvents(trx, valid);
+    const result = await storeValidEvents(trx, valid, {
+      positiveTypes: positiveEventTypes(profiles?.recommender.eventWeights ?? {}),
+    });
     counts.inserted = result.accepted;
     counts.unchanged = result.duplicates;
     counts.failed = result.rejected.length;
@@ -273,7 +280,7 @@ export async function processImportBatch(context: BatchContext, batch: ImportBat
   let written: Map<string, ItemInput> | undefined;
   await db.transaction().execute(async (trx) => {
     if (!(await claimImportBatch(trx, batch.importId, batch.batchNo))) return;
-    const { counts, errors, items } = await writeBatch(trx, policy, batch);
+    const { counts, errors, items } = await writeBatch(trx, policy, batch, context.profiles);
     await recordImportBatch(trx, batch.importId, batch.batchNo, counts, errors);
     written = items;
   });

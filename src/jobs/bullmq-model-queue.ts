@@ -1,17 +1,14 @@
 import { hostname } from 'node:os';
 import { DelayedError, type Job, Queue, Worker } from 'bullmq';
 import type { FastifyBaseLogger as Logger } from 'fastify';
-import type { TrainingOutcome } from '../services/model-training.service.ts';
+import type { TrainingOutcome, TrainingTrigger } from '../services/model-training.service.ts';
 import { bullmqOptions, type RedisSettings } from './bullmq-import-queue.ts';
 import { closeWorkerWithin } from './close-worker.ts';
 
 /** The BullMQ queue model trainings go to; keys under MARQUEE_REDIS_PREFIX + "bull:", like imports. */
 export const MODEL_QUEUE_NAME = 'models';
-const SCHEDULER_ID = 'models-refresh';
-/** Every request (after an import, at start-up) shares this id: they coalesce into one job. */
+/** Every request (from any process's training scheduler, an erasure...) shares this id: they coalesce. */
 const REQUEST_DEDUPLICATION_ID = 'models-requested';
-// A short wait before a requested training, so that imports ending together share it.
-const REQUEST_DELAY_MS = 2_000;
 // A requested training that found another one running (it may have read the events before the import
 // ended) tries again this much later, without spending an attempt.
 const BUSY_RETRY_MS = 15_000;
@@ -20,18 +17,14 @@ const BUSY_RETRY_MS = 15_000;
 const MIN_LOCK_MS = 5 * 60_000;
 const KEEP = { removeOnComplete: { age: 24 * 3_600, count: 100 }, removeOnFail: { age: 7 * 24 * 3_600 } };
 
-export interface ModelJobData {
-  reason: string;
-}
+export type ModelJobData = TrainingTrigger;
 
 export interface ModelTrainingQueue {
   /**
    * Asks a worker for a training soon. Requests made while one is waiting join it; requests made while one
    * runs make exactly one more, after it (BullMQ deduplication with keepLastIfActive).
    */
-  request(reason: string): Promise<void>;
-  /** Trains every `minutes` on whichever worker is free (0: no periodic training). Idempotent. */
-  schedule(minutes: number): Promise<void>;
+  request(trigger: TrainingTrigger): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -43,33 +36,14 @@ export function createModelTrainingQueue(
   // Without a listener BullMQ prints every failed reconnection to the console.
   queue.on('error', (error) => logger?.warn({ err: error }, 'model queue: Redis error (it reconnects)'));
   return {
-    async request(reason) {
-      await queue.add(
-        'train',
-        { reason },
-        {
-          deduplication: { id: REQUEST_DEDUPLICATION_ID, keepLastIfActive: true },
-          delay: REQUEST_DELAY_MS,
-          // A worker shutting down stops its training (which fails the job): another one takes it later.
-          attempts: 3,
-          backoff: { type: 'exponential', delay: 30_000 },
-          ...KEEP,
-        },
-      );
-    },
-    async schedule(minutes) {
-      if (minutes <= 0) {
-        await queue.removeJobScheduler(SCHEDULER_ID);
-        return;
-      }
-      const every = minutes * 60_000;
-      // Upserting an unchanged scheduler keeps its next run (every replica does it at start-up); a new or
-      // changed one first runs `every` from now, not at once.
-      await queue.upsertJobScheduler(
-        SCHEDULER_ID,
-        { every, startDate: Date.now() + every },
-        { name: 'refresh', data: { reason: 'schedule' }, opts: KEEP },
-      );
+    async request(trigger) {
+      await queue.add('train', trigger, {
+        deduplication: { id: REQUEST_DEDUPLICATION_ID, keepLastIfActive: true },
+        // A worker shutting down stops its training (which fails the job): another one takes it later.
+        attempts: 3,
+        backoff: { type: 'exponential', delay: 30_000 },
+        ...KEEP,
+      });
     },
     async close() {
       await queue.close();
@@ -86,7 +60,7 @@ export interface ModelTrainingWorker {
  * goes back to the queue for later; a periodic one that does is simply done (someone is training).
  */
 export function startModelTrainingWorker(options: {
-  train: () => Promise<TrainingOutcome>;
+  train: (trigger: TrainingTrigger) => Promise<TrainingOutcome>;
   redis: RedisSettings;
   lockMs: number;
   logger: Logger;
@@ -96,7 +70,13 @@ export function startModelTrainingWorker(options: {
   const worker = new Worker<ModelJobData, TrainingOutcome>(
     MODEL_QUEUE_NAME,
     async (job: Job<ModelJobData>, token?: string) => {
-      const outcome = await options.train();
+      const outcome = await options.train({
+        reason: job.data.reason,
+        ...(job.data.startedDuringWrites !== undefined && {
+          startedDuringWrites: job.data.startedDuringWrites,
+        }),
+      });
+      // A job of the periodic "refresh" scheduler of versions before issue 18 needs no retry.
       if (outcome.skipped && job.name !== 'refresh') {
         await job.moveToDelayed(Date.now() + BUSY_RETRY_MS, token);
         throw new DelayedError();

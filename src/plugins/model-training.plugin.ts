@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Config } from '../config.ts';
-import type { EndedImport } from '../ingest/import-batch.ts';
+import { positiveEventTypes } from '../event-types.ts';
 import {
   createModelTrainingQueue,
   type ModelTrainingQueue,
@@ -9,10 +9,17 @@ import {
   startModelTrainingWorker,
 } from '../jobs/bullmq-model-queue.ts';
 import {
-  needsInitialTraining,
+  findUserPositiveItemIds,
+  itemStatsNeedRebuild,
+  rebuildItemStats,
+} from '../repositories/item-stats.repository.ts';
+import { removeUnsupportedNeighbourPairs } from '../repositories/model-data.repository.ts';
+import {
   trainModels,
   type TrainingOutcome,
+  type TrainingTrigger,
 } from '../services/model-training.service.ts';
+import { type ModelStatus, startTrainingScheduler } from '../services/training-scheduler.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -26,21 +33,32 @@ export interface ModelTrainingService {
    * every other caller meanwhile) and resolves with the outcome: skipped when another process is training.
    */
   trainNow(): Promise<TrainingOutcome>;
-  /** Asks for a training soon, without waiting: here (embedded) or on any worker (served); coalesced. */
-  request(reason: string): void;
-  /** For the imports plugin: an events import brings new events, so the models retrain. */
-  importEnded(ended: EndedImport): void;
+  /**
+   * Asks for a training soon, without waiting: here (embedded) or on any worker (served); coalesced. Only
+   * when trainings are automatic (MARQUEE_MODEL_REFRESH_MINUTES > 0).
+   */
+  request(trigger: TrainingTrigger): void;
+  /** What GET /v1/admin/models answers. */
+  status(): Promise<ModelStatus>;
+  /** The items a user has positive events on: read before an erasure, for eventsDeleted. */
+  itemsOfUser(userId: string): Promise<string[]>;
+  /**
+   * Events were deleted (an erasure, a retention purge): the statistics of their items (every item without
+   * `itemIds`) are recomputed, neighbour pairs among `itemIds` that no one supports any more go, every
+   * cached page is dropped, and (automatic trainings) a training is asked for.
+   */
+  eventsDeleted(change: { itemIds?: readonly string[]; reason: string }): Promise<void>;
 }
 
-// The start-up check waits a little, so that a server's first requests do not queue behind it.
-const STARTUP_CHECK_DELAY_MS = 5_000;
-
 /**
- * Keeps the collaborative model and the trending statistics fresh: every `modelRefreshMinutes`, after an
- * events import, and at start-up when events exist but nothing was trained; with `modelRefreshMinutes` 0,
- * only when asked (trainNow, the admin route, `marquee train`). Embedded, trainings run in this process; with
- * Redis they are jobs on the "models" queue for `marquee worker` processes (and this one when
- * `jobs.apiConcurrency` > 0), and the refresh is a BullMQ job scheduler, so replicas do not each train.
+ * Keeps the collaborative model fresh without anyone asking (issue 18): a scheduler in each process watches
+ * the events and asks for a training when the plan of src/services/training-scheduler.ts says so. Embedded,
+ * trainings run in this process (off the request path: a page never waits for one); with Redis they are jobs
+ * on the "models" queue for `marquee worker` processes (and this one when `jobs.apiConcurrency` > 0). With
+ * MARQUEE_MODEL_REFRESH_MINUTES=0, only when asked (trainNow, the admin route, `marquee train`).
+ *
+ * Also brings the live item statistics up to date at start-up when they were built with other positive
+ * event types (or by an older version).
  */
 export const modelTrainingPlugin = fp(
   async (
@@ -51,74 +69,92 @@ export const modelTrainingPlugin = fp(
       redis: Config['redis'];
     },
   ) => {
-    const minutes = options.recommender.modelRefreshMinutes;
-    const automatic = minutes > 0;
+    const automatic = options.recommender.modelRefreshMinutes > 0;
+    const positiveTypes = positiveEventTypes(options.recommender.eventWeights);
     const stopping = new AbortController();
+    let nextTrigger: TrainingTrigger = { reason: 'manual' };
     const runner = createCoalescingRunner(async (): Promise<TrainingOutcome> => {
       if (stopping.signal.aborted) return { skipped: true, reason: 'the server is shutting down' };
+      const trigger = nextTrigger;
+      nextTrigger = { reason: 'manual' };
       const outcome = await trainModels(app.db, options.recommender, {
         logger: app.log,
         signal: stopping.signal,
+        trigger,
       });
-      app.log.info(outcome, outcome.skipped ? 'model training skipped' : 'models trained');
-      // New neighbours and trending scores: every cached page is stale.
+      app.log.info(
+        { ...outcome, reason: trigger.reason },
+        outcome.skipped ? 'model training skipped' : 'models trained',
+      );
+      // New neighbours: every cached page is stale.
       if (!outcome.skipped) await app.pageCache.invalidateCatalog();
       return outcome;
     });
+    const runHere = (trigger: TrainingTrigger) => {
+      nextTrigger = trigger;
+      return runner.run();
+    };
 
     let queue: ModelTrainingQueue | undefined;
     let worker: ModelTrainingWorker | undefined;
-    // Jobs exist only for automatic trainings (schedule, after imports); trainNow runs here. Without them no
-    // queue or worker connects to Redis at all.
+    // Jobs exist only for automatic trainings; trainNow runs here. Without them no queue or worker connects
+    // to Redis at all.
     if (options.redis && automatic) {
       queue = createModelTrainingQueue(options.redis, app.log);
       if (options.jobs.apiConcurrency > 0)
         worker = startModelTrainingWorker({
-          train: () => runner.run(),
+          train: runHere,
           redis: options.redis,
           lockMs: options.jobs.lockMs,
           logger: app.log,
         });
     }
 
-    const request = (reason: string) => {
-      if (stopping.signal.aborted) return;
-      const queued = queue ? queue.request(reason) : runner.run();
-      queued.catch((error: unknown) => {
-        if (!stopping.signal.aborted) app.log.warn({ err: error, reason }, 'model training failed');
-      });
+    const request = async (trigger: TrainingTrigger) => {
+      if (stopping.signal.aborted || !automatic) return;
+      await (queue ? queue.request(trigger) : runHere(trigger));
     };
+    const scheduler = startTrainingScheduler({
+      db: app.db,
+      schedule: options.recommender,
+      logger: app.log,
+      request: (trigger) =>
+        request(trigger).catch((error: unknown) => {
+          if (!stopping.signal.aborted) app.log.warn({ err: error, ...trigger }, 'model training failed');
+        }),
+    });
+
     app.decorate('modelTraining', {
-      trainNow: () => runner.run(),
-      request,
-      importEnded(ended) {
-        if (automatic && ended.kind === 'events') request(`import ${ended.importId}`);
+      trainNow: () => runHere({ reason: 'manual' }),
+      request(trigger) {
+        request(trigger).catch((error: unknown) => {
+          if (!stopping.signal.aborted) app.log.warn({ err: error, ...trigger }, 'model training failed');
+        });
+      },
+      status: () => scheduler.status(),
+      itemsOfUser: (userId) => findUserPositiveItemIds(app.db, userId, positiveTypes),
+      async eventsDeleted({ itemIds, reason }) {
+        await rebuildItemStats(app.db, positiveTypes, itemIds);
+        if (itemIds) await removeUnsupportedNeighbourPairs(app.db, itemIds, positiveTypes);
+        await app.pageCache.invalidateCatalog();
+        this.request({ reason });
       },
     } satisfies ModelTrainingService);
 
-    let refresh: NodeJS.Timeout | undefined;
-    let startupCheck: NodeJS.Timeout | undefined;
     app.addHook('onReady', async () => {
-      if (queue) {
-        // Not awaited: a Redis that is down must not hold up start-up (BullMQ waits for it forever).
-        queue
-          .schedule(minutes)
-          .catch((error: unknown) => app.log.warn({ err: error }, 'could not schedule model training'));
-      } else if (automatic) {
-        refresh = setInterval(() => request('schedule'), minutes * 60_000);
-        refresh.unref();
+      // Before the first request: after an upgrade (or a change of the positive event types) the statistics
+      // are rebuilt from the events (seconds for a million events), so that no page reads half of them.
+      try {
+        if (!(await itemStatsNeedRebuild(app.db, positiveTypes))) return;
+        const rows = await rebuildItemStats(app.db, positiveTypes, undefined, { onlyIfStale: true });
+        if (rows !== undefined && rows > 0)
+          app.log.info({ items: rows, types: positiveTypes }, 'item statistics rebuilt from events');
+      } catch (error) {
+        app.log.warn({ err: error }, 'could not rebuild the item statistics');
       }
-      if (!automatic) return;
-      startupCheck = setTimeout(() => {
-        needsInitialTraining(app.db)
-          .then((needed) => needed && request('start-up'))
-          .catch((error: unknown) => app.log.warn({ err: error }, 'could not check the models'));
-      }, STARTUP_CHECK_DELAY_MS);
-      startupCheck.unref();
     });
     app.addHook('onClose', async () => {
-      clearInterval(refresh);
-      clearTimeout(startupCheck);
+      scheduler.stop();
       // A training stops at its next page of events or before it writes; what it has written stays.
       stopping.abort(new Error('the server is shutting down'));
       await worker?.close();

@@ -16,7 +16,11 @@ export const retentionPlugin = fp(
       try {
         if (days !== undefined) {
           const deleted = await purgeExpiredEvents(app.db, days);
-          if (deleted > 0) app.log.info({ deleted, retentionDays: days }, 'expired events deleted');
+          if (deleted > 0) {
+            app.log.info({ deleted, retentionDays: days }, 'expired events deleted');
+            // Their counts leave the statistics now and the models at the training this asks for.
+            await app.modelTraining.eventsDeleted({ reason: 'retention purge' });
+          }
         }
         const sessions = await purgeExpiredChatSessions(app.db);
         if (sessions > 0) app.log.info({ deleted: sessions }, 'expired chat sessions deleted');
@@ -32,5 +36,5 @@ export const retentionPlugin = fp(
     });
     app.addHook('onClose', async () => clearInterval(timer));
   },
-  { name: 'retention', dependencies: ['database'] },
+  { name: 'retention', dependencies: ['database', 'model-training'] },
 );

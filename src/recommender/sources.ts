@@ -160,20 +160,18 @@ export async function popularCandidates(store: CandidateStore, query: StoreQuery
   );
 }
 
-/** What is popular right now (decayed over about a week), or of all time when nothing is trending. */
+/** What is popular right now: positive events decayed with a half-life of a week (live statistics). */
 export async function trendingCandidates(
   store: CandidateStore,
   query: StoreQuery,
 ): Promise<SourceCandidates> {
-  const trending = await store.top('trending_week', query);
-  const rows = trending.length > 0 ? trending : await store.top('popularity', query);
-  const label = trending.length > 0 ? 'Trending this week' : 'Popular';
+  const rows = await store.top('trending_week', query);
   return list(
     'trending',
     rows.map((row) => ({
       itemId: row.itemId,
       score: row.value,
-      detail: `${label}: ${row.users} ${row.users === 1 ? 'viewer' : 'viewers'}`,
+      detail: `Trending this week: ${row.users} ${row.users === 1 ? 'viewer' : 'viewers'}`,
       evidenceItemIds: [],
     })),
   );

@@ -3,6 +3,7 @@ import pgvector from 'pgvector';
 import { cosineDistance } from 'pgvector/kysely';
 import type { Database, ItemRow } from '../db/database.ts';
 import type { ItemFilters } from '../recommender/item-filters.ts';
+import { relativeToStrongest } from '../recommender/trending-decay.ts';
 import { itemFilterCondition } from './item-filters.repository.ts';
 
 // The queries candidate sources run. Each takes the page's filters, so that a source returns items the page
@@ -51,7 +52,11 @@ export async function findNearestItems(
 
 export type ItemStat = 'popularity' | 'trending_day' | 'trending_week' | 'trending_month';
 
-/** Items with the highest value of a statistic from the last training, highest first. */
+/**
+ * Items with the highest value of a live statistic, highest first: distinct users (popularity), or the
+ * decayed count of a trending window relative to the first item's (1). Every item with a positive event has
+ * a row, so the list is empty only when no event counts.
+ */
 export async function findTopItemsByStat(
   db: Kysely<Database>,
   stat: ItemStat,
@@ -61,14 +66,15 @@ export async function findTopItemsByStat(
     .selectFrom('item_stats')
     .innerJoin('items', 'items.id', 'item_stats.item_id')
     .select(['items.id as itemId', sql<number>`item_stats.${sql.ref(stat)}`.as('value'), 'item_stats.users'])
-    .where(sql.ref(`item_stats.${stat}`), '>', 0)
     .where(excluding(query.excludeIds))
     .where(itemFilterCondition(query.filters, query.now))
     .orderBy(sql.ref(`item_stats.${stat}`), 'desc')
     .orderBy('items.id')
     .limit(query.limit)
     .execute();
-  return rows.map((row) => ({ itemId: row.itemId, value: Number(row.value), users: Number(row.users) }));
+  const values = rows.map((row) => Number(row.value));
+  const scaled = stat === 'popularity' ? values : relativeToStrongest(values);
+  return rows.map((row, index) => ({ itemId: row.itemId, value: scaled[index]!, users: Number(row.users) }));
 }
 
 /** Items released in `sinceYear` or later: nearest to `vector` first when there is one, else newest first. */

@@ -1,16 +1,26 @@
 import { type Kysely, sql } from 'kysely';
 import type { Database, EventRow, NewEventRow } from '../db/database.ts';
+import type { StoredEventFacts } from './item-stats.repository.ts';
 
-/** Stores the events whose dedup_key is new; returns how many were stored. */
-export async function insertNewEvents(db: Kysely<Database>, rows: readonly NewEventRow[]): Promise<number> {
-  if (rows.length === 0) return 0;
+/** Stores the events whose dedup_key is new; returns those stored, with their seq. */
+export async function insertNewEvents(
+  db: Kysely<Database>,
+  rows: readonly NewEventRow[],
+): Promise<StoredEventFacts[]> {
+  if (rows.length === 0) return [];
   const inserted = await db
     .insertInto('events')
     .values([...rows])
     .onConflict((conflict) => conflict.column('dedup_key').doNothing())
-    .returning('seq')
+    .returning(['seq', 'user_id', 'item_id', 'type', 'occurred_at'])
     .execute();
-  return inserted.length;
+  return inserted.map((row) => ({
+    seq: row.seq,
+    userId: row.user_id,
+    itemId: row.item_id,
+    type: row.type,
+    occurredAtMs: new Date(row.occurred_at).getTime(),
+  }));
 }
 
 export interface EventPosition {

@@ -1,8 +1,8 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type { Database } from '../db/database.ts';
 
-// What model training reads (events) and writes (item_neighbours, item_stats), and the lock that keeps two
-// processes from training at once.
+// What model training reads (events) and writes (item_neighbours), and the lock that keeps two processes from
+// training at once.
 
 /** What training reads of an event. */
 export interface TrainingEventRow {
@@ -26,7 +26,11 @@ const WRITE_BATCH_SIZE = 1_000;
  */
 export async function* streamTrainingEvents(
   db: Kysely<Database>,
-  { types, pageSize = EVENT_PAGE_SIZE }: { types: readonly string[]; pageSize?: number },
+  {
+    types,
+    upToSeq,
+    pageSize = EVENT_PAGE_SIZE,
+  }: { types: readonly string[]; upToSeq?: string; pageSize?: number },
 ): AsyncGenerator<TrainingEventRow[]> {
   if (types.length === 0) return;
   let after: string | number | undefined;
@@ -43,6 +47,7 @@ export async function* streamTrainingEvents(
       .orderBy('seq')
       .limit(pageSize);
     if (after !== undefined) query = query.where('seq', '>', after);
+    if (upToSeq !== undefined) query = query.where('seq', '<=', upToSeq);
     const rows = await query.execute();
     if (rows.length === 0) return;
     yield rows;
@@ -66,21 +71,31 @@ export async function listItemIds(db: Kysely<Database>): Promise<Set<string>> {
   return new Set(rows.map((row) => row.id));
 }
 
-/** The time of the latest event of any type, undefined when there is none. One scan of events. */
-export async function findLatestEventTime(db: Kysely<Database>): Promise<Date | undefined> {
+/** The seq of the latest event (as text: a bigint), undefined when there is none. One step down the key. */
+export async function findLatestEventSeq(db: Kysely<Database>): Promise<string | undefined> {
+  const row = await db.selectFrom('events').select('seq').orderBy('seq', 'desc').limit(1).executeTakeFirst();
+  return row ? String(row.seq) : undefined;
+}
+
+/** How many events the table holds (one scan: a training's cost, not a request's). */
+export async function countEvents(db: Kysely<Database>): Promise<number> {
   const row = await db
     .selectFrom('events')
-    .select((eb) => eb.fn.max('occurred_at').as('latest'))
+    .select((eb) => eb.fn.countAll<string>().as('count'))
     .executeTakeFirst();
-  return row?.latest ? new Date(row.latest) : undefined;
+  return Number(row?.count ?? 0);
 }
 
-export async function hasEvents(db: Kysely<Database>): Promise<boolean> {
-  return (await db.selectFrom('events').select('seq').limit(1).executeTakeFirst()) !== undefined;
-}
-
-export async function hasItemStats(db: Kysely<Database>): Promise<boolean> {
-  return (await db.selectFrom('item_stats').select('item_id').limit(1).executeTakeFirst()) !== undefined;
+/**
+ * How many events came after `seq`, counting at most `atMost` of them (a walk of the primary key that stops
+ * there): what the training scheduler compares with its threshold.
+ */
+export async function countEventsAfter(db: Kysely<Database>, seq: string, atMost: number): Promise<number> {
+  const result = await sql<{ count: string }>`
+    SELECT count(*) AS count FROM (SELECT 1 FROM events WHERE seq > ${seq}::bigint LIMIT ${atMost}) later`.execute(
+    db,
+  );
+  return Number(result.rows[0]?.count ?? 0);
 }
 
 export interface ItemNeighbourRow {
@@ -88,16 +103,6 @@ export interface ItemNeighbourRow {
   /** Most similar first. */
   neighbourIds: string[];
   scores: number[];
-}
-
-export interface ItemStatsRow {
-  itemId: string;
-  interactions: number;
-  users: number;
-  popularity: number;
-  trendingDay: number;
-  trendingWeek: number;
-  trendingMonth: number;
 }
 
 /**
@@ -125,28 +130,6 @@ export async function replaceItemNeighbours(
   });
 }
 
-/** Replaces every row of item_stats with `rows`, like replaceItemNeighbours. Returns the rows written. */
-export async function replaceItemStats(db: Kysely<Database>, rows: Iterable<ItemStatsRow>): Promise<number> {
-  return replaceTable(db, 'item_stats', rows, (target, batch) => {
-    const records = batch.map((row) => ({
-      item_id: row.itemId,
-      interactions: row.interactions,
-      users: row.users,
-      popularity: toReal(row.popularity),
-      trending_day: toReal(row.trendingDay),
-      trending_week: toReal(row.trendingWeek),
-      trending_month: toReal(row.trendingMonth),
-    }));
-    return sql`
-      INSERT INTO ${sql.table(target)}
-        (item_id, interactions, users, popularity, trending_day, trending_week, trending_month)
-      SELECT item_id, interactions, users, popularity, trending_day, trending_week, trending_month
-      FROM json_to_recordset(${JSON.stringify(records)}::json)
-        AS r(item_id text, interactions integer, users integer, popularity real, trending_day real,
-             trending_week real, trending_month real)`;
-  });
-}
-
 /**
  * Deletes every row of `table` and inserts `rows`, so that no reader ever sees part of either. On Postgres
  * (or inside the caller's transaction), in one transaction: MVCC keeps serving the old rows meanwhile. The
@@ -157,7 +140,7 @@ export async function replaceItemStats(db: Kysely<Database>, rows: Iterable<Item
  */
 async function replaceTable<T>(
   db: Kysely<Database>,
-  table: 'item_neighbours' | 'item_stats',
+  table: 'item_neighbours',
   rows: Iterable<T>,
   insert: (target: string, batch: T[]) => RawBuilder<unknown>,
 ): Promise<number> {
@@ -205,6 +188,54 @@ export async function findItemNeighbours(
   return found;
 }
 
+/**
+ * Removes from the neighbour lists of `itemIds` the neighbours, also among `itemIds`, that no user's positive
+ * events support any more (nobody has both): what an erasure of the user who had them must take away at once,
+ * before the next training. Returns the pairs removed (each direction counts).
+ */
+export async function removeUnsupportedNeighbourPairs(
+  db: Kysely<Database>,
+  itemIds: readonly string[],
+  positiveTypes: readonly string[],
+): Promise<number> {
+  const items = new Set(itemIds);
+  const lists = await findItemNeighbours(db, itemIds);
+  const pairs: { a: string; b: string }[] = [];
+  for (const [itemId, list] of lists)
+    for (const neighbourId of list.neighbourIds)
+      if (items.has(neighbourId)) pairs.push({ a: itemId, b: neighbourId });
+  if (pairs.length === 0) return 0;
+  const unsupported = await sql<{ a: string; b: string }>`
+    SELECT p.a, p.b FROM json_to_recordset(${JSON.stringify(pairs)}::json) AS p(a text, b text)
+    WHERE NOT EXISTS (
+      SELECT 1 FROM events ea JOIN events eb ON eb.user_id = ea.user_id
+      WHERE ea.item_id = p.a AND eb.item_id = p.b
+        AND ea.type = ANY(${[...positiveTypes]}::text[]) AND eb.type = ANY(${[...positiveTypes]}::text[]))`.execute(
+    db,
+  );
+  const removed = new Map<string, Set<string>>();
+  for (const { a, b } of unsupported.rows) {
+    let set = removed.get(a);
+    if (!set) removed.set(a, (set = new Set()));
+    set.add(b);
+  }
+  for (const [itemId, gone] of removed) {
+    const list = lists.get(itemId)!;
+    const kept = list.neighbourIds.flatMap((id, index) => (gone.has(id) ? [] : [index]));
+    if (kept.length === 0) await db.deleteFrom('item_neighbours').where('item_id', '=', itemId).execute();
+    else
+      await db
+        .updateTable('item_neighbours')
+        .set({
+          neighbour_ids: kept.map((index) => list.neighbourIds[index]!),
+          scores: kept.map((index) => toReal(list.scores[index]!)),
+        })
+        .where('item_id', '=', itemId)
+        .execute();
+  }
+  return unsupported.rows.length;
+}
+
 // Session-level, so it is held across the transactions of a training and released if the process dies.
 const TRAINING_LOCK = sql`hashtext('marquee:model-training')`;
 
@@ -232,6 +263,24 @@ export async function withTrainingLock<T>(
       await sql`SELECT pg_advisory_unlock(${TRAINING_LOCK})`.execute(session);
     }
   });
+}
+
+/**
+ * True while some session holds the training lock (a training runs in some process). Always false on the
+ * embedded database, which has no other process: ask the training service there.
+ */
+export async function isTrainingLockHeld(db: Kysely<Database>): Promise<boolean> {
+  if (isSingleSession(db)) return false;
+  // A one-key advisory lock shows its bigint key split into classid (high half) and objid (low half).
+  const result = await sql<{ held: boolean }>`
+    SELECT EXISTS (
+      SELECT 1 FROM pg_locks
+      WHERE locktype = 'advisory' AND objsubid = 1 AND granted
+        AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+        AND classid = ((${TRAINING_LOCK}::bigint >> 32) & 4294967295)::bigint::oid
+        AND objid = (${TRAINING_LOCK}::bigint & 4294967295)::bigint::oid
+    ) AS held`.execute(db);
+  return Boolean(result.rows[0]?.held);
 }
 
 /** The embedded database (PGlite): one session that every query of the process shares. */

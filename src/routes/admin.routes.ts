@@ -6,6 +6,7 @@ import {
   apiKeyIdParamsSchema,
   apiKeyListSchema,
   createdApiKeySchema,
+  modelStatusSchema,
   trainingSummarySchema,
   userTokenRequestSchema,
   userTokenSchema,
@@ -101,11 +102,11 @@ export const adminRoutes: FastifyPluginAsyncZod = async (app) => {
         operationId: 'trainModels',
         summary: 'Train the recommendation models now',
         description:
-          'Trains the collaborative model (similar items) and the popularity and trending statistics from all ' +
-          'events, replaces the stored ones in one transaction, and answers when done. They are also trained ' +
-          'every MARQUEE_MODEL_REFRESH_MINUTES and after each events import. A request made during a training ' +
-          'waits for it and then trains once more, for everyone who asked meanwhile. 409 when another ' +
-          'process is training at that moment.',
+          'Trains the collaborative model (similar items, collaborative candidates) from all events, replaces ' +
+          'the stored one in one transaction, and answers when done. Trainings also start by themselves (see ' +
+          'GET /v1/admin/models); popularity and trending need none, they follow every event. A request made ' +
+          'during a training waits for it and then trains once more, for everyone who asked meanwhile. 409 ' +
+          'when another process is training at that moment.',
         tags: ['admin'],
         response: { 200: trainingSummarySchema, ...problemResponses(409) },
       },
@@ -115,5 +116,26 @@ export const adminRoutes: FastifyPluginAsyncZod = async (app) => {
       if (outcome.skipped) throw new ConflictError(`${outcome.reason}; try again when it is done`);
       return outcome;
     },
+  );
+
+  app.get(
+    '/admin/models',
+    {
+      config: { access: requireScope('admin') },
+      schema: {
+        operationId: 'getModelStatus',
+        summary: 'The state of the recommendation models',
+        description:
+          'The collaborative model in service, what it covers, the events stored since, the training under way, ' +
+          'why and when the next one starts, and the last error. Trainings start by themselves: the first once ' +
+          'there are events (after writes pause for MARQUEE_MODEL_TRAIN_DEBOUNCE_SECONDS, at most ' +
+          'MARQUEE_MODEL_TRAIN_MAX_WAIT_SECONDS after the first), then when the events since the last reach ' +
+          'MARQUEE_MODEL_RETRAIN_SHARE of all, once writes stop after a training that started during them, and ' +
+          'every MARQUEE_MODEL_REFRESH_MINUTES while events arrive.',
+        tags: ['admin'],
+        response: { 200: modelStatusSchema, ...problemResponses() },
+      },
+    },
+    async () => app.modelTraining.status(),
   );
 };

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from '@fastify/type-provider-zod';
 import { validatorCompiler } from '@fastify/type-provider-zod';
 import { requireScope } from '../auth/access.ts';
+import { positiveEventTypes } from '../event-types.ts';
 import { ingestEvents } from '../ingest/event-ingest.ts';
 import {
   eventBatchEnvelopeSchema,
@@ -43,6 +44,7 @@ export const eventRoutes: FastifyPluginAsyncZod<{ profiles: ProfileSettings }> =
     // stored all the same.
     async (request) =>
       ingestEvents(app.db, request.body.events as unknown[], {
+        positiveTypes: positiveEventTypes(options.profiles.recommender.eventWeights),
         afterCommit: async (userIds) => {
           await refreshUserProfilesAfterWrite(app.db, options.profiles, userIds, request.log);
           // Their cached pages are stale now, in every replica.

@@ -81,7 +81,9 @@ export const trainingSummarySchema = z
     items: z.number().int().describe('Items of the catalog with at least one positive event.'),
     pairs: z.number().int().describe('Distinct (user, item) pairs the collaborative model learnt from.'),
     neighbourRows: z.number().int().describe('Items given a list of similar items.'),
-    statsRows: z.number().int().describe('Items given popularity and trending scores.'),
+    coveredSeq: z
+      .string()
+      .describe('The latest event (its sequence number) the training read: it covers every event up to it.'),
     model: z
       .enum(['item-knn', 'rp3beta', 'ease'])
       .describe(
@@ -100,10 +102,65 @@ export const trainingSummarySchema = z
         items: 3706,
         pairs: 1000209,
         neighbourRows: 3706,
-        statsRows: 3706,
+        coveredSeq: '1000209',
         model: 'item-knn',
         trainedAt: '2026-11-20T21:03:00.000Z',
         durationMs: 14210,
+      },
+    ],
+  });
+
+export const modelStatusSchema = z
+  .object({
+    automatic: z
+      .boolean()
+      .describe('Whether trainings start by themselves (MARQUEE_MODEL_REFRESH_MINUTES > 0).'),
+    model: z
+      .enum(['item-knn', 'rp3beta', 'ease'])
+      .nullable()
+      .describe('The collaborative model in service; null before the first training.'),
+    trainedAt: z.string().nullable().describe('When the model in service finished training.'),
+    eventsCovered: z.number().int().describe('Positive events the model in service was trained on.'),
+    coveredSeq: z
+      .string()
+      .nullable()
+      .describe('The latest event (sequence number) it covers: every event up to it was read.'),
+    eventsSince: z.number().int().describe('Events of any type stored after it.'),
+    lastDurationMs: z.number().int().nullable().describe('How long the last training took.'),
+    lastReason: z.string().nullable().describe('Why the last training ran.'),
+    training: z
+      .object({
+        running: z.boolean(),
+        startedAt: z.string().nullable(),
+        reason: z.string().nullable(),
+      })
+      .describe('The training under way, if any.'),
+    next: z
+      .object({
+        reason: z.string(),
+        at: z.string().nullable().describe('When it would start as things stand; null when nothing is due.'),
+      })
+      .describe('Why and when the next training starts (or why none is due).'),
+    lastError: z
+      .object({ at: z.string(), reason: z.string(), message: z.string() })
+      .nullable()
+      .describe('The last failed training, when it failed after the last success.'),
+  })
+  .meta({
+    id: 'ModelStatus',
+    examples: [
+      {
+        automatic: true,
+        model: 'item-knn',
+        trainedAt: '2026-12-01T20:03:00.000Z',
+        eventsCovered: 80000,
+        coveredSeq: '80000',
+        eventsSince: 0,
+        lastDurationMs: 1840,
+        lastReason: 'catch-up: the last training started while events were arriving',
+        training: { running: false, startedAt: null, reason: null },
+        next: { reason: 'up to date: the last training covers every event', at: null },
+        lastError: null,
       },
     ],
   });

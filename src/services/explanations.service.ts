@@ -265,7 +265,7 @@ function streamedEntries(accept: (entry: LlmExplanation) => Promise<void>) {
 }
 
 /**
- * One explanation per (user, item, evidence, model, prompt version, language): the same reasons for the same
+ * One explanation per (user, item, reasons, model, prompt version, language): the same reasons for the same
  * viewer read the same until the TTL, and a change in any of them writes a new one.
  */
 function cacheKey(llm: LanguageModel, entry: RecommendedItem, request: PageExplanationRequest): string {
@@ -273,7 +273,8 @@ function cacheKey(llm: LanguageModel, entry: RecommendedItem, request: PageExpla
     .update(
       JSON.stringify([
         request.context,
-        entry.reasons.map((reason) => [reason.source, reason.evidenceItemIds]),
+        // The details too: a count that changed (an erased viewer) must not be read in an old sentence.
+        entry.reasons.map((reason) => [reason.source, reason.evidenceItemIds, reason.detail]),
       ]),
     )
     .digest('base64url')

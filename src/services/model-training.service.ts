@@ -7,37 +7,60 @@ import {
   type Interaction,
   type InteractionMatrix,
   internId,
-  itemDegrees,
 } from '../recommender/interactions.ts';
 import { EASE_DEFAULTS, ease } from '../recommender/strategies/ease.ts';
 import { itemKnn } from '../recommender/strategies/item-knn.ts';
 import { rp3beta } from '../recommender/strategies/rp3beta.ts';
 import type { ScoredItem } from '../recommender/top-k.ts';
-import { getMetaValue, setMetaValue } from '../repositories/meta.repository.ts';
+import { positiveEventTypes } from '../event-types.ts';
+import { setMetaValue } from '../repositories/meta.repository.ts';
 import {
   analyzeEventsIfEmbedded,
-  findLatestEventTime,
-  hasEvents,
-  hasItemStats,
+  countEvents,
+  findLatestEventSeq,
   type ItemNeighbourRow,
-  type ItemStatsRow,
   listItemIds,
   replaceItemNeighbours,
-  replaceItemStats,
   streamTrainingEvents,
   withTrainingLock,
 } from '../repositories/model-data.repository.ts';
 
-/** marquee_meta key of the last training: `{ at, events, model }`. */
+/**
+ * marquee_meta key of the last training: a TrainingRecord. Read by the training scheduler, the model status
+ * and the "new item" test of the candidates (items created after `at`).
+ */
 export const MODELS_TRAINED_KEY = 'models_trained';
+/** marquee_meta key of the training under way (or that died): `{ at, reason }`. */
+export const MODELS_TRAINING_KEY = 'models_training';
+/** marquee_meta key of the last failed training: `{ at, reason, message }`. */
+export const MODELS_FAILED_KEY = 'models_failed';
 
-/** Half-lives of the trending scores, in days. */
-export const TRENDING_HALF_LIVES = { day: 1, week: 7, month: 30 } as const;
+/** What the last training covered, as marquee_meta keeps it. */
+export interface TrainingRecord {
+  /** When it finished (ISO 8601). */
+  at: string;
+  /** Positive events it read. */
+  events: number;
+  model: CollaborativeModelName;
+  /** The events table's latest seq when it started reading: it covers every event up to there. */
+  coveredSeq?: string;
+  /** Events of any type in the table then. */
+  eventsTotal?: number;
+  durationMs?: number;
+  reason?: string;
+  /** Events were still arriving when it started: one more training follows once they stop. */
+  startedDuringWrites?: boolean;
+}
+
+/** Why a training runs, as the scheduler, a request or an operator says. */
+export interface TrainingTrigger {
+  reason: string;
+  startedDuringWrites?: boolean;
+}
 
 // Only each user's latest items build the item-item model: its cost grows with the square of a history, and
 // one account with 50,000 events (a bot, a shared screen) would otherwise cost more than everyone else.
 const MAX_USER_ITEMS = 1_000;
-const DAY_MS = 24 * 60 * 60 * 1000;
 
 export type CollaborativeModelName = RecommenderConfig['collaborativeModel'];
 
@@ -51,7 +74,8 @@ export interface TrainingSummary {
   /** Distinct (user, item) pairs the model trained on. */
   pairs: number;
   neighbourRows: number;
-  statsRows: number;
+  /** The latest event seq it covers (every event up to it was read). */
+  coveredSeq: string;
   /** The model trained (item-knn when EASE was configured but the catalog is too large for it). */
   model: CollaborativeModelName;
   /** When the training finished (ISO 8601). */
@@ -63,6 +87,8 @@ export type TrainingOutcome = TrainingSummary | { skipped: true; reason: string 
 
 export interface TrainingOptions {
   logger?: Logger;
+  /** Why it runs (recorded with it); "manual" when absent. */
+  trigger?: TrainingTrigger;
   /** Stops the training between pages of events and before it writes (it throws the signal's reason). */
   signal?: AbortSignal;
   /** Events per keyset page (tests use small pages). */
@@ -74,9 +100,9 @@ export interface TrainingOptions {
 const trainingHere = new WeakSet<Kysely<Database>>();
 
 /**
- * Trains the collaborative model and the popularity and trending statistics from the events table and
- * replaces item_neighbours and item_stats with the result (each atomically). Returns `{ skipped: true }` at
- * once when another training holds the lock (in this process or another).
+ * Trains the collaborative model from the events table and replaces item_neighbours with the result
+ * (atomically). Returns `{ skipped: true }` at once when another training holds the lock (in this process or
+ * another). The popularity and trending statistics are not trained: they are live (item-stats.repository).
  *
  * Memory: the ids of users and items, 16 bytes per positive event while reading, then the matrix builder's
  * working arrays (about 50 bytes per event, briefly), the matrix (32 bytes per distinct pair) and the model;
@@ -90,7 +116,24 @@ export async function trainModels(
   if (trainingHere.has(db)) return { skipped: true, reason: 'a training is already running in this process' };
   trainingHere.add(db);
   try {
-    const outcome = await withTrainingLock(db, (session) => train(session, config, options));
+    const outcome = await withTrainingLock(db, async (session) => {
+      const trigger = options.trigger ?? { reason: 'manual' };
+      await setMetaValue(session, MODELS_TRAINING_KEY, {
+        at: new Date().toISOString(),
+        reason: trigger.reason,
+      });
+      try {
+        return await train(session, config, options, trigger);
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        await setMetaValue(session, MODELS_FAILED_KEY, {
+          at: new Date().toISOString(),
+          reason: trigger.reason,
+          message: message.slice(0, 500),
+        }).catch(() => undefined);
+        throw error;
+      }
+    });
     return outcome.locked
       ? outcome.value
       : { skipped: true, reason: 'another process is training the models' };
@@ -99,24 +142,24 @@ export async function trainModels(
   }
 }
 
-/** True when there are events but no trained model yet: the first start after an import, or an upgrade. */
-export async function needsInitialTraining(db: Kysely<Database>): Promise<boolean> {
-  if (!(await hasEvents(db))) return false;
-  return (await getMetaValue(db, MODELS_TRAINED_KEY)) === undefined || !(await hasItemStats(db));
+/** True while a training runs in this process on this database (the embedded database has no lock to ask). */
+export function isTrainingHere(db: Kysely<Database>): boolean {
+  return trainingHere.has(db);
 }
 
 async function train(
   db: Kysely<Database>,
   config: Pick<RecommenderConfig, 'eventWeights' | 'collaborativeModel' | 'collaborativeNeighbours'>,
   options: TrainingOptions,
+  trigger: TrainingTrigger,
 ): Promise<TrainingSummary> {
   const started = performance.now();
   const { signal, logger } = options;
-  // Trending decays from the latest event rather than from now, so that a catalog of imported history
-  // still has a trending row.
-  const anchor = (await findLatestEventTime(db))?.getTime() ?? Date.now();
   await analyzeEventsIfEmbedded(db);
-  const data = await readPositiveEvents(db, config, anchor, options);
+  // Everything up to this seq is read (events stored meanwhile wait for the next training).
+  const coveredSeq = (await findLatestEventSeq(db)) ?? '0';
+  const eventsTotal = await countEvents(db);
+  const data = await readPositiveEvents(db, config, coveredSeq, options);
   signal?.throwIfAborted();
   const read = performance.now();
 
@@ -130,20 +173,6 @@ async function train(
   signal?.throwIfAborted();
   const trained = performance.now();
 
-  const users = itemDegrees(matrix);
-  const statsRows = function* (): Generator<ItemStatsRow> {
-    for (let i = 0; i < matrix.itemIds.length; i++) {
-      yield {
-        itemId: matrix.itemIds[i]!,
-        interactions: data.perItem[i]!,
-        users: users[i]!,
-        popularity: users[i]!,
-        trendingDay: data.trending.day[i]!,
-        trendingWeek: data.trending.week[i]!,
-        trendingMonth: data.trending.month[i]!,
-      };
-    }
-  };
   const neighbourRows = function* (): Generator<ItemNeighbourRow> {
     for (let i = 0; i < matrix.itemIds.length; i++) {
       const neighbours = similar(i);
@@ -155,12 +184,19 @@ async function train(
       };
     }
   };
-  // Each table switches atomically on its own (the embedded database cannot hold one transaction that
-  // long without stalling the API); the marquee_meta record comes last, once both are in.
   const neighbourCount = await replaceItemNeighbours(db, neighbourRows(), model);
-  const statsCount = await replaceItemStats(db, statsRows());
   const trainedAt = new Date();
-  await setMetaValue(db, MODELS_TRAINED_KEY, { at: trainedAt.toISOString(), events: data.events, model });
+  const durationMs = Math.round(performance.now() - started);
+  await setMetaValue(db, MODELS_TRAINED_KEY, {
+    at: trainedAt.toISOString(),
+    events: data.events,
+    model,
+    coveredSeq,
+    eventsTotal,
+    durationMs,
+    reason: trigger.reason,
+    startedDuringWrites: trigger.startedDuringWrites ?? false,
+  } satisfies TrainingRecord);
   logger?.debug(
     {
       readMs: Math.round(read - started),
@@ -177,28 +213,26 @@ async function train(
     items: matrix.itemIds.length,
     pairs: matrix.nnz,
     neighbourRows: neighbourCount,
-    statsRows: statsCount,
+    coveredSeq,
     model,
     trainedAt: trainedAt.toISOString(),
-    durationMs: Math.round(performance.now() - started),
+    durationMs,
   };
 }
 
 /**
- * Reads the positive events of catalog items page by page into compact arrays (user and item as indices
- * into interned id lists), counting each item's interactions and decayed trending sums on the way.
+ * Reads the positive events of catalog items up to `coveredSeq`, page by page, into compact arrays (user and
+ * item as indices into interned id lists).
  */
 async function readPositiveEvents(
   db: Kysely<Database>,
   config: Pick<RecommenderConfig, 'eventWeights'>,
-  anchor: number,
+  coveredSeq: string,
   { signal, pageSize }: TrainingOptions,
 ) {
   // Every event type with a positive weight says "this user wanted this item", whatever its value (a low
   // rating is still a choice to watch): the model is binary.
-  const types = Object.entries(config.eventWeights)
-    .filter(([, weight]) => weight !== undefined && weight > 0)
-    .map(([type]) => type);
+  const types = positiveEventTypes(config.eventWeights);
   const catalog = await listItemIds(db);
   const userIds: string[] = [];
   const itemIds: string[] = [];
@@ -209,16 +243,12 @@ async function readPositiveEvents(
   let eventItems = new Uint32Array(1 << 16);
   let eventTimes = new Float64Array(1 << 16);
   let events = 0;
-  const perItem: number[] = [];
-  const trending = { day: [] as number[], week: [] as number[], month: [] as number[] };
-  // Stored as real (float4): a weight below its smallest normal value (about 1e-38) is refused by
-  // Postgres, so anything that old counts as nothing.
-  const decay = (ageDays: number, halfLife: number) => {
-    const weight = 0.5 ** (ageDays / halfLife);
-    return weight < 1e-30 ? 0 : weight;
-  };
 
-  for await (const page of streamTrainingEvents(db, { types, ...(pageSize && { pageSize }) })) {
+  for await (const page of streamTrainingEvents(db, {
+    types,
+    upToSeq: coveredSeq,
+    ...(pageSize && { pageSize }),
+  })) {
     signal?.throwIfAborted();
     if (events + page.length > eventUsers.length) {
       const size = Math.max(eventUsers.length * 2, events + page.length);
@@ -228,26 +258,16 @@ async function readPositiveEvents(
     }
     for (const row of page) {
       if (!catalog.has(row.item_id)) continue;
-      const item = intern(itemIds, itemIndex, row.item_id);
-      const time = row.occurred_at_ms;
       eventUsers[events] = intern(userIds, userIndex, row.user_id);
-      eventItems[events] = item;
-      eventTimes[events] = time;
+      eventItems[events] = intern(itemIds, itemIndex, row.item_id);
+      eventTimes[events] = row.occurred_at_ms;
       events++;
-      // An event that arrived after the anchor was read counts as of the anchor.
-      const ageDays = Math.max(0, anchor - time) / DAY_MS;
-      perItem[item] = (perItem[item] ?? 0) + 1;
-      trending.day[item] = (trending.day[item] ?? 0) + decay(ageDays, TRENDING_HALF_LIVES.day);
-      trending.week[item] = (trending.week[item] ?? 0) + decay(ageDays, TRENDING_HALF_LIVES.week);
-      trending.month[item] = (trending.month[item] ?? 0) + decay(ageDays, TRENDING_HALF_LIVES.month);
     }
   }
   return {
     events,
     userIds,
     itemIds,
-    perItem,
-    trending,
     /** The events as the matrix builder takes them: one short-lived object at a time. */
     *interactions(): Generator<Interaction> {
       for (let e = 0; e < events; e++)

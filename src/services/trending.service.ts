@@ -9,10 +9,10 @@ import type { TrendingPage, TrendingWindow } from '../schemas/trending.schema.ts
 import { toItem } from './items.service.ts';
 
 /**
- * Trending changes only when the models are trained (hourly by default): a minute of staleness costs
- * nothing and spares the database the same query from every home page.
+ * Trending moves with every event (live statistics), so a list is cached for a second only: every home page
+ * of that second shares one query, and an event shows in the list within about a second.
  */
-export const TRENDING_CACHE_SECONDS = 60;
+export const TRENDING_CACHE_SECONDS = 1;
 const CACHE_KEY_PREFIX = 'trending:v1:';
 
 const WINDOW_WORDS: Record<TrendingWindow, string> = { day: 'today', week: 'this week', month: 'this month' };

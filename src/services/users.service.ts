@@ -9,6 +9,7 @@ import { listAllUserEvents, listUserEvents } from '../repositories/events.reposi
 import { deleteUser, findUserById, upsertUser } from '../repositories/users.repository.ts';
 import type { EventType } from '../schemas/events.schema.ts';
 import type { User } from '../schemas/users.schema.ts';
+import type { ModelTrainingService } from '../plugins/model-training.plugin.ts';
 import type { UserTokens } from './user-tokens.service.ts';
 
 /** Every cached value about one user starts with this, so erasure can purge them all. */
@@ -31,15 +32,23 @@ export async function putUser(
 
 /**
  * Privacy erasure: the user's tokens first (none of them can act for, or re-create, the user again), then the
- * profile, every event, every chat session and every cached result. Idempotent.
+ * profile, every event, every chat session and every cached result; then what was derived from their events
+ * (statistics, neighbour pairs only they supplied, every cached page; a training follows). Idempotent.
  */
 export async function eraseUser(
-  deps: { db: Kysely<Database>; cache: Cache; userTokens: Pick<UserTokens, 'revokeAll'> },
+  deps: {
+    db: Kysely<Database>;
+    cache: Cache;
+    userTokens: Pick<UserTokens, 'revokeAll'>;
+    modelTraining: Pick<ModelTrainingService, 'eventsDeleted' | 'itemsOfUser'>;
+  },
   id: string,
 ): Promise<void> {
   await deps.userTokens.revokeAll(id);
+  const itemIds = await deps.modelTraining.itemsOfUser(id);
   await deleteUser(deps.db, id);
   await deps.cache.deleteByPrefix(userCachePrefix(id));
+  await deps.modelTraining.eventsDeleted({ itemIds, reason: 'erasure of a user' });
 }
 
 export async function listUserEventPage(

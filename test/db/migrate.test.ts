@@ -24,6 +24,7 @@ t.test('migrations run once: a second run applies nothing', async (t) => {
     '0009_item_document_cost',
     '0010_user_token_revocations',
     '0011_import_progress',
+    '0012_live_item_stats',
   ]);
   t.same(await migrateToLatest(database.db), []);
   const tables = await sql<{ table_name: string }>`
@@ -75,6 +76,7 @@ if (servedMode) {
           '0009_item_document_cost',
           '0010_user_token_revocations',
           '0011_import_progress',
+          '0012_live_item_stats',
         ],
         'exactly one replica ran the migrations',
       );

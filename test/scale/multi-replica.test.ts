@@ -307,6 +307,36 @@ t.test(
       t.notOk(afterIds.includes(consumed), `the item just played (${consumed}) is gone from B's page`);
     });
 
+    await t.test('(c2) events posted to replica A move the trending list both replicas serve', async (t) => {
+      const trending = async (server: RunningServer) =>
+        (await call(server, '/v1/trending?limit=5'))
+          .json<RecommendationPage>()
+          .items.map((item) => item.itemId);
+      const before = await trending(b);
+      const rising = 't1199';
+      t.notOk(before.includes(rising), `${rising} is not trending yet`);
+      const posted = await call(a, '/v1/events', {
+        method: 'POST',
+        body: JSON.stringify({
+          events: Array.from({ length: 60 }, (_, n) => ({
+            userId: `fan-${n}`,
+            itemId: rising,
+            type: 'play',
+          })),
+        }),
+      });
+      t.match(posted.json(), { accepted: 60 }, { body: posted.text });
+      const started = Date.now();
+      let fromB: string[] = [];
+      while (Date.now() - started < 2_000) {
+        fromB = await trending(b);
+        if (fromB[0] === rising) break;
+        await sleep(50);
+      }
+      t.equal(fromB[0], rising, `B puts it first within ${Date.now() - started} ms`);
+      t.same(await trending(a), fromB, 'A serves the same list');
+    });
+
     await t.test('(d) rate limits are counted once across replicas', async (t) => {
       const created = await call(a, '/v1/admin/keys', {
         method: 'POST',

@@ -308,11 +308,33 @@ export interface paths {
         put?: never;
         /**
          * Train the recommendation models now
-         * @description Trains the collaborative model (similar items) and the popularity and trending statistics from all events, replaces the stored ones in one transaction, and answers when done. They are also trained every MARQUEE_MODEL_REFRESH_MINUTES and after each events import. A request made during a training waits for it and then trains once more, for everyone who asked meanwhile. 409 when another process is training at that moment.
+         * @description Trains the collaborative model (similar items, collaborative candidates) from all events, replaces the stored one in one transaction, and answers when done. Trainings also start by themselves (see GET /v1/admin/models); popularity and trending need none, they follow every event. A request made during a training waits for it and then trains once more, for everyone who asked meanwhile. 409 when another process is training at that moment.
          *
          *     Access: an API key with scope `admin`.
          */
         post: operations["trainModels"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The state of the recommendation models
+         * @description The collaborative model in service, what it covers, the events stored since, the training under way, why and when the next one starts, and the last error. Trainings start by themselves: the first once there are events (after writes pause for MARQUEE_MODEL_TRAIN_DEBOUNCE_SECONDS, at most MARQUEE_MODEL_TRAIN_MAX_WAIT_SECONDS after the first), then when the events since the last reach MARQUEE_MODEL_RETRAIN_SHARE of all, once writes stop after a training that started during them, and every MARQUEE_MODEL_REFRESH_MINUTES while events arrive.
+         *
+         *     Access: an API key with scope `admin`.
+         */
+        get: operations["getModelStatus"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -394,7 +416,7 @@ export interface paths {
         };
         /**
          * Trending items
-         * @description The items with the most recent activity over the window (each interaction fades with time), as of the last model training, obeying the filters. The same for everyone: answers are cached for 60 s, and the `x-cache` header says `hit` or `miss`.
+         * @description The items with the most recent activity over the window (each interaction fades with time), as of the last model training, obeying the filters. The same for everyone: answers are cached for 1 s, and the `x-cache` header says `hit` or `miss`.
          *
          *     Access: an API key with scope `read`, or any user token.
          */
@@ -1285,7 +1307,7 @@ export interface components {
          *       "items": 3706,
          *       "pairs": 1000209,
          *       "neighbourRows": 3706,
-         *       "statsRows": 3706,
+         *       "coveredSeq": "1000209",
          *       "model": "item-knn",
          *       "trainedAt": "2026-11-20T21:03:00.000Z",
          *       "durationMs": 14210
@@ -1304,8 +1326,8 @@ export interface components {
             pairs: number;
             /** @description Items given a list of similar items. */
             neighbourRows: number;
-            /** @description Items given popularity and trending scores. */
-            statsRows: number;
+            /** @description The latest event (its sequence number) the training read: it covers every event up to it. */
+            coveredSeq: string;
             /**
              * @description The collaborative model trained: MARQUEE_COLLABORATIVE_MODEL, except item-knn instead of ease past 5,000 items.
              * @enum {string}
@@ -1315,6 +1337,64 @@ export interface components {
             trainedAt: string;
             /** @description How long the training took. */
             durationMs: number;
+        };
+        /**
+         * @example {
+         *       "automatic": true,
+         *       "model": "item-knn",
+         *       "trainedAt": "2026-12-01T20:03:00.000Z",
+         *       "eventsCovered": 80000,
+         *       "coveredSeq": "80000",
+         *       "eventsSince": 0,
+         *       "lastDurationMs": 1840,
+         *       "lastReason": "catch-up: the last training started while events were arriving",
+         *       "training": {
+         *         "running": false,
+         *         "startedAt": null,
+         *         "reason": null
+         *       },
+         *       "next": {
+         *         "reason": "up to date: the last training covers every event",
+         *         "at": null
+         *       },
+         *       "lastError": null
+         *     }
+         */
+        ModelStatus: {
+            /** @description Whether trainings start by themselves (MARQUEE_MODEL_REFRESH_MINUTES > 0). */
+            automatic: boolean;
+            /** @description The collaborative model in service; null before the first training. */
+            model: ("item-knn" | "rp3beta" | "ease") | null;
+            /** @description When the model in service finished training. */
+            trainedAt: string | null;
+            /** @description Positive events the model in service was trained on. */
+            eventsCovered: number;
+            /** @description The latest event (sequence number) it covers: every event up to it was read. */
+            coveredSeq: string | null;
+            /** @description Events of any type stored after it. */
+            eventsSince: number;
+            /** @description How long the last training took. */
+            lastDurationMs: number | null;
+            /** @description Why the last training ran. */
+            lastReason: string | null;
+            /** @description The training under way, if any. */
+            training: {
+                running: boolean;
+                startedAt: string | null;
+                reason: string | null;
+            };
+            /** @description Why and when the next training starts (or why none is due). */
+            next: {
+                reason: string;
+                /** @description When it would start as things stand; null when nothing is due. */
+                at: string | null;
+            };
+            /** @description The last failed training, when it failed after the last success. */
+            lastError: {
+                at: string;
+                reason: string;
+                message: string;
+            } | null;
         };
         RecommendationReason: {
             /**
@@ -3253,6 +3333,71 @@ export interface operations {
             };
             /** @description Conflict with the current state. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests for this credential or address: retry after the Retry-After delay. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected server error. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unreachable or the service is busy: retry after the Retry-After delay. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getModelStatus: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A ModelStatus. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelStatus"];
+                };
+            };
+            /** @description No credentials, or credentials that are not valid: send Authorization: Bearer <API key or user token>. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credentials do not allow this operation (scope, or another user). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
