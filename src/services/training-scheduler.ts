@@ -190,8 +190,10 @@ export function startTrainingScheduler(options: {
       countUpTo: (trained) => Math.min(retrainThreshold(schedule, trained), STATUS_COUNT_LIMIT),
     });
     const now = Date.now();
-    if (facts.latestSeq !== lastSeq) {
-      if (observed) lastWriteAt = now;
+    // The first look counts as a write: writes may be under way, so a process that starts waits the
+    // debounce like the others before it asks for a training.
+    if (facts.latestSeq !== lastSeq || !observed) {
+      if (facts.latestSeq !== undefined) lastWriteAt = now;
       lastSeq = facts.latestSeq;
     }
     observed = true;
