@@ -9,6 +9,9 @@
  * - netflix: ../shared/data/netflix/netflix_titles.csv with mappings/netflix.json (8,807 titles), then the
  *   same file again (every record unchanged, nothing embedded);
  * - synthetic: 100,000 generated items (NDJSON written to a temporary file first);
+ * - events: a catalog of 5,000 generated items, then 200,000 generated events of 5,000 users
+ *   (bench/synthetic-events.ts, ordered by time) through `marquee import events`: the event ingest rate,
+ *   the live item statistics included;
  * - gigabyte: 1 GB of NDJSON generated on the fly and piped to standard input (records padded to 8 KB);
  * - openai: 20,000 generated items embedded through the local OpenAI-compatible test server with 200 ms of
  *   latency per request, 50 inputs a request, at MARQUEE_EMBEDDING_CONCURRENCY 1 and 8 (requests in flight
@@ -17,8 +20,9 @@
  * Served mode needs DATABASE_URL (Postgres with pgvector; a database is created and dropped per run) and
  * REDIS_URL. Prints a table and asserts nothing.
  *
- * Run: npm run bench:import [-- --scenarios netflix,synthetic,gigabyte,openai --modes embedded,served
+ * Run: npm run bench:import [-- --scenarios netflix,synthetic,events,gigabyte,openai --modes embedded,served
  *      --import-mode upsert|replace|sync (the synthetic scenario)
+ *      --events 200000 --events-items 5000 --events-users 5000
  *      --synthetic-items 100000 --gigabyte-mb 1024 --openai-items 20000 --openai-concurrency 1,8 --workers 1
  *      --node-options="--max-old-space-size=256 ..." --set MARQUEE_WORKER_CONCURRENCY=4]
  */
@@ -38,15 +42,19 @@ import { createEmbedder } from '../src/embedding/create-embedder.ts';
 import { embeddableFromInput, itemEmbeddingText } from '../src/embedding/item-text.ts';
 import { itemInputSchema } from '../src/schemas/items.schema.ts';
 import { syntheticItem, syntheticNdjson } from './synthetic-catalog.ts';
+import { writeSyntheticEvents } from './synthetic-events.ts';
 
 const NETFLIX = new URL('../../shared/data/netflix/netflix_titles.csv', import.meta.url).pathname;
 const NETFLIX_MAPPING = new URL('../mappings/netflix.json', import.meta.url).pathname;
 
 const { values: args } = parseArgs({
   options: {
-    scenarios: { type: 'string', default: 'netflix,synthetic,gigabyte,openai' },
+    scenarios: { type: 'string', default: 'netflix,synthetic,events,gigabyte,openai' },
     modes: { type: 'string', default: 'embedded,served' },
     'synthetic-items': { type: 'string', default: '100000' },
+    'events-items': { type: 'string', default: '5000' },
+    'events-users': { type: 'string', default: '5000' },
+    events: { type: 'string', default: '200000' },
     // upsert (the default: fields merged into what is stored), replace or sync.
     'import-mode': { type: 'string', default: 'upsert' },
     'gigabyte-mb': { type: 'string', default: '1024' },
@@ -157,12 +165,20 @@ async function freshTarget(mode: 'embedded' | 'served'): Promise<Target> {
   };
 }
 
-/** Runs `marquee import items <file>` (and workers in served mode); returns its final status and timings. */
+/**
+ * Runs `marquee import items <file>` (`kind` events: `import events`), with workers in served mode; returns
+ * its final status and timings.
+ */
 async function runImport(
   target: Target,
   file: string,
   extraArgs: string[],
-  options: { stdin?: NodeJS.ReadableStream; env?: Record<string, string>; workers: number },
+  options: {
+    stdin?: NodeJS.ReadableStream;
+    env?: Record<string, string>;
+    workers: number;
+    kind?: 'items' | 'events';
+  },
 ): Promise<Omit<RunResult, 'scenario' | 'mode' | 'records' | 'note'>> {
   const env = { ...target.env, ...options.env };
   const workers = env.DATABASE_URL
@@ -172,7 +188,7 @@ async function runImport(
     : [];
   const workerPeaks = workers.map((worker) => watchRss(worker.pid));
   const started = performance.now();
-  const child = spawn(process.execPath, [CLI, 'import', 'items', file, ...extraArgs], {
+  const child = spawn(process.execPath, [CLI, 'import', options.kind ?? 'items', file, ...extraArgs], {
     env,
     stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
   });
@@ -230,6 +246,27 @@ for (const mode of modes) {
         `synthetic ${count} (${args['import-mode']})`,
         mode,
         await runImport(target, file, modeArgs, { workers }),
+      );
+    } finally {
+      await target.cleanup();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+  if (scenarios.has('events')) {
+    const [items, users, events] = [args['events-items'], args['events-users'], args.events].map(Number);
+    const dir = await mkdtemp(join(os.tmpdir(), 'marquee-bench-events-'));
+    const itemsFile = join(dir, 'items.ndjson');
+    const eventsFile = join(dir, 'events.ndjson');
+    await pipeline(syntheticNdjson({ count: items! }), createWriteStream(itemsFile));
+    await writeSyntheticEvents(eventsFile, { items: items!, users: users!, events: events!, order: 'time' });
+    const target = await freshTarget(mode);
+    try {
+      await runImport(target, itemsFile, [], { workers });
+      record(
+        `events ${events} (${users} users, ${items} items)`,
+        mode,
+        await runImport(target, eventsFile, [], { workers, kind: 'events' }),
+        'ordered by time; live item statistics updated in the same transactions',
       );
     } finally {
       await target.cleanup();

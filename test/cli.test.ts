@@ -7,6 +7,10 @@ import t from 'tap';
 import { freshDatabaseConfig, redisUrl, uniqueTestName } from './helpers/test-app.ts';
 import { CLI, startServerProcess } from './helpers/spawn-server.ts';
 
+// About 25 processes, each opening an embedded database (several seconds of CPU each on 2 cores): the
+// whole file took 110 to 125 s embedded, at the edge of the suite's 120 s per file.
+t.setTimeout(300_000);
+
 const run = promisify(execFile);
 const cleanEnv = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' };
 const KEY_PATTERN = /mq_[0-9a-f]{8}_[A-Za-z0-9_-]{43}/;

@@ -12,9 +12,6 @@ const REQUEST_DEDUPLICATION_ID = 'models-requested';
 // A requested training that found another one running (it may have read the events before the import
 // ended) tries again this much later, without spending an attempt.
 const BUSY_RETRY_MS = 15_000;
-// Training's compute phase runs synchronously for up to a minute or two (EASE at 5,000 items) and cannot
-// renew the job lock meanwhile; a worker that dies mid-training hands the job on after this long.
-const MIN_LOCK_MS = 5 * 60_000;
 const KEEP = { removeOnComplete: { age: 24 * 3_600, count: 100 }, removeOnFail: { age: 7 * 24 * 3_600 } };
 
 export type ModelJobData = TrainingTrigger;
@@ -56,8 +53,9 @@ export interface ModelTrainingWorker {
 }
 
 /**
- * Runs training jobs, one at a time per process. A requested training that finds another process training
- * goes back to the queue for later; a periodic one that does is simply done (someone is training).
+ * Runs training jobs, one at a time per process. A training that finds another process training goes back
+ * to the queue for later (that one may have read the events before this request); one that finds nothing to
+ * do is done.
  */
 export function startModelTrainingWorker(options: {
   train: (trigger: TrainingTrigger) => Promise<TrainingOutcome>;
@@ -66,18 +64,17 @@ export function startModelTrainingWorker(options: {
   logger: Logger;
 }): ModelTrainingWorker {
   const { logger } = options;
-  const lockDuration = Math.max(options.lockMs, MIN_LOCK_MS);
   const worker = new Worker<ModelJobData, TrainingOutcome>(
     MODEL_QUEUE_NAME,
     async (job: Job<ModelJobData>, token?: string) => {
+      const { reason, startedDuringWrites, skipIfCovered } = job.data;
       const outcome = await options.train({
-        reason: job.data.reason,
-        ...(job.data.startedDuringWrites !== undefined && {
-          startedDuringWrites: job.data.startedDuringWrites,
-        }),
+        reason,
+        ...(startedDuringWrites !== undefined && { startedDuringWrites }),
+        ...(skipIfCovered !== undefined && { skipIfCovered }),
       });
       // A job of the periodic "refresh" scheduler of versions before issue 18 needs no retry.
-      if (outcome.skipped && job.name !== 'refresh') {
+      if (outcome.skipped && outcome.busy && job.name !== 'refresh') {
         await job.moveToDelayed(Date.now() + BUSY_RETRY_MS, token);
         throw new DelayedError();
       }
@@ -87,8 +84,9 @@ export function startModelTrainingWorker(options: {
       ...bullmqOptions(options.redis),
       name: `${hostname()}:${process.pid}`,
       concurrency: 1,
-      lockDuration,
-      stalledInterval: lockDuration,
+      // The compute phase runs on a thread of its own: this process renews the job's lock meanwhile.
+      lockDuration: options.lockMs,
+      stalledInterval: options.lockMs,
     },
   );
   worker.on('completed', (job, outcome) => {

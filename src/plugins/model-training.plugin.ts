@@ -74,7 +74,8 @@ export const modelTrainingPlugin = fp(
     const stopping = new AbortController();
     let nextTrigger: TrainingTrigger = { reason: 'manual' };
     const runner = createCoalescingRunner(async (): Promise<TrainingOutcome> => {
-      if (stopping.signal.aborted) return { skipped: true, reason: 'the server is shutting down' };
+      if (stopping.signal.aborted)
+        return { skipped: true, busy: false, reason: 'the server is shutting down' };
       const trigger = nextTrigger;
       nextTrigger = { reason: 'manual' };
       const outcome = await trainModels(app.db, options.recommender, {
@@ -110,26 +111,26 @@ export const modelTrainingPlugin = fp(
         });
     }
 
+    /** Asks for a training (a job, or a run here); failures are logged, never thrown. */
     const request = async (trigger: TrainingTrigger) => {
       if (stopping.signal.aborted || !automatic) return;
-      await (queue ? queue.request(trigger) : runHere(trigger));
+      try {
+        await (queue ? queue.request(trigger) : runHere(trigger));
+      } catch (error) {
+        if (!stopping.signal.aborted) app.log.warn({ err: error, ...trigger }, 'model training failed');
+      }
     };
     const scheduler = startTrainingScheduler({
       db: app.db,
       schedule: options.recommender,
       logger: app.log,
-      request: (trigger) =>
-        request(trigger).catch((error: unknown) => {
-          if (!stopping.signal.aborted) app.log.warn({ err: error, ...trigger }, 'model training failed');
-        }),
+      request,
     });
 
     app.decorate('modelTraining', {
       trainNow: () => runHere({ reason: 'manual' }),
       request(trigger) {
-        request(trigger).catch((error: unknown) => {
-          if (!stopping.signal.aborted) app.log.warn({ err: error, ...trigger }, 'model training failed');
-        });
+        void request(trigger);
       },
       status: () => scheduler.status(),
       itemsOfUser: (userId) => findUserPositiveItemIds(app.db, userId, positiveTypes),

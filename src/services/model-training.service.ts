@@ -2,18 +2,11 @@ import type { FastifyBaseLogger as Logger } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { RecommenderConfig } from '../config.ts';
 import type { Database } from '../db/database.ts';
-import {
-  buildInteractionMatrix,
-  type Interaction,
-  type InteractionMatrix,
-  internId,
-} from '../recommender/interactions.ts';
-import { EASE_DEFAULTS, ease } from '../recommender/strategies/ease.ts';
-import { itemKnn } from '../recommender/strategies/item-knn.ts';
-import { rp3beta } from '../recommender/strategies/rp3beta.ts';
-import type { ScoredItem } from '../recommender/top-k.ts';
 import { positiveEventTypes } from '../event-types.ts';
-import { setMetaValue } from '../repositories/meta.repository.ts';
+import type { CollaborativeModelName, NeighbourLists } from '../recommender/collaborative-training.ts';
+import { trainNeighbourListsOffThread } from '../recommender/collaborative-training.thread.ts';
+import { internId } from '../recommender/interactions.ts';
+import { getMetaValue, setMetaValue } from '../repositories/meta.repository.ts';
 import {
   analyzeEventsIfEmbedded,
   countEvents,
@@ -24,6 +17,8 @@ import {
   streamTrainingEvents,
   withTrainingLock,
 } from '../repositories/model-data.repository.ts';
+
+export type { CollaborativeModelName } from '../recommender/collaborative-training.ts';
 
 /**
  * marquee_meta key of the last training: a TrainingRecord. Read by the training scheduler, the model status
@@ -56,13 +51,12 @@ export interface TrainingRecord {
 export interface TrainingTrigger {
   reason: string;
   startedDuringWrites?: boolean;
+  /**
+   * Nothing to do when the last training covers every event and none was deleted since (the scheduler's
+   * requests: two processes may ask for the same training). Manual trainings and erasures always train.
+   */
+  skipIfCovered?: boolean;
 }
-
-// Only each user's latest items build the item-item model: its cost grows with the square of a history, and
-// one account with 50,000 events (a bot, a shared screen) would otherwise cost more than everyone else.
-const MAX_USER_ITEMS = 1_000;
-
-export type CollaborativeModelName = RecommenderConfig['collaborativeModel'];
 
 export interface TrainingSummary {
   skipped: false;
@@ -83,7 +77,14 @@ export interface TrainingSummary {
   durationMs: number;
 }
 
-export type TrainingOutcome = TrainingSummary | { skipped: true; reason: string };
+export interface TrainingSkipped {
+  skipped: true;
+  reason: string;
+  /** Another training holds the lock (worth asking again later), rather than nothing to do. */
+  busy: boolean;
+}
+
+export type TrainingOutcome = TrainingSummary | TrainingSkipped;
 
 export interface TrainingOptions {
   logger?: Logger;
@@ -104,20 +105,23 @@ const trainingHere = new WeakSet<Kysely<Database>>();
  * (atomically). Returns `{ skipped: true }` at once when another training holds the lock (in this process or
  * another). The popularity and trending statistics are not trained: they are live (item-stats.repository).
  *
- * Memory: the ids of users and items, 16 bytes per positive event while reading, then the matrix builder's
- * working arrays (about 50 bytes per event, briefly), the matrix (32 bytes per distinct pair) and the model;
- * never one object per event held at once. Measured: about 450 MB peak RSS for 800,000 positive events.
+ * Memory: the ids of users and items, 16 bytes per positive event while reading, then, on the training
+ * thread, the matrix builder's working arrays (about 50 bytes per event, briefly), the matrix (32 bytes per
+ * distinct pair) and the model; never one object per event held at once. Measured: about 450 MB peak RSS for 800,000 positive events.
  */
 export async function trainModels(
   db: Kysely<Database>,
   config: Pick<RecommenderConfig, 'eventWeights' | 'collaborativeModel' | 'collaborativeNeighbours'>,
   options: TrainingOptions = {},
 ): Promise<TrainingOutcome> {
-  if (trainingHere.has(db)) return { skipped: true, reason: 'a training is already running in this process' };
+  if (trainingHere.has(db))
+    return { skipped: true, busy: true, reason: 'a training is already running in this process' };
   trainingHere.add(db);
   try {
-    const outcome = await withTrainingLock(db, async (session) => {
+    const outcome = await withTrainingLock(db, async (session): Promise<TrainingOutcome> => {
       const trigger = options.trigger ?? { reason: 'manual' };
+      if (trigger.skipIfCovered && (await coversEveryEvent(session)))
+        return { skipped: true, busy: false, reason: 'the last training covers every event' };
       await setMetaValue(session, MODELS_TRAINING_KEY, {
         at: new Date().toISOString(),
         reason: trigger.reason,
@@ -136,10 +140,18 @@ export async function trainModels(
     });
     return outcome.locked
       ? outcome.value
-      : { skipped: true, reason: 'another process is training the models' };
+      : { skipped: true, busy: true, reason: 'another process is training the models' };
   } finally {
     trainingHere.delete(db);
   }
+}
+
+/** The last training read up to the latest event, and no event was deleted since. */
+async function coversEveryEvent(db: Kysely<Database>): Promise<boolean> {
+  const trained = (await getMetaValue(db, MODELS_TRAINED_KEY)) as TrainingRecord | undefined;
+  if (trained?.coveredSeq === undefined || trained.eventsTotal === undefined) return false;
+  const latestSeq = (await findLatestEventSeq(db)) ?? '0';
+  return latestSeq === trained.coveredSeq && (await countEvents(db)) === trained.eventsTotal;
 }
 
 /** True while a training runs in this process on this database (the embedded database has no lock to ask). */
@@ -160,31 +172,26 @@ async function train(
   const coveredSeq = (await findLatestEventSeq(db)) ?? '0';
   const eventsTotal = await countEvents(db);
   const data = await readPositiveEvents(db, config, coveredSeq, options);
-  signal?.throwIfAborted();
   const read = performance.now();
 
-  const matrix = buildInteractionMatrix(data.interactions(), {
-    userIds: data.userIds,
-    itemIds: data.itemIds,
-    duplicates: 'max',
-  });
-  const built = performance.now();
-  const { model, similar } = trainCollaborative(matrix, config, logger);
+  // The matrix and the model are seconds of CPU: on a thread of their own, so this process keeps serving.
+  const lists = await trainNeighbourListsOffThread(
+    {
+      model: config.collaborativeModel,
+      neighbours: config.collaborativeNeighbours,
+      ...data,
+    },
+    signal,
+  );
+  if (lists.easeTooLarge)
+    logger?.warn(
+      { items: lists.items },
+      'too many items for EASE (a dense items × items model): trained item-knn instead',
+    );
   signal?.throwIfAborted();
   const trained = performance.now();
-
-  const neighbourRows = function* (): Generator<ItemNeighbourRow> {
-    for (let i = 0; i < matrix.itemIds.length; i++) {
-      const neighbours = similar(i);
-      if (neighbours.length === 0) continue;
-      yield {
-        itemId: matrix.itemIds[i]!,
-        neighbourIds: neighbours.map((neighbour) => matrix.itemIds[neighbour.itemIndex]!),
-        scores: neighbours.map((neighbour) => neighbour.score),
-      };
-    }
-  };
-  const neighbourCount = await replaceItemNeighbours(db, neighbourRows(), model);
+  const { model } = lists;
+  const neighbourCount = await replaceItemNeighbours(db, neighbourRows(data.itemIds, lists), model);
   const trainedAt = new Date();
   const durationMs = Math.round(performance.now() - started);
   await setMetaValue(db, MODELS_TRAINED_KEY, {
@@ -200,8 +207,7 @@ async function train(
   logger?.debug(
     {
       readMs: Math.round(read - started),
-      matrixMs: Math.round(built - read),
-      trainMs: Math.round(trained - built),
+      trainMs: Math.round(trained - read),
       writeMs: Math.round(performance.now() - trained),
     },
     'model training phases',
@@ -209,9 +215,9 @@ async function train(
   return {
     skipped: false,
     events: data.events,
-    users: matrix.userIds.length,
-    items: matrix.itemIds.length,
-    pairs: matrix.nnz,
+    users: lists.users,
+    items: lists.items,
+    pairs: lists.pairs,
     neighbourRows: neighbourCount,
     coveredSeq,
     model,
@@ -264,40 +270,21 @@ async function readPositiveEvents(
       events++;
     }
   }
-  return {
-    events,
-    userIds,
-    itemIds,
-    /** The events as the matrix builder takes them: one short-lived object at a time. */
-    *interactions(): Generator<Interaction> {
-      for (let e = 0; e < events; e++)
-        yield { userId: userIds[eventUsers[e]!]!, itemId: itemIds[eventItems[e]!]!, time: eventTimes[e]! };
-    },
-  };
+  return { userIds, itemIds, events, eventUsers, eventItems, eventTimes };
 }
 
-function trainCollaborative(
-  matrix: InteractionMatrix,
-  config: Pick<RecommenderConfig, 'collaborativeModel' | 'collaborativeNeighbours'>,
-  logger: Logger | undefined,
-): { model: CollaborativeModelName; similar: (itemIndex: number) => ScoredItem[] } {
-  const k = config.collaborativeNeighbours;
-  if (config.collaborativeModel === 'ease') {
-    if (matrix.itemIds.length <= EASE_DEFAULTS.maxItems) {
-      const model = ease.train(matrix);
-      return { model: 'ease', similar: (i) => ease.similarItems(model, i, k) };
-    }
-    logger?.warn(
-      { items: matrix.itemIds.length, maxItems: EASE_DEFAULTS.maxItems },
-      'too many items for EASE (a dense items × items model): training item-knn instead',
-    );
+function* neighbourRows(itemIds: readonly string[], lists: NeighbourLists): Generator<ItemNeighbourRow> {
+  const { offsets, neighbourIndices, scores } = lists;
+  for (let i = 0; i < lists.items; i++) {
+    const from = offsets[i]!;
+    const to = offsets[i + 1]!;
+    if (from === to) continue;
+    yield {
+      itemId: itemIds[i]!,
+      neighbourIds: Array.from(neighbourIndices.subarray(from, to), (neighbour) => itemIds[neighbour]!),
+      scores: Array.from(scores.subarray(from, to)),
+    };
   }
-  if (config.collaborativeModel === 'rp3beta') {
-    const model = rp3beta.train(matrix, { neighbours: k, maxUserItems: MAX_USER_ITEMS });
-    return { model: 'rp3beta', similar: (i) => rp3beta.similarItems(model, i, k) };
-  }
-  const model = itemKnn.train(matrix, { neighbours: k, maxUserItems: MAX_USER_ITEMS });
-  return { model: 'item-knn', similar: (i) => itemKnn.similarItems(model, i, k) };
 }
 
 function grow<T extends Uint32Array | Float64Array>(array: T, length: number): T {

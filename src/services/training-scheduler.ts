@@ -110,7 +110,8 @@ export function planTraining(schedule: TrainingSchedule, facts: TrainingFacts): 
     .map((candidate) => ({ ...candidate, at: Math.max(candidate.at, cooledAt) }))
     .sort((a, b) => a.at - b.at)[0];
   if (!next) return { due: false, reason: 'nothing to train', at: undefined };
-  if (next.at <= now) return { due: true, trigger: { reason: next.reason, startedDuringWrites: writing } };
+  if (next.at <= now)
+    return { due: true, trigger: { reason: next.reason, startedDuringWrites: writing, skipIfCovered: true } };
   return { due: false, reason: `waiting: ${next.reason}`, at: next.at };
 }
 

@@ -195,6 +195,7 @@ t.test('a training while another runs is skipped', async (t) => {
     [false, true],
     'the second call in this process returns at once',
   );
+  t.match(outcomes[1], { busy: true, reason: /already running in this process/ });
 
   // Through the app, calls made during a training wait for it and share one follow-up training.
   const [one, two, three] = await Promise.all([
@@ -219,6 +220,7 @@ t.test('a training while another runs is skipped', async (t) => {
   await other.query(`SELECT pg_advisory_lock(hashtext('marquee:model-training'))`);
   t.match(await trainModels(test.database.db, test.config.recommender), {
     skipped: true,
+    busy: true,
     reason: /another process/,
   });
   const refused = await test.inject({ method: 'POST', url: '/v1/admin/models/train' });
@@ -226,6 +228,36 @@ t.test('a training while another runs is skipped', async (t) => {
   t.match(refused.json(), { type: 'urn:marquee:problem:conflict', detail: /another process/ });
   await other.query(`SELECT pg_advisory_unlock(hashtext('marquee:model-training'))`);
   t.notOk((await trainModels(test.database.db, test.config.recommender)).skipped, 'free again');
+});
+
+t.test('a scheduled training finds nothing to do when the last one covers every event', async (t) => {
+  const test = await buildTestApp(t, { env: ON_REQUEST });
+  await seedCatalog(test);
+  const scheduled = { trigger: { reason: 'scheduled', skipIfCovered: true } };
+  const first = await trainModels(test.database.db, test.config.recommender, scheduled);
+  t.match(first, { skipped: false }, 'no model yet: it trains');
+  t.match(await trainModels(test.database.db, test.config.recommender, scheduled), {
+    skipped: true,
+    busy: false,
+    reason: 'the last training covers every event',
+  });
+  t.match(
+    await trainModels(test.database.db, test.config.recommender),
+    { skipped: false },
+    'asked: it trains',
+  );
+
+  await postEvents(test, [{ userId: 'u40', itemId: 'c', type: 'like', timestamp: at(0) }]);
+  t.match(await trainModels(test.database.db, test.config.recommender, scheduled), {
+    skipped: false,
+    events: 23,
+  });
+  // An erasure deletes events without a new seq: the count tells.
+  t.equal((await test.inject({ method: 'DELETE', url: '/v1/users/u40' })).statusCode, 204);
+  t.match(await trainModels(test.database.db, test.config.recommender, scheduled), {
+    skipped: false,
+    events: 22,
+  });
 });
 
 t.test('an events import counts at once and reaches the models through the scheduler', async (t) => {

@@ -1,0 +1,107 @@
+import type { RecommenderConfig } from '../config.ts';
+import { buildInteractionMatrix, type Interaction, type InteractionMatrix } from './interactions.ts';
+import { EASE_DEFAULTS, ease } from './strategies/ease.ts';
+import { itemKnn } from './strategies/item-knn.ts';
+import { rp3beta } from './strategies/rp3beta.ts';
+import type { ScoredItem } from './top-k.ts';
+
+export type CollaborativeModelName = RecommenderConfig['collaborativeModel'];
+
+// Only each user's latest items build the item-item model: its cost grows with the square of a history, and
+// one account with 50,000 events (a bot, a shared screen) would otherwise cost more than everyone else.
+const MAX_USER_ITEMS = 1_000;
+
+/**
+ * The positive events a training read, in compact arrays: event e is user `userIds[eventUsers[e]]` on item
+ * `itemIds[eventItems[e]]` at `eventTimes[e]` (epoch ms), for e below `events` (the arrays may be longer).
+ */
+export interface CollaborativeTrainingInput {
+  model: CollaborativeModelName;
+  /** Neighbours kept per item. */
+  neighbours: number;
+  userIds: string[];
+  itemIds: string[];
+  events: number;
+  eventUsers: Uint32Array<ArrayBuffer>;
+  eventItems: Uint32Array<ArrayBuffer>;
+  eventTimes: Float64Array<ArrayBuffer>;
+}
+
+/** Each item's nearest neighbours, as indices into the input's `itemIds`: typed arrays, cheap to transfer. */
+export interface NeighbourLists {
+  /** The model trained: item-knn when EASE was asked for but there are more items than it takes. */
+  model: CollaborativeModelName;
+  easeTooLarge: boolean;
+  /** Users, items and distinct (user, item) pairs of the matrix. */
+  users: number;
+  items: number;
+  pairs: number;
+  /** Item i's neighbours, best first, are entries `offsets[i]` to `offsets[i + 1]` of the two arrays below. */
+  offsets: Uint32Array<ArrayBuffer>;
+  neighbourIndices: Uint32Array<ArrayBuffer>;
+  scores: Float64Array<ArrayBuffer>;
+}
+
+/**
+ * Builds the interaction matrix (binary: repeated events of a pair count once) and trains the configured
+ * item-item model on it. Pure and synchronous: seconds of CPU for a million events, which is why the
+ * service runs it on a worker thread (collaborative-training.worker.ts).
+ */
+export function trainNeighbourLists(input: CollaborativeTrainingInput): NeighbourLists {
+  const matrix = buildInteractionMatrix(eventsOf(input), {
+    userIds: input.userIds,
+    itemIds: input.itemIds,
+    duplicates: 'max',
+  });
+  const { model, easeTooLarge, similar } = trainModel(matrix, input);
+  const offsets = new Uint32Array(matrix.itemIds.length + 1);
+  const lists: ScoredItem[][] = [];
+  let total = 0;
+  for (let i = 0; i < matrix.itemIds.length; i++) {
+    const list = similar(i);
+    lists.push(list);
+    total += list.length;
+    offsets[i + 1] = total;
+  }
+  const neighbourIndices = new Uint32Array(total);
+  const scores = new Float64Array(total);
+  lists.forEach((list, i) => {
+    list.forEach((neighbour, n) => {
+      neighbourIndices[offsets[i]! + n] = neighbour.itemIndex;
+      scores[offsets[i]! + n] = neighbour.score;
+    });
+  });
+  return {
+    model,
+    easeTooLarge,
+    users: matrix.userIds.length,
+    items: matrix.itemIds.length,
+    pairs: matrix.nnz,
+    offsets,
+    neighbourIndices,
+    scores,
+  };
+}
+
+function* eventsOf(input: CollaborativeTrainingInput): Generator<Interaction> {
+  const { userIds, itemIds, eventUsers, eventItems, eventTimes } = input;
+  for (let e = 0; e < input.events; e++)
+    yield { userId: userIds[eventUsers[e]!]!, itemId: itemIds[eventItems[e]!]!, time: eventTimes[e]! };
+}
+
+function trainModel(
+  matrix: InteractionMatrix,
+  { model: name, neighbours: k }: Pick<CollaborativeTrainingInput, 'model' | 'neighbours'>,
+): { model: CollaborativeModelName; easeTooLarge: boolean; similar: (itemIndex: number) => ScoredItem[] } {
+  const easeTooLarge = name === 'ease' && matrix.itemIds.length > EASE_DEFAULTS.maxItems;
+  if (name === 'ease' && !easeTooLarge) {
+    const model = ease.train(matrix);
+    return { model: 'ease', easeTooLarge, similar: (i) => ease.similarItems(model, i, k) };
+  }
+  if (name === 'rp3beta') {
+    const model = rp3beta.train(matrix, { neighbours: k, maxUserItems: MAX_USER_ITEMS });
+    return { model: 'rp3beta', easeTooLarge, similar: (i) => rp3beta.similarItems(model, i, k) };
+  }
+  const model = itemKnn.train(matrix, { neighbours: k, maxUserItems: MAX_USER_ITEMS });
+  return { model: 'item-knn', easeTooLarge, similar: (i) => itemKnn.similarItems(model, i, k) };
+}
