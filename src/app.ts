@@ -151,6 +151,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(importsPlugin, {
     profiles: profileSettings(deps.config),
     batchSize: deps.config.importBatchSize,
+    eventBatchSize: deps.config.importEventBatchSize,
     imports: deps.config.imports,
     jobs: deps.config.jobs,
     redis: deps.config.redis,

@@ -462,6 +462,7 @@ async function runImportCommand(kind: string, file: string, options: ImportCliOp
     policy: itemTextPolicy(config),
     embedder: lazyEmbedder(config),
     batchSize: config.importBatchSize,
+    eventBatchSize: config.importEventBatchSize,
     limits: config.imports,
     jobs: config.jobs,
     redis: config.redis,

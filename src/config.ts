@@ -261,6 +261,10 @@ const environmentSchema = z.object({
   ),
   // Records per import batch: one transaction and one job each.
   MARQUEE_IMPORT_BATCH_SIZE: integerInRange(1, 10_000, 500),
+  // Events per events-import batch. An events batch costs mostly per distinct item and user it touches (the
+  // live item statistics, the profiles), so larger batches than for items cost less per event: 2,000 made
+  // a 200,000-event import 25 % faster embedded than 500 (bench:import --scenarios events).
+  MARQUEE_IMPORT_EVENT_BATCH_SIZE: integerInRange(1, 10_000, 2_000),
   // Bulk imports are bounded while they stream, whatever the upload: the most bytes one import may hold once
   // decompressed (past it the import stops with 413, keeping the batches before), and the most bytes of one
   // record (an NDJSON line, a CSV row, an element of a JSON array; a longer one is rejected by line). Both
@@ -397,6 +401,7 @@ export interface Config {
     readonly includeUserAttributes: boolean;
   };
   readonly importBatchSize: number;
+  readonly importEventBatchSize: number;
   readonly imports: {
     /** Decompressed bytes one import may hold. */
     readonly maxBytes: number;
@@ -590,6 +595,7 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
       includeUserAttributes: env.MARQUEE_EXPLAIN_USER_ATTRIBUTES,
     },
     importBatchSize: env.MARQUEE_IMPORT_BATCH_SIZE,
+    importEventBatchSize: env.MARQUEE_IMPORT_EVENT_BATCH_SIZE,
     imports: {
       maxBytes: env.MARQUEE_IMPORT_MAX_BYTES,
       maxRecordBytes: env.MARQUEE_IMPORT_MAX_RECORD_BYTES,

@@ -86,7 +86,9 @@ const HANG_UP_CODES = new Set(['ECONNRESET', 'ERR_STREAM_PREMATURE_CLOSE', 'ECON
 export interface ReaderDeps {
   db: Kysely<Database>;
   queue: ImportBatchQueue;
+  /** Records per batch (MARQUEE_IMPORT_BATCH_SIZE); events: MARQUEE_IMPORT_EVENT_BATCH_SIZE. */
   batchSize: number;
+  eventBatchSize: number;
   /** MARQUEE_IMPORT_MAX_BYTES and MARQUEE_IMPORT_MAX_RECORD_BYTES. */
   limits: ReadLimits;
   /**
@@ -114,7 +116,8 @@ export async function readImport(
   request: ImportRequest,
   input: Readable,
 ): Promise<ReadOutcome> {
-  const { db, queue, batchSize } = deps;
+  const { db, queue } = deps;
+  const batchSize = request.kind === 'events' ? deps.eventBatchSize : deps.batchSize;
   const stallMs = deps.stallSeconds * 1000;
   // Loading a catalog into an empty table without the HNSW index and building it once at the end
   // (finalizeImportIfDone) is faster than maintaining the index row by row; see vector-index.repository.ts.

@@ -32,6 +32,7 @@ export interface ImportServiceDependencies {
   policy: ItemTextPolicy;
   embedder: () => Promise<Embedder>;
   batchSize: number;
+  eventBatchSize: number;
   /** MARQUEE_IMPORT_MAX_BYTES, MARQUEE_IMPORT_MAX_RECORD_BYTES, MARQUEE_IMPORT_STALL_SECONDS. */
   limits: Config['imports'];
   jobs: Config['jobs'];
@@ -107,6 +108,7 @@ export function createImportService(deps: ImportServiceDependencies): ImportServ
             db,
             queue,
             batchSize: deps.batchSize,
+            eventBatchSize: deps.eventBatchSize,
             limits: deps.limits,
             stallSeconds: deps.limits.stallSeconds,
             // An upload is cut off when it goes silent; a file or a pipe is waited on.

@@ -17,6 +17,7 @@ export const importsPlugin = fp(
     app: FastifyInstance,
     options: {
       batchSize: number;
+      eventBatchSize: number;
       imports: Config['imports'];
       jobs: Config['jobs'];
       redis: Config['redis'];
@@ -30,6 +31,7 @@ export const importsPlugin = fp(
       policy: app.embedding.policy,
       embedder: () => app.embedding.embedder(),
       batchSize: options.batchSize,
+      eventBatchSize: options.eventBatchSize,
       limits: options.imports,
       jobs: options.jobs,
       redis: options.redis,
