@@ -10,6 +10,9 @@ import { hostileString, type JsonSchema, rarely, SchemaArbitraries } from './hel
 // fails on any 5xx, any 4xx that is not problem+json, any database message shown to the client, and any
 // change to a reference item and its events. Seeded: MARQUEE_FUZZ_SEED=<seed> replays a run.
 const RUNS_PER_OPERATION = 200;
+// About 95 s embedded on 2 cores, close to the suite's 120 s per file: it timed out once in CI served while
+// other work shared the machine.
+t.setTimeout(300_000);
 const SEED = Number(process.env.MARQUEE_FUZZ_SEED ?? 16_016);
 const REFERENCE_ITEM = 'reference-item-7f3c';
 const REFERENCE_USER = 'reference-user-7f3c';
