@@ -5,7 +5,7 @@
  * fallback of an LLM explainer (issue 6): pure, instant and deterministic. The phrasing of each kind of
  * reason is chosen among a few by a hash of the item id, so a page does not read like a form letter.
  */
-import type { Reason } from '../recommender/blend.ts';
+import type { Reason, SearchMatch } from '../recommender/blend.ts';
 import { DEFAULT_LOCALE, type ExplanationLocale, supportedLocale } from './locale.ts';
 import { fnv1a } from '../fnv1a.ts';
 
@@ -26,7 +26,7 @@ export interface Explanation {
 export interface ExplainableItem {
   itemId: string;
   item: { title: string; genres: readonly string[]; releaseDate?: string | undefined };
-  reasons: readonly Pick<Reason, 'source' | 'detail' | 'evidenceItemIds'>[];
+  reasons: readonly Reason[];
 }
 
 /** Evidence items by id: the titles a sentence may name and the genres it may say the user watches. */
@@ -49,8 +49,6 @@ interface Cited {
   ids: string[];
   titles: string[];
 }
-
-type SearchMatch = 'title' | 'credits' | 'labels' | 'description' | 'any' | 'meaning';
 
 /** What one reason lets a sentence say, whatever the language. */
 type Clause =
@@ -174,18 +172,13 @@ function clauseOf(
       return { kind: 'collaborative', cited: cite(reason.evidenceItemIds), similar };
     case 'session':
       // The session source has a co-viewing half and a content half; only the first may say "watched after".
-      return {
-        kind: 'session',
-        cited: cite(reason.evidenceItemIds),
-        coViewed: /^often watched/i.test(reason.detail),
-      };
+      return { kind: 'session', cited: cite(reason.evidenceItemIds), coViewed: reason.coViewed === true };
     case 'trending':
-      // The trending source falls back to all-time popularity when nothing trends (its detail says so).
-      return /^trending/i.test(reason.detail)
-        ? { kind: 'trending', viewers: viewersIn(reason.detail) }
-        : { kind: 'popular', viewers: viewersIn(reason.detail) };
+      return reason.window === 'all-time'
+        ? { kind: 'popular', viewers: reason.viewers }
+        : { kind: 'trending', viewers: reason.viewers };
     case 'popular':
-      return { kind: 'popular', viewers: viewersIn(reason.detail) };
+      return { kind: 'popular', viewers: reason.viewers };
     case 'fresh': {
       // A genre of the item that the items behind the reason (the user's main interest) share.
       const theirGenres = new Set(reason.evidenceItemIds.flatMap((id) => evidence.get(id)?.genres ?? []));
@@ -210,7 +203,12 @@ function clauseOf(
     case 'exploration':
       return { kind: 'exploration', genre };
     case 'search':
-      return { kind: 'search', ...searchMatchIn(reason.detail), detail: reason.detail };
+      return {
+        kind: 'search',
+        query: reason.query === undefined ? undefined : truncate(reason.query, MAX_QUOTED_LENGTH),
+        match: reason.match,
+        detail: reason.detail,
+      };
   }
 }
 
@@ -242,29 +240,6 @@ function informative(clause: Clause): boolean {
 
 function citedIds(clause: Clause): string[] {
   return 'cited' in clause ? clause.cited.ids : [];
-}
-
-/** The viewer count the trending and popular sources write into `detail` ("Trending this week: 12 viewers"). */
-function viewersIn(detail: string): number | undefined {
-  const match = /(\d[\d,]*)\s+viewers?\b/i.exec(detail);
-  return match ? Number(match[1]!.replaceAll(',', '')) : undefined;
-}
-
-/** The query and field of a search reason's detail (`Matches "space" in the title`, `Close in meaning to "space"`). */
-function searchMatchIn(detail: string): { query: string | undefined; match: SearchMatch | undefined } {
-  const meaning = /^Close in meaning to "(.*)"$/s.exec(detail);
-  if (meaning) return { query: truncate(meaning[1]!, MAX_QUOTED_LENGTH), match: 'meaning' };
-  const matches = /^Matches "(.*)"(?: in the (title|cast and crew|genres and tags|description))?$/s.exec(
-    detail,
-  );
-  if (!matches) return { query: undefined, match: undefined };
-  const fields: Record<string, SearchMatch> = {
-    title: 'title',
-    'cast and crew': 'credits',
-    'genres and tags': 'labels',
-    description: 'description',
-  };
-  return { query: truncate(matches[1]!, MAX_QUOTED_LENGTH), match: matches[2] ? fields[matches[2]] : 'any' };
 }
 
 /** Cut to `max` UTF-16 units with an ellipsis, never inside a surrogate pair. */

@@ -5,18 +5,52 @@
  */
 import type { CandidateSource, SourceWeights } from '../config.ts';
 
-export interface Reason {
+/** Where a search matched the query: a field of the item, any of them, or its meaning (embedding). */
+export const SEARCH_MATCHES = ['title', 'credits', 'labels', 'description', 'any', 'meaning'] as const;
+export type SearchMatch = (typeof SEARCH_MATCHES)[number];
+
+/**
+ * What a source knows about why it proposed an item, as typed fields set where the fact is known. The
+ * explainers read these, never the `detail` prose.
+ */
+export interface ReasonFacts {
+  /** trending, popular: the distinct viewers behind the statistic. */
+  viewers?: number;
+  /** trending: over the past week (decayed); popular: of all time. */
+  window?: 'week' | 'all-time';
+  /** session: people watch it right after the evidence (true), or it is close in content to it (false). */
+  coViewed?: boolean;
+  /** search: the query, and where it matched. */
+  query?: string;
+  match?: SearchMatch;
+  /** fresh: the item's release year. */
+  releaseYear?: number;
+}
+
+export interface Reason extends ReasonFacts {
   source: CandidateSource | 'search' | 'exploration';
   detail: string;
   evidenceItemIds: string[];
 }
 
 /** One item a source proposes, with its raw score (higher is better) and why. */
-export interface Candidate {
+export interface Candidate extends ReasonFacts {
   itemId: string;
   score: number;
   detail: string;
   evidenceItemIds: string[];
+}
+
+/** The facts of a candidate or reason that are set: the fields of ReasonFacts only. */
+export function reasonFacts(from: ReasonFacts): ReasonFacts {
+  const facts: ReasonFacts = {};
+  if (from.viewers !== undefined) facts.viewers = from.viewers;
+  if (from.window !== undefined) facts.window = from.window;
+  if (from.coViewed !== undefined) facts.coViewed = from.coViewed;
+  if (from.query !== undefined) facts.query = from.query;
+  if (from.match !== undefined) facts.match = from.match;
+  if (from.releaseYear !== undefined) facts.releaseYear = from.releaseYear;
+  return facts;
 }
 
 export interface SourceCandidates {
@@ -68,7 +102,12 @@ export function blendCandidates(
       entry.shares[source] = (entry.shares[source] ?? 0) + share;
       entry.parts.push({
         share,
-        reason: { source, detail: candidate.detail, evidenceItemIds: [...candidate.evidenceItemIds] },
+        reason: {
+          source,
+          detail: candidate.detail,
+          evidenceItemIds: [...candidate.evidenceItemIds],
+          ...reasonFacts(candidate),
+        },
       });
       byItem.set(candidate.itemId, entry);
     }

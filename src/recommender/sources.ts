@@ -82,6 +82,7 @@ export async function collaborativeCandidates(
             ? `Often watched right after ${names || 'what you just viewed'}`
             : `People who watched ${names || 'what you watched'} also watched this`,
         evidenceItemIds,
+        ...(source === 'session' && { coViewed: true }),
       };
     })
     .sort((a, b) => b.score - a.score || (a.itemId < b.itemId ? -1 : 1))
@@ -135,6 +136,7 @@ export async function vectorCandidates(
             ? `Close to ${names || 'what you just viewed'}`
             : `Close in story and style to ${names || 'what you enjoyed'}`,
         evidenceItemIds: [...evidenceItemIds],
+        ...(source === 'session' && { coViewed: false }),
       });
     }
   });
@@ -156,6 +158,8 @@ export async function popularCandidates(store: CandidateStore, query: StoreQuery
       score: row.value,
       detail: `Popular: ${row.users} ${row.users === 1 ? 'viewer' : 'viewers'}`,
       evidenceItemIds: [],
+      viewers: row.users,
+      window: 'all-time' as const,
     })),
   );
 }
@@ -173,6 +177,8 @@ export async function trendingCandidates(
       score: row.value,
       detail: `Trending this week: ${row.users} ${row.users === 1 ? 'viewer' : 'viewers'}`,
       evidenceItemIds: [],
+      viewers: row.users,
+      window: 'week' as const,
     })),
   );
 }
@@ -196,6 +202,7 @@ export async function freshCandidates(
       score: row.similarity ?? 1 / (1 + rank),
       detail: `New ${row.releaseYear === null ? '' : `${row.releaseYear} `}release${interest ? ' that matches your interests' : ''}`,
       evidenceItemIds: interest ? interest.itemIds.slice(0, 2) : [],
+      ...(row.releaseYear !== null && { releaseYear: row.releaseYear }),
     })),
   );
 }

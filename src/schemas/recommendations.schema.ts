@@ -4,6 +4,7 @@ import { EXPLANATION_LOCALES } from '../explain/locale.ts';
 import { EXPLANATION_MAX_LENGTH } from '../explain/template-explainer.ts';
 import type { AttributeCondition, ItemFilters } from '../recommender/item-filters.ts';
 import { MATURITY_AGES, maturityAge } from '../recommender/item-filters.ts';
+import { SEARCH_MATCHES } from '../recommender/blend.ts';
 import { cursorSchema, idSchema, nextCursorSchema, nonBlankTextSchema, textSchema } from './common.schema.ts';
 import { itemSchema, itemTypeSchema } from './items.schema.ts';
 
@@ -222,6 +223,28 @@ export const reasonSchema = z
     source: z.enum(REASON_SOURCES).describe('The candidate source (strategy) that proposed the item.'),
     detail: z.string().describe('What the source saw, in words.'),
     evidenceItemIds: z.array(z.string()).describe('The items that led to it (your history, the session...).'),
+    viewers: z
+      .number()
+      .int()
+      .nonnegative()
+      .optional()
+      .describe('`trending`, `popular`: the distinct viewers behind the statistic.'),
+    window: z
+      .enum(['week', 'all-time'])
+      .optional()
+      .describe('`trending`: over the past week (decayed); `popular`: of all time.'),
+    coViewed: z
+      .boolean()
+      .optional()
+      .describe(
+        '`session`: people watch it right after the evidence (true), or it is close in content (false).',
+      ),
+    query: z.string().optional().describe('`search`: the query it matched.'),
+    match: z
+      .enum(SEARCH_MATCHES)
+      .optional()
+      .describe('`search`: where it matched: a field, `any` field, or the `meaning` of the query.'),
+    releaseYear: z.number().int().optional().describe('`fresh`: the release year.'),
   })
   .meta({ id: 'RecommendationReason' });
 

@@ -4,6 +4,7 @@ import type { Kysely } from 'kysely';
 import type { Database, StoredProfile } from '../db/database.ts';
 import type { EmbeddingSpace } from '../db/embedding-space.ts';
 import type { ItemFilters } from '../recommender/item-filters.ts';
+import type { SearchMatch } from '../recommender/blend.ts';
 import { type FusedItem, type RankedList, reciprocalRankFusion } from '../recommender/rank-fusion.ts';
 import { findNearestItems, findRankableItems } from '../repositories/candidates.repository.ts';
 import { findTextMatches, type TextMatch } from '../repositories/search.repository.ts';
@@ -181,14 +182,26 @@ function reasonsFor(
   if (text) {
     reasons.push({
       weight: share(['text', 'title']),
-      reason: { source: 'search', detail: `Matches "${query}"${matchedField(text)}`, evidenceItemIds: [] },
+      reason: {
+        source: 'search',
+        detail: `Matches "${query}"${matchedFieldWords[matchedField(text)]}`,
+        evidenceItemIds: [],
+        query,
+        match: matchedField(text),
+      },
     });
   }
   const vector = item.contributions.find((part) => part.name === 'vector');
   if (vector) {
     reasons.push({
       weight: vector.score,
-      reason: { source: 'search', detail: `Close in meaning to "${query}"`, evidenceItemIds: [] },
+      reason: {
+        source: 'search',
+        detail: `Close in meaning to "${query}"`,
+        evidenceItemIds: [],
+        query,
+        match: 'meaning',
+      },
     });
   }
   const taste = item.contributions.find((part) => part.name === 'taste');
@@ -205,10 +218,18 @@ function reasonsFor(
   return reasons.sort((a, b) => b.weight - a.weight).map((entry) => entry.reason);
 }
 
-function matchedField(text: TextMatch): string {
-  if (text.inTitle) return ' in the title';
-  if (text.inCredits) return ' in the cast and crew';
-  if (text.inLabels) return ' in the genres and tags';
-  if (text.inDescription) return ' in the description';
-  return '';
+function matchedField(text: TextMatch): Exclude<SearchMatch, 'meaning'> {
+  if (text.inTitle) return 'title';
+  if (text.inCredits) return 'credits';
+  if (text.inLabels) return 'labels';
+  if (text.inDescription) return 'description';
+  return 'any';
 }
+
+const matchedFieldWords: Record<Exclude<SearchMatch, 'meaning'>, string> = {
+  title: ' in the title',
+  credits: ' in the cast and crew',
+  labels: ' in the genres and tags',
+  description: ' in the description',
+  any: '',
+};

@@ -8,7 +8,13 @@ import {
   type ExplainableItem,
   explainWithTemplate,
 } from '../../src/explain/template-explainer.ts';
-import type { Reason, SourceCandidates } from '../../src/recommender/blend.ts';
+import {
+  blendCandidates,
+  type Reason,
+  type ReasonFacts,
+  SEARCH_MATCHES,
+  type SourceCandidates,
+} from '../../src/recommender/blend.ts';
 import {
   type CandidateStore,
   editorialCandidates,
@@ -26,11 +32,12 @@ const evidence: EvidenceItems = new Map([
 ]);
 const movie = { title: 'Solaris Rising', genres: ['science fiction'], releaseDate: '2026-03-01' };
 
-const reason = (source: Reason['source'], detail: string, evidenceItemIds: string[] = []): Reason => ({
-  source,
-  detail,
-  evidenceItemIds,
-});
+const reason = (
+  source: Reason['source'],
+  detail: string,
+  evidenceItemIds: string[] = [],
+  facts: ReasonFacts = {},
+): Reason => ({ source, detail, evidenceItemIds, ...facts });
 const entry = (itemId: string, reasons: Reason[], item = movie): ExplainableItem => ({
   itemId,
   item,
@@ -50,22 +57,31 @@ const BY_SOURCE: Record<Reason['source'], { reason: Reason; cites: string[] }> =
     ]),
     cites: ['Alien', 'Interstellar'],
   },
-  trending: { reason: reason('trending', 'Trending this week: 1204 viewers'), cites: [] },
-  popular: { reason: reason('popular', 'Popular: 87 viewers'), cites: [] },
+  trending: {
+    reason: reason('trending', 'Trending this week: 1204 viewers', [], { viewers: 1204, window: 'week' }),
+    cites: [],
+  },
+  popular: {
+    reason: reason('popular', 'Popular: 87 viewers', [], { viewers: 87, window: 'all-time' }),
+    cites: [],
+  },
   fresh: {
     reason: reason('fresh', 'New 2026 release that matches your interests', ['interstellar']),
     cites: ['Interstellar'],
   },
   editorial: { reason: reason('editorial', 'Featured by our editors'), cites: [] },
   session: {
-    reason: reason('session', 'Often watched right after "The Martian"', ['martian']),
+    reason: reason('session', 'Often watched right after "The Martian"', ['martian'], { coViewed: true }),
     cites: ['The Martian'],
   },
   exploration: {
     reason: reason('exploration', 'Outside your usual picks, to discover what else you like'),
     cites: [],
   },
-  search: { reason: reason('search', 'Matches "solaris" in the title'), cites: [] },
+  search: {
+    reason: reason('search', 'Matches "solaris" in the title', [], { query: 'solaris', match: 'title' }),
+    cites: [],
+  },
 };
 
 t.test('every source gives one specific sentence naming its evidence', async (t) => {
@@ -99,7 +115,7 @@ t.test('every source gives one specific sentence naming its evidence', async (t)
   t.match(english('search'), /title/, 'where it matched');
 });
 
-t.test('the sentences read the details the sources write', async (t) => {
+t.test('the sentences read the facts the sources set', async (t) => {
   const store: CandidateStore = {
     nearest: async () => [],
     neighbours: async () => new Map(),
@@ -112,10 +128,9 @@ t.test('the sentences read the details the sources write', async (t) => {
   };
   const query = { limit: 10, filters: {}, excludeIds: [] };
   const interest = { vector: new Float32Array([1, 0]), weight: 1, itemIds: ['alien'] };
-  const detailed = async (list: Promise<SourceCandidates>) => {
-    const { source, candidates } = await list;
-    return reason(source, candidates[0]!.detail, [...candidates[0]!.evidenceItemIds]);
-  };
+  // As the engine passes them on: the blend copies the candidate's facts into its reason.
+  const detailed = async (list: Promise<SourceCandidates>) =>
+    blendCandidates([await list], { [(await list).source]: 1 })[0]!.reasons[0]!;
   const text = async (list: Parameters<typeof detailed>[0]) =>
     explainWithTemplate(entry('x', [await detailed(list)]), evidence).text;
   t.match(await text(trendingCandidates(store, query)), /this week.*3,456 viewers/);
@@ -226,7 +241,7 @@ t.test('French, and English for a language without templates', async (t) => {
 t.test('a session reason from content similarity does not claim people watched it next', async (t) => {
   for (let n = 0; n < 20; n++) {
     const byContent = explainWithTemplate(
-      entry(`s-${n}`, [reason('session', 'Close to "The Martian"', ['martian'])]),
+      entry(`s-${n}`, [reason('session', 'Close to "The Martian"', ['martian'], { coViewed: false })]),
       evidence,
     ).text;
     t.notMatch(byContent, /watched right after|next step/, byContent);
@@ -281,7 +296,7 @@ t.test('long titles and queries still give at most 240 characters', async (t) =>
   }
   const query = 'q'.repeat(500);
   const search = explainWithTemplate(
-    entry('s', [reason('search', `Matches "${query}" in the title`)]),
+    entry('s', [reason('search', `Matches "${query}" in the title`, [], { query, match: 'title' })]),
     evidence,
   );
   t.ok(search.text.length <= EXPLANATION_MAX_LENGTH);
@@ -289,14 +304,22 @@ t.test('long titles and queries still give at most 240 characters', async (t) =>
 
 t.test('any reasons give a short sentence citing only their evidence (property)', async () => {
   const ids = ['martian', 'alien', 'interstellar', 'bake-off', 'missing'];
-  const reasonArbitrary = fc.record({
-    source: fc.constantFrom(...REASON_SOURCES, ...CANDIDATE_SOURCES),
-    detail: fc.oneof(
-      fc.string({ maxLength: 300 }),
-      fc.constantFrom('Trending this week: 5 viewers', 'Popular: 1 viewer', 'Close in meaning to "x"'),
-    ),
-    evidenceItemIds: fc.array(fc.constantFrom(...ids), { maxLength: 4 }),
-  });
+  const reasonArbitrary = fc.record(
+    {
+      source: fc.constantFrom(...REASON_SOURCES, ...CANDIDATE_SOURCES),
+      detail: fc.oneof(
+        fc.string({ maxLength: 300 }),
+        fc.constantFrom('Trending this week: 5 viewers', 'Popular: 1 viewer', 'Close in meaning to "x"'),
+      ),
+      evidenceItemIds: fc.array(fc.constantFrom(...ids), { maxLength: 4 }),
+      viewers: fc.nat(),
+      window: fc.constantFrom('week' as const, 'all-time' as const),
+      coViewed: fc.boolean(),
+      query: fc.string({ maxLength: 300 }),
+      match: fc.constantFrom(...SEARCH_MATCHES),
+    },
+    { requiredKeys: ['source', 'detail', 'evidenceItemIds'] },
+  );
   fc.assert(
     fc.property(
       fc.string({ minLength: 1, maxLength: 40 }),

@@ -112,8 +112,20 @@ t.test('text and meaning fused: a title match first, each item says why it is th
     'the meaning side proposes the rest, ranked below',
   );
   t.same(stranger.items[0]!.reasons, [
-    { source: 'search', detail: 'Matches "stranger things" in the title', evidenceItemIds: [] },
-    { source: 'search', detail: 'Close in meaning to "stranger things"', evidenceItemIds: [] },
+    {
+      source: 'search',
+      detail: 'Matches "stranger things" in the title',
+      evidenceItemIds: [],
+      query: 'stranger things',
+      match: 'title',
+    },
+    {
+      source: 'search',
+      detail: 'Close in meaning to "stranger things"',
+      evidenceItemIds: [],
+      query: 'stranger things',
+      match: 'meaning',
+    },
   ]);
   t.match(stranger.items[0]!.item, { id: 'st', title: 'Stranger Things', type: 'series' });
   t.same(stranger.items[1]!.reasons.map((reason) => reason.detail).sort(), [
@@ -122,11 +134,15 @@ t.test('text and meaning fused: a title match first, each item says why it is th
   ]);
   t.same(
     stranger.items.slice(2).map((entry) => entry.reasons),
-    stranger.items
-      .slice(2)
-      .map(() => [
-        { source: 'search', detail: 'Close in meaning to "stranger things"', evidenceItemIds: [] },
-      ]),
+    stranger.items.slice(2).map(() => [
+      {
+        source: 'search',
+        detail: 'Close in meaning to "stranger things"',
+        evidenceItemIds: [],
+        query: 'stranger things',
+        match: 'meaning',
+      },
+    ]),
     'items without the words are there for their meaning only',
   );
   const scores = stranger.items.map((entry) => entry.score);

@@ -1406,6 +1406,24 @@ export interface components {
             detail: string;
             /** @description The items that led to it (your history, the session...). */
             evidenceItemIds: string[];
+            /** @description `trending`, `popular`: the distinct viewers behind the statistic. */
+            viewers?: number;
+            /**
+             * @description `trending`: over the past week (decayed); `popular`: of all time.
+             * @enum {string}
+             */
+            window?: "week" | "all-time";
+            /** @description `session`: people watch it right after the evidence (true), or it is close in content (false). */
+            coViewed?: boolean;
+            /** @description `search`: the query it matched. */
+            query?: string;
+            /**
+             * @description `search`: where it matched: a field, `any` field, or the `meaning` of the query.
+             * @enum {string}
+             */
+            match?: "title" | "credits" | "labels" | "description" | "any" | "meaning";
+            /** @description `fresh`: the release year. */
+            releaseYear?: number;
         };
         /**
          * @description A sentence for the viewer on why the item is there; only with `explain=true`.
