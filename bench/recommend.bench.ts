@@ -46,13 +46,14 @@ import { createMemoryCache } from '../src/cache/memory-cache.ts';
 import type { Database } from '../src/db/database.ts';
 import { findNearestItems } from '../src/repositories/candidates.repository.ts';
 import { vectorSearchSettings } from '../src/repositories/vector-index.repository.ts';
+import { startModelSnapshot } from '../src/services/model-snapshot.service.ts';
 import { createPageCache } from '../src/services/page-cache.ts';
 import { recommendForUser } from '../src/services/recommendations.service.ts';
 import { adminQuery, databaseUrlFor, flushRedisPrefix } from './bench-stores.ts';
 import { type LoadResult, percentile, runCalls, runLoad as runLoadClient, warm } from './load-client.ts';
 import { type LoadStep, loadSyntheticData } from './load-synthetic-data.ts';
 import { type CpuShares, describeCpu, rssMb, trackCpu } from './process-usage.ts';
-import { serverLogProblems, startServeProcess } from './serve-process.ts';
+import { serverLogProblems, startServeProcess, waitForModelInMemory } from './serve-process.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -94,6 +95,10 @@ const baseEnv = {
   MARQUEE_REDIS_PREFIX: redisPrefix,
   // Trainings only when asked (`marquee train` below), never behind the benchmark's back.
   MARQUEE_MODEL_REFRESH_MINUTES: '0',
+  // MARQUEE_MODEL_MEMORY_MB=0 in the bench's environment measures the SQL paths (no in-memory model).
+  ...(process.env.MARQUEE_MODEL_MEMORY_MB !== undefined && {
+    MARQUEE_MODEL_MEMORY_MB: process.env.MARQUEE_MODEL_MEMORY_MB,
+  }),
 };
 
 const cpuModel = os.cpus()[0]?.model ?? 'unknown CPU';
@@ -153,7 +158,8 @@ const QUERY_KINDS: [string, RegExp][] = [
   ['popular', /item_stats\."popularity/],
   ['editorial', /'boost'/],
   ['evidence summaries', /select "items"\."id", "items"\."title"/],
-  ['rankable rows', /select "items"\.\*/],
+  ['rankable candidates (filters)', /select "items"\."id", "items"\."genres", "items"\."series_id"/],
+  ['rows of the page', /select \* from "items"/],
   ['impressions insert', /insert into "recommendation_impressions"/],
 ];
 
@@ -171,7 +177,7 @@ interface Breakdown {
  * replays the page's SELECTs one by one to time each alone.
  */
 async function breakdown(userIds: readonly string[]): Promise<Breakdown> {
-  const config = loadConfig({ DATABASE_URL: dbUrl, MARQUEE_RECOMMENDATION_CACHE_SECONDS: '0' });
+  const config = loadConfig({ ...baseEnv, MARQUEE_RECOMMENDATION_CACHE_SECONDS: '0' });
   let current: { kind: string; start: number; end: number; query: CompiledQuery }[] = [];
   let replaying = false;
   const db = openPool(config.database.kind === 'postgres' ? config.database.poolSize : 10, (event) => {
@@ -180,11 +186,21 @@ async function breakdown(userIds: readonly string[]): Promise<Breakdown> {
     const kind = QUERY_KINDS.find(([, pattern]) => pattern.test(event.query.sql))?.[0] ?? 'other';
     current.push({ kind, start: end - event.queryDurationMillis, end, query: event.query });
   });
+  // The model in memory as `marquee serve` holds it, loaded before the first page.
+  const model = startModelSnapshot({
+    db,
+    memoryLimitBytes: config.recommender.modelMemoryBytes,
+    logger: { info: () => {}, warn: (object, message) => console.warn(message, object) },
+    poll: false,
+  });
+  await model.refresh();
+  await model.settled();
   const deps = {
     db,
     config: config.recommender,
     embeddingModel: config.embedding.model,
     pageCache: createPageCache(createMemoryCache()),
+    model,
   };
   const result: Breakdown = { kinds: new Map(), totals: [], outsideQueries: [], slowest: [] };
   const request = (userId: string) => recommendForUser(deps, { userId, limit: PAGE_LIMIT, filters: {} });
@@ -234,6 +250,7 @@ async function breakdown(userIds: readonly string[]): Promise<Breakdown> {
       result.slowest.push({ userId, ms: total, consumed: consumed.rows[0]?.n ?? 0, byKind });
     }
   } finally {
+    model.stop();
     await db.destroy();
   }
   result.slowest.sort((a, b) => b.ms - a.ms);
@@ -296,9 +313,12 @@ async function measure(
   return row;
 }
 
-/** `marquee serve` as a real process; its log goes to a file (pino writes every request at info). */
-const startServer = (env: Record<string, string>, logFile: string) =>
-  startServeProcess(
+/**
+ * `marquee serve` as a real process; its log goes to a file (pino writes every request at info). Ready once
+ * it holds its model in memory (the load is not what a run measures).
+ */
+const startServer = async (env: Record<string, string>, logFile: string) => {
+  const server = await startServeProcess(
     {
       ...baseEnv,
       ...env,
@@ -306,6 +326,12 @@ const startServer = (env: Record<string, string>, logFile: string) =>
     },
     logFile,
   );
+  const { inMemory, waitedMs } = await waitForModelInMemory(server.base, {
+    authorization: `Bearer ${ADMIN_KEY}`,
+  });
+  console.log(`model in memory after ${waitedMs} ms: ${JSON.stringify(inMemory)}`);
+  return server;
+};
 
 // ---------------------------------------------------------------------------------------------------------
 

@@ -60,3 +60,31 @@ export async function serverLogProblems(logFile: string): Promise<string[]> {
   const lines = (await readFile(logFile, 'utf8').catch(() => '')).split('\n');
   return lines.filter((line) => /"level":(40|50|60)/.test(line)).slice(0, 5);
 }
+
+/**
+ * Waits until the server holds its model in memory (GET /v1/admin/models: every part held, or not held for a
+ * reason other than not being loaded yet), so that a measurement does not include the load. Returns the
+ * status it saw last, and how long the wait took.
+ */
+export async function waitForModelInMemory(
+  base: string,
+  headers: Record<string, string>,
+  { withinMs = 600_000 } = {},
+): Promise<{ inMemory: unknown; waitedMs: number }> {
+  const started = performance.now();
+  for (;;) {
+    const response = await fetch(`${base}/v1/admin/models`, { headers });
+    const body = (await response.json()) as {
+      inMemory?: Record<string, { held: boolean; reason: string | null }>;
+    };
+    const parts = Object.values(body.inMemory ?? {});
+    const settled = parts.every(
+      (part) => part.held || (part.reason !== null && part.reason !== 'not loaded yet'),
+    );
+    if (response.status === 200 && parts.length > 0 && settled)
+      return { inMemory: body.inMemory, waitedMs: Math.round(performance.now() - started) };
+    if (performance.now() - started > withinMs)
+      throw new Error(`the model was not in memory within ${withinMs / 1000} s: ${JSON.stringify(body)}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}

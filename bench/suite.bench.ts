@@ -54,7 +54,12 @@ import { type LoadOptions, type LoadResult, postRequest, runCalls, runLoad, warm
 import { loadSyntheticData } from './load-synthetic-data.ts';
 import { describeCpu, rssMb, trackCpu } from './process-usage.ts';
 import { percentile, probeEventVisibility } from './event-visibility.ts';
-import { type ServeProcess, serverLogProblems, startServeProcess } from './serve-process.ts';
+import {
+  type ServeProcess,
+  serverLogProblems,
+  startServeProcess,
+  waitForModelInMemory,
+} from './serve-process.ts';
 import { syntheticItem } from './synthetic-catalog.ts';
 
 const { values: args } = parseArgs({
@@ -493,6 +498,9 @@ async function runMode(mode: Mode, logDir: string): Promise<void> {
       join(logDir, `${mode}-${++serverCount}.log`),
     );
     servers.add(server);
+    // Measured once it holds its model in memory: the load is not what a row measures.
+    const { waitedMs } = await waitForModelInMemory(server.base, headers);
+    log(`${mode}: API process ${serverCount} held its model in memory after ${waitedMs} ms`);
     return server;
   };
   const stopApi = async (server: ServeProcess) => {

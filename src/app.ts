@@ -158,7 +158,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     // The training scheduler sees an import's events like any others; cached pages predate them.
     onImportEnded: () => void app.pageCache.invalidateCatalog(),
     // Items that an import could not embed are recommendable by content once the sweeper has embedded them.
-    onItemsEmbedded: () => void app.pageCache.invalidateCatalog(),
+    onItemsEmbedded: () =>
+      void Promise.resolve(app.recommender.model?.refresh()).then(() => app.pageCache.invalidateCatalog()),
   });
 
   await app.register(healthRoutes);

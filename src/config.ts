@@ -307,6 +307,9 @@ const environmentSchema = z.object({
   // A training waits for writes to pause this long, but no longer than the maximum after the first new event.
   MARQUEE_MODEL_TRAIN_DEBOUNCE_SECONDS: numberInRange(0, 3_600, 3),
   MARQUEE_MODEL_TRAIN_MAX_WAIT_SECONDS: numberInRange(0, 86_400, 30),
+  // Each process holds the neighbour lists and item vectors in memory up to this size (issue 20); beyond it, or
+  // at 0, pages read them from the database. About 30 MB at 100,000 items with 256-d vectors and 100 neighbours.
+  MARQUEE_MODEL_MEMORY_MB: integerInRange(0, 65_536, 1_024),
   MARQUEE_RECOMMENDATION_CACHE_SECONDS: integerInRange(0, 86_400, 300),
   MARQUEE_SIMILAR_CACHE_SECONDS: integerInRange(0, 604_800, 3_600),
   MARQUEE_CORS_ORIGINS: z.preprocess(
@@ -497,6 +500,8 @@ export interface RecommenderConfig {
     readonly maxWaitMs: number;
   };
   readonly cacheSeconds: { readonly recommendations: number; readonly similar: number };
+  /** The most each process's in-memory model (neighbour lists, item vectors) may take, in bytes; 0: none. */
+  readonly modelMemoryBytes: number;
 }
 
 export class ConfigError extends Error {
@@ -626,6 +631,7 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
         debounceMs: Math.round(env.MARQUEE_MODEL_TRAIN_DEBOUNCE_SECONDS * 1000),
         maxWaitMs: Math.round(env.MARQUEE_MODEL_TRAIN_MAX_WAIT_SECONDS * 1000),
       },
+      modelMemoryBytes: env.MARQUEE_MODEL_MEMORY_MB * 1_048_576,
       cacheSeconds: {
         recommendations: env.MARQUEE_RECOMMENDATION_CACHE_SECONDS,
         similar: env.MARQUEE_SIMILAR_CACHE_SECONDS,

@@ -11,6 +11,8 @@ import * as m0009 from './0009_item_document_cost.ts';
 import * as m0010 from './0010_user_token_revocations.ts';
 import * as m0011 from './0011_import_progress.ts';
 import * as m0012 from './0012_live_item_stats.ts';
+import * as m0013 from './0013_model_snapshot_change_indexes.ts';
+import * as m0014 from './0014_item_search_documents.ts';
 
 // An explicit list rather than a folder scan: it works the same from src (type stripping) and dist, and a
 // migration cannot be picked up by accident. Names sort in the order they must run.
@@ -27,4 +29,6 @@ export const migrations: Record<string, Migration> = {
   '0010_user_token_revocations': m0010,
   '0011_import_progress': m0011,
   '0012_live_item_stats': m0012,
+  '0013_model_snapshot_change_indexes': m0013,
+  '0014_item_search_documents': m0014,
 };

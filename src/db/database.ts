@@ -64,6 +64,13 @@ export interface EventsTable {
   received_at: Generated<Date>;
 }
 
+/** The search document of an item (db/migrations/0014), written by triggers on items. */
+export interface ItemSearchDocumentsTable {
+  item_id: string;
+  /** tsvector as text: only ever searched and ranked in SQL. */
+  document: string;
+}
+
 export interface ItemEmbeddingsTable {
   item_id: string;
   embedding: string;
@@ -163,6 +170,8 @@ export interface ItemNeighboursTable {
   scores: number[];
   model: string;
   trained_at: CreatedTimestamp;
+  /** When the row was written or last edited (an erasure): what processes holding the lists reread. */
+  updated_at: CreatedTimestamp;
 }
 
 /**
@@ -234,6 +243,7 @@ export interface Database {
   import_seen_ids: ImportSeenIdsTable;
   user_profiles: UserProfilesTable;
   item_neighbours: ItemNeighboursTable;
+  item_search_documents: ItemSearchDocumentsTable;
   item_stats: ItemStatsTable;
   recommendation_impressions: RecommendationImpressionsTable;
   chat_sessions: ChatSessionsTable;

@@ -158,6 +158,9 @@ export async function runOfflineEvaluation(input: EvaluationInput): Promise<Eval
         await trainModels(app.db, recommender);
         trained = strategy.model;
       }
+      // Pages are served from the model in memory, as `marquee serve` does: it holds this training first.
+      await app.recommender.model?.refresh();
+      await app.recommender.model?.settled();
       const deps = { ...app.recommender, config: recommender };
       const lists = new Map<string, string[]>();
       for (const userId of split.test.keys()) {

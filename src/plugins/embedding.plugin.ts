@@ -48,7 +48,9 @@ export const embeddingPlugin = fp(
           const stored = await embedPendingItems(app.db, await embedder(), policy);
           if (stored > 0) {
             app.metrics.embeddedItems.inc({ provider: policy.space.provider }, stored);
-            // Newly embedded items can now be recommended by content: cached pages are stale.
+            // Newly embedded items can now be recommended by content: this process holds their vectors
+            // before anything else is answered (other processes within a second), cached pages are stale.
+            await app.recommender.model?.refresh();
             await app.pageCache.invalidateCatalog();
           }
         } catch (error) {

@@ -87,8 +87,11 @@ export const modelTrainingPlugin = fp(
         { ...outcome, reason: trigger.reason },
         outcome.skipped ? 'model training skipped' : 'models trained',
       );
-      // New neighbours: every cached page is stale.
-      if (!outcome.skipped) await app.pageCache.invalidateCatalog();
+      // New neighbours: this process holds them before it answers, and every cached page is stale.
+      if (!outcome.skipped) {
+        await app.recommender.model?.refresh();
+        await app.pageCache.invalidateCatalog();
+      }
       return outcome;
     });
     const runHere = (trigger: TrainingTrigger) => {
@@ -137,6 +140,8 @@ export const modelTrainingPlugin = fp(
       async eventsDeleted({ itemIds, reason }) {
         await rebuildItemStats(app.db, positiveTypes, itemIds);
         if (itemIds) await removeUnsupportedNeighbourPairs(app.db, itemIds, positiveTypes);
+        // This process's lists at once (other processes within their next poll, a second).
+        await app.recommender.model?.refresh();
         await app.pageCache.invalidateCatalog();
         this.request({ reason });
       },

@@ -2,11 +2,12 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { RecommenderConfig } from '../config.ts';
 import { createPageCache, type PageCache } from '../services/page-cache.ts';
+import { startModelSnapshot } from '../services/model-snapshot.service.ts';
 import type { RecommenderDeps } from '../services/recommendations.service.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** What the recommendation services need: the database, settings and the page cache. */
+    /** What the recommendation services need: the database, settings, the page cache and the in-memory model. */
     recommender: RecommenderDeps;
     /** Cached pages: invalidate a user's after their events, everyone's after catalog or model changes. */
     pageCache: PageCache;
@@ -18,11 +19,19 @@ export const recommenderPlugin = fp(
   async (app: FastifyInstance, options: { recommender: RecommenderConfig; embeddingModel: string }) => {
     const pageCache = createPageCache(app.cache);
     app.decorate('pageCache', pageCache);
+    const model = startModelSnapshot({
+      db: app.db,
+      memoryLimitBytes: options.recommender.modelMemoryBytes,
+      logger: app.log,
+      onNeighboursChanged: () => pageCache.invalidateCatalog(),
+    });
+    app.addHook('onClose', () => model.stop());
     app.decorate('recommender', {
       db: app.db,
       config: options.recommender,
       embeddingModel: options.embeddingModel,
       pageCache,
+      model,
     });
   },
   { name: 'recommender', dependencies: ['database', 'cache'] },

@@ -59,7 +59,15 @@ export function rerank(
   const relevance = candidates.map((candidate) => Math.max(0, candidate.score) / maxScore);
   const genreSets = candidates.map((candidate) => new Set(candidate.genres));
   const lambda = 1 - options.diversity;
+  // Each candidate's highest similarity to the picks, brought up to date only when it is looked at: the search
+  // for the best value goes by relevance and stops where relevance alone can no longer win, so most
+  // candidates are never compared with most picks (the page is the same as with every similarity computed).
   const maxSimilarity = new Float64Array(candidates.length);
+  const picksSeen = new Uint32Array(candidates.length);
+  const byRelevance = relevance
+    .map((value, index) => ({ value, index }))
+    .sort((a, b) => b.value - a.value || a.index - b.index)
+    .map((entry) => entry.index);
   const taken = new Uint8Array(candidates.length);
   const seriesCount = new Map<string, number>();
   const genreCount = new Map<string, number>();
@@ -99,18 +107,20 @@ export function rerank(
     if (candidate.seriesId !== null)
       seriesCount.set(candidate.seriesId, (seriesCount.get(candidate.seriesId) ?? 0) + 1);
     for (const genre of candidate.genres) genreCount.set(genre, (genreCount.get(genre) ?? 0) + 1);
-    if (options.diversity > 0) {
-      for (let other = 0; other < candidates.length; other++) {
-        if (taken[other]) continue;
-        const similarity = itemSimilarity(
-          candidate,
-          candidates[other]!,
-          genreSets[index]!,
-          genreSets[other]!,
-        );
-        if (similarity > maxSimilarity[other]!) maxSimilarity[other] = similarity;
-      }
+  };
+  const catchUp = (index: number) => {
+    if (options.diversity <= 0) return;
+    for (let at = picksSeen[index]!; at < picked.length; at++) {
+      const pick = picked[at]!;
+      const similarity = itemSimilarity(
+        candidates[pick]!,
+        candidates[index]!,
+        genreSets[pick]!,
+        genreSets[index]!,
+      );
+      if (similarity > maxSimilarity[index]!) maxSimilarity[index] = similarity;
     }
+    picksSeen[index] = picked.length;
   };
 
   let relaxCaps = false;
@@ -125,10 +135,13 @@ export function rerank(
     }
     let best = -1;
     let bestValue = -Infinity;
-    for (let index = 0; index < candidates.length; index++) {
+    for (const index of byRelevance) {
+      // A value is at most λ · relevance: no candidate from here on can beat the best.
+      if (best >= 0 && lambda * relevance[index]! < bestValue) break;
       if (taken[index] || (!relaxCaps && breaksCap(index))) continue;
+      catchUp(index);
       const value = lambda * relevance[index]! - (1 - lambda) * maxSimilarity[index]!;
-      if (value > bestValue) {
+      if (value > bestValue || (value === bestValue && index < best)) {
         bestValue = value;
         best = index;
       }

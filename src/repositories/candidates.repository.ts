@@ -145,33 +145,99 @@ export interface RankableItemRow {
   isNew: boolean;
 }
 
-/** The candidates that pass the filters, with their full rows and embeddings, in no particular order. */
+/**
+ * The candidates that pass the filters, with their full rows, in no particular order; with their embeddings
+ * unless the caller holds them (`withEmbeddings: false`: `embedding` is then undefined).
+ */
 export async function findRankableItems(
   db: Kysely<Database>,
   ids: readonly string[],
   filters: ItemFilters,
-  now?: Date,
+  { now, withEmbeddings = true }: { now?: Date | undefined; withEmbeddings?: boolean } = {},
 ): Promise<RankableItemRow[]> {
   if (ids.length === 0) return [];
   const rows = await db
     .selectFrom('items')
-    .leftJoin('item_embeddings', 'item_embeddings.item_id', 'items.id')
+    .$if(withEmbeddings, (query) => query.leftJoin('item_embeddings', 'item_embeddings.item_id', 'items.id'))
     .selectAll('items')
+    .select(
+      sql<boolean>`coalesce(items.created_at > (
+        SELECT (value ->> 'at')::timestamptz FROM marquee_meta WHERE key = 'models_trained'), true)`.as(
+        'is_new',
+      ),
+    )
+    .$if(withEmbeddings, (query) =>
+      query.select(sql<string | null>`item_embeddings.embedding`.as('embedding')),
+    )
+    .where('items.id', '=', sql<string>`ANY(${[...ids]}::text[])`)
+    .where(itemFilterCondition(filters, now))
+    .execute();
+  return rows.map(({ is_new, ...rest }) => {
+    const { embedding, ...row } = rest as typeof rest & { embedding?: string | null };
+    return { row, embedding: parseVector(embedding), isNew: Boolean(is_new) };
+  });
+}
+
+export interface RankableCandidateRow {
+  id: string;
+  genres: string[];
+  seriesId: string | null;
+  /** Added to the catalog after the last model training: no collaborative or popularity signal can exist yet. */
+  isNew: boolean;
+  /** Unit vector when asked for and stored. */
+  embedding: Float32Array | undefined;
+}
+
+/**
+ * The candidates that pass the filters, with what ranking reads of them (not the whole row: a page shows a
+ * few of several hundred candidates; findItemRows reads those), in no particular order.
+ */
+export async function findRankableCandidates(
+  db: Kysely<Database>,
+  ids: readonly string[],
+  filters: ItemFilters,
+  { withEmbeddings = true }: { withEmbeddings?: boolean } = {},
+): Promise<RankableCandidateRow[]> {
+  if (ids.length === 0) return [];
+  const rows = await db
+    .selectFrom('items')
+    .$if(withEmbeddings, (query) => query.leftJoin('item_embeddings', 'item_embeddings.item_id', 'items.id'))
     .select([
-      'item_embeddings.embedding',
+      'items.id',
+      'items.genres',
+      'items.series_id',
       sql<boolean>`coalesce(items.created_at > (
         SELECT (value ->> 'at')::timestamptz FROM marquee_meta WHERE key = 'models_trained'), true)`.as(
         'is_new',
       ),
     ])
+    .$if(withEmbeddings, (query) =>
+      query.select(sql<string | null>`item_embeddings.embedding`.as('embedding')),
+    )
     .where('items.id', '=', sql<string>`ANY(${[...ids]}::text[])`)
-    .where(itemFilterCondition(filters, now))
+    .where(itemFilterCondition(filters))
     .execute();
-  return rows.map(({ embedding, is_new, ...row }) => ({
-    row,
-    embedding: parseVector(embedding),
-    isNew: Boolean(is_new),
+  return rows.map((row) => ({
+    id: row.id,
+    genres: row.genres,
+    seriesId: row.series_id,
+    isNew: Boolean(row.is_new),
+    embedding: parseVector((row as { embedding?: string | null }).embedding),
   }));
+}
+
+/** The full rows of some items, by id (those that exist). */
+export async function findItemRows(
+  db: Kysely<Database>,
+  ids: readonly string[],
+): Promise<Map<string, ItemRow>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db
+    .selectFrom('items')
+    .selectAll()
+    .where('items.id', '=', sql<string>`ANY(${[...ids]}::text[])`)
+    .execute();
+  return new Map(rows.map((row) => [row.id, row]));
 }
 
 /** Titles and genres of some items (the evidence a page cites), by id; their embeddings when asked. */

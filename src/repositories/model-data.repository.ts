@@ -222,16 +222,16 @@ export async function removeUnsupportedNeighbourPairs(
   for (const [itemId, gone] of removed) {
     const list = lists.get(itemId)!;
     const kept = list.neighbourIds.flatMap((id, index) => (gone.has(id) ? [] : [index]));
-    if (kept.length === 0) await db.deleteFrom('item_neighbours').where('item_id', '=', itemId).execute();
-    else
-      await db
-        .updateTable('item_neighbours')
-        .set({
-          neighbour_ids: kept.map((index) => list.neighbourIds[index]!),
-          scores: kept.map((index) => toReal(list.scores[index]!)),
-        })
-        .where('item_id', '=', itemId)
-        .execute();
+    // An emptied list stays as an empty row, so that processes holding the lists see the edit.
+    await db
+      .updateTable('item_neighbours')
+      .set({
+        neighbour_ids: kept.map((index) => list.neighbourIds[index]!),
+        scores: kept.map((index) => toReal(list.scores[index]!)),
+        updated_at: sql<Date>`clock_timestamp()`,
+      })
+      .where('item_id', '=', itemId)
+      .execute();
   }
   return unsupported.rows.length;
 }

@@ -3,10 +3,6 @@ import type { Database } from '../db/database.ts';
 import type { ItemFilters } from '../recommender/item-filters.ts';
 import { itemFilterCondition } from './item-filters.repository.ts';
 
-// Written exactly as the expression index items_search_document_idx (db/migrations/0005) is, so that the
-// planner matches it: any other spelling of the document is a sequential scan of the catalog.
-const searchDocument = sql<string>`marquee_item_document(items.title, items.genres, items.tags, items.credits, items.description)`;
-
 export interface TextMatch {
   itemId: string;
   title: string;
@@ -29,23 +25,38 @@ export async function findTextMatches(
   query: { limit: number; filters: ItemFilters; now?: Date | undefined },
 ): Promise<TextMatch[]> {
   const tsquery = sql`websearch_to_tsquery('english', ${text}::text)`;
-  const matches = (vector: ReturnType<typeof sql>) => sql<boolean>`(${vector} @@ ${tsquery})`;
-  const rows = await db
-    .selectFrom('items')
+  // The stored document (db/migrations/0014), ranked where it matches; which fields match is read from its
+  // weights, for the rows kept only (A title, B genres and tags, C credits, D description).
+  const ranked = db
+    .selectFrom('item_search_documents as documents')
+    .innerJoin('items', 'items.id', 'documents.item_id')
     .select([
       'items.id as itemId',
       'items.title',
-      sql<number>`ts_rank_cd(${searchDocument}, ${tsquery})`.as('rank'),
-      matches(sql`to_tsvector('english', items.title)`).as('inTitle'),
-      matches(sql`jsonb_to_tsvector('english', items.credits, '["string"]')`).as('inCredits'),
-      matches(sql`to_tsvector('english', array_to_string(items.genres || items.tags, ' '))`).as('inLabels'),
-      matches(sql`to_tsvector('english', left(coalesce(items.description, ''), 4000))`).as('inDescription'),
+      'documents.document',
+      sql<number>`ts_rank_cd(documents.document, ${tsquery})`.as('rank'),
     ])
-    .where(sql<SqlBool>`${searchDocument} @@ ${tsquery}`)
+    .where(sql<SqlBool>`documents.document @@ ${tsquery}`)
     .where(itemFilterCondition(query.filters, query.now))
     .orderBy('rank', 'desc')
     .orderBy('items.id')
-    .limit(query.limit)
+    .limit(query.limit);
+  const inField = (weight: 'a' | 'b' | 'c' | 'd') =>
+    sql<boolean>`(ts_filter(ranked.document, ${sql.lit(`{${weight}}`)}::"char"[]) @@ ${tsquery})`;
+  const rows = await db
+    .with('ranked', () => ranked)
+    .selectFrom('ranked')
+    .select([
+      'ranked.itemId',
+      'ranked.title',
+      'ranked.rank',
+      inField('a').as('inTitle'),
+      inField('c').as('inCredits'),
+      inField('b').as('inLabels'),
+      inField('d').as('inDescription'),
+    ])
+    .orderBy('ranked.rank', 'desc')
+    .orderBy('ranked.itemId')
     .execute();
   return rows.map((row) => ({ ...row, rank: Number(row.rank) }));
 }

@@ -131,11 +131,20 @@ export const adminRoutes: FastifyPluginAsyncZod = async (app) => {
           'there are events (after writes pause for MARQUEE_MODEL_TRAIN_DEBOUNCE_SECONDS, at most ' +
           'MARQUEE_MODEL_TRAIN_MAX_WAIT_SECONDS after the first), then when the events since the last reach ' +
           'MARQUEE_MODEL_RETRAIN_SHARE of all, once writes stop after a training that started during them, and ' +
-          'every MARQUEE_MODEL_REFRESH_MINUTES while events arrive.',
+          'every MARQUEE_MODEL_REFRESH_MINUTES while events arrive. `inMemory` says what the answering process ' +
+          'holds in memory (neighbour lists, item vectors and their nearest-neighbour index).',
         tags: ['admin'],
         response: { 200: modelStatusSchema, ...problemResponses() },
       },
     },
-    async () => app.modelTraining.status(),
+    async () => ({
+      ...(await app.modelTraining.status()),
+      inMemory: app.recommender.model?.status() ?? notHeld('no in-memory model in this process'),
+    }),
   );
 };
+
+function notHeld(reason: string) {
+  const part = { held: false, items: 0, bytes: 0, loadedAt: null, lastLoadMs: null, reason };
+  return { neighbourLists: part, itemVectors: part, vectorIndex: part };
+}

@@ -47,8 +47,11 @@ export const eventRoutes: FastifyPluginAsyncZod<{ profiles: ProfileSettings }> =
         positiveTypes: positiveEventTypes(options.profiles.recommender.eventWeights),
         afterCommit: async (userIds) => {
           await refreshUserProfilesAfterWrite(app.db, options.profiles, userIds, request.log);
-          // Their cached pages are stale now, in every replica.
-          await Promise.all(userIds.map((userId) => app.pageCache.invalidateUser(userId)));
+          // Their cached pages, and lists made from the statistics (trending), are stale now, in every replica.
+          await Promise.all([
+            ...userIds.map((userId) => app.pageCache.invalidateUser(userId)),
+            app.pageCache.invalidateStatistics(),
+          ]);
         },
       }),
   );

@@ -34,6 +34,7 @@ export const searchRoutes: FastifyPluginAsyncZod = async (app) => {
         {
           db: app.db,
           space: app.embedding.policy.space,
+          model: app.recommender.model,
           embedQuery: async (text) => {
             try {
               const embedder = await app.embedding.embedder();

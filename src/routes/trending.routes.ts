@@ -15,8 +15,9 @@ export const trendingRoutes: FastifyPluginAsyncZod = async (app) => {
         summary: 'Trending items',
         description:
           'The items with the most recent activity over the window (each interaction fades with time), ' +
-          'as of the last model training, obeying the filters. The same for everyone: answers are cached ' +
-          `for ${TRENDING_CACHE_SECONDS} s, and the \`x-cache\` header says \`hit\` or \`miss\`.`,
+          'obeying the filters, live: an event counts as soon as `POST /v1/events` has answered. The same ' +
+          'for everyone: answers are cached until events or the catalog change (and at most ' +
+          `${TRENDING_CACHE_SECONDS} s), and the \`x-cache\` header says \`hit\` or \`miss\`.`,
         tags: ['recommendations'],
         querystring: trendingQuerySchema,
         response: { 200: trendingPageSchema, ...problemResponses(400) },
@@ -25,7 +26,7 @@ export const trendingRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request, reply) => {
       const { window, limit, ...filterQuery } = request.query;
       const filters = filtersFromQuery(filterQuery);
-      const { page, cached } = await trendingItems(app.db, app.cache, { window, limit, filters });
+      const { page, cached } = await trendingItems(app.db, app.pageCache, { window, limit, filters });
       reply.header('x-cache', cached ? 'hit' : 'miss');
       return page;
     },

@@ -110,6 +110,15 @@ export const trainingSummarySchema = z
     ],
   });
 
+const inMemoryPartSchema = z.object({
+  held: z.boolean().describe('In memory; false: pages read it from the database.'),
+  items: z.number().int().describe('Items it holds (vectors, or lists).'),
+  bytes: z.number().int().describe('About how much memory it takes.'),
+  loadedAt: z.string().nullable().describe('When it was last loaded whole.'),
+  lastLoadMs: z.number().int().nullable().describe('How long that load took.'),
+  reason: z.string().nullable().describe('Why it is not held, when it is not.'),
+});
+
 export const modelStatusSchema = z
   .object({
     automatic: z
@@ -145,6 +154,16 @@ export const modelStatusSchema = z
       .object({ at: z.string(), reason: z.string(), message: z.string() })
       .nullable()
       .describe('The last failed training, when it failed after the last success.'),
+    inMemory: z
+      .object({
+        neighbourLists: inMemoryPartSchema,
+        itemVectors: inMemoryPartSchema,
+        vectorIndex: inMemoryPartSchema,
+      })
+      .describe(
+        'What the process that answered holds in memory (each process holds its own copy of what the database ' +
+          'holds, reloaded within about a second of a change; up to MARQUEE_MODEL_MEMORY_MB).',
+      ),
   })
   .meta({
     id: 'ModelStatus',
@@ -161,6 +180,32 @@ export const modelStatusSchema = z
         training: { running: false, startedAt: null, reason: null },
         next: { reason: 'up to date: the last training covers every event', at: null },
         lastError: null,
+        inMemory: {
+          neighbourLists: {
+            held: true,
+            items: 3706,
+            bytes: 3326720,
+            loadedAt: '2026-12-01T20:03:01.000Z',
+            lastLoadMs: 240,
+            reason: null,
+          },
+          itemVectors: {
+            held: true,
+            items: 3883,
+            bytes: 1383852,
+            loadedAt: '2026-12-01T19:58:00.000Z',
+            lastLoadMs: 410,
+            reason: null,
+          },
+          vectorIndex: {
+            held: true,
+            items: 3883,
+            bytes: 1739584,
+            loadedAt: '2026-12-01T19:58:01.000Z',
+            lastLoadMs: 460,
+            reason: null,
+          },
+        },
       },
     ],
   });

@@ -351,6 +351,7 @@ async function retrieve(
           deps.db,
           references.map((reference) => reference.itemId),
           { availableNow: false },
+          { withEmbeddings: false },
         )
       : [];
   const referenceGenres = referenceRows.flatMap(({ row }) => row.genres);
@@ -525,6 +526,7 @@ async function genreCombination(
     deps.db,
     found.map((entry) => entry.itemId),
     filters,
+    { withEmbeddings: false },
   );
   const byId = new Map(rows.map((entry) => [entry.row.id, entry.row]));
   const meaning = moods.map((mood) => `"${mood.word}" as ${mood.labels.join(', ')}`).join('; ');
@@ -623,6 +625,7 @@ async function storyNeighbours(
     deps.db,
     nearest.map((entry) => entry.itemId),
     filters,
+    { withEmbeddings: false },
   );
   const byId = new Map(found.map((entry) => [entry.row.id, entry.row]));
   const titles = references.map((reference) => `"${reference.title}"`).join(' and ');
@@ -658,6 +661,7 @@ async function newestItems(
     db,
     newest.map((entry) => entry.itemId),
     filters,
+    { withEmbeddings: false },
   );
   const byId = new Map(rows.map((entry) => [entry.row.id, entry.row]));
   return newest.flatMap((entry, rank) => {

@@ -12,7 +12,7 @@ import {
   blendCandidates,
   byScoreThenId,
 } from '../recommender/blend.ts';
-import type { ItemFilters } from '../recommender/item-filters.ts';
+import { hasFilters, type ItemFilters } from '../recommender/item-filters.ts';
 import { type RankableCandidate, rerank } from '../recommender/rerank.ts';
 import {
   type CandidateStore,
@@ -32,7 +32,8 @@ import {
   findFreshItems,
   findItemSummaries,
   findNearestItems,
-  findRankableItems,
+  findItemRows,
+  findRankableCandidates,
   findTopItemsByStat,
   insertImpressions,
 } from '../repositories/candidates.repository.ts';
@@ -40,6 +41,7 @@ import { findItemNeighbours } from '../repositories/model-data.repository.ts';
 import { findUserProfile } from '../repositories/user-profiles.repository.ts';
 import type { RecommendationPage, RecommendedItem } from '../schemas/recommendations.schema.ts';
 import { toItem } from './items.service.ts';
+import type { ModelSnapshot } from './model-snapshot.service.ts';
 import type { PageCache } from './page-cache.ts';
 import { fnv1a } from '../fnv1a.ts';
 
@@ -49,6 +51,8 @@ export interface RecommenderDeps {
   /** The embedding model of this database: profile vectors made in another are ignored. */
   embeddingModel: string;
   pageCache: PageCache;
+  /** The model held in memory; without it (or for a part it does not hold) pages read the database. */
+  model?: ModelSnapshot | undefined;
 }
 
 /** How deep a ranked list goes: `cursor` pages end there. */
@@ -132,17 +136,22 @@ export async function recommendForSession(
     endpoint: 'session',
     params: { variant, recent: request.recentItemIds, ...pageParams(request) },
     compute: async (window) => {
-      const store = candidateStore(deps.db);
+      const store = candidateStore(deps);
       const recent = [...new Set(request.recentItemIds)].slice(0, 20);
       const user = request.userId === undefined ? undefined : await loadUser(deps, request.userId);
       const exclude = [...new Set([...recent, ...(request.exclude ?? []), ...(user?.consumed ?? [])])];
-      const summaries = await findItemSummaries(deps.db, [...recent, ...(user?.evidenceIds ?? [])], {
-        withEmbeddings: true,
-      });
+      const [summaries, vectors] = await Promise.all([
+        findItemSummaries(deps.db, [...recent, ...(user?.evidenceIds ?? [])], {
+          withEmbeddings: !deps.model,
+        }),
+        deps.model?.vectorsOf(recent),
+      ]);
       const titleOf: TitleOf = (id) => summaries.get(id)?.title;
       const query: StoreQuery = { limit: PER_SOURCE, filters: request.filters, excludeIds: exclude };
       const sessionHistory = recent.map((itemId, rank) => ({ itemId, weight: 1 / (1 + 0.3 * rank) }));
-      const sessionVector = meanVector(recent.map((id) => summaries.get(id)?.embedding));
+      const sessionVector = meanVector(
+        recent.map((id) => (vectors ? vectors.get(id) : summaries.get(id)?.embedding)),
+      );
       const lists = await gatherSources(settings.weights, [
         ['session', () => collaborativeCandidates(store, sessionHistory, query, titleOf, 'session')],
         [
@@ -178,7 +187,7 @@ export async function recommendSimilar(
   itemId: string,
   request: PageRequest,
 ): Promise<PageAnswer> {
-  const summaries = await findItemSummaries(deps.db, [itemId], { withEmbeddings: true });
+  const summaries = await findItemSummaries(deps.db, [itemId], { withEmbeddings: !deps.model });
   const seed = summaries.get(itemId);
   if (!seed) throw new NotFoundError(`No item "${itemId}"`);
   return servePage(deps, {
@@ -190,18 +199,14 @@ export async function recommendSimilar(
     ttlSeconds: deps.config.cacheSeconds.similar,
     params: pageParams(request),
     compute: async (window) => {
-      const store = candidateStore(deps.db);
+      const store = candidateStore(deps);
       const exclude = [itemId, ...(request.exclude ?? [])];
       const query: StoreQuery = { limit: PER_SOURCE, filters: request.filters, excludeIds: exclude };
       const titleOf: TitleOf = (id) => (id === itemId ? seed.title : undefined);
+      const seedVector = deps.model ? (await deps.model.vectorsOf([itemId])).get(itemId) : seed.embedding;
       const lists = await Promise.all([
-        seed.embedding
-          ? vectorCandidates(
-              store,
-              [{ vector: seed.embedding, weight: 1, itemIds: [itemId] }],
-              query,
-              titleOf,
-            )
+        seedVector
+          ? vectorCandidates(store, [{ vector: seedVector, weight: 1, itemIds: [itemId] }], query, titleOf)
           : emptyList('vector'),
         collaborativeCandidates(store, [{ itemId, weight: 1 }], query, titleOf),
       ]);
@@ -288,7 +293,7 @@ async function rankForUser(
   recommendationId: string,
   variant: string,
 ): Promise<RankedList> {
-  const store = candidateStore(deps.db);
+  const store = candidateStore(deps);
   const user = await loadUser(deps, userId);
   const exclude = [...new Set([...user.consumed, ...(request.exclude ?? [])])];
   const summaries = await findItemSummaries(deps.db, user.evidenceIds);
@@ -322,7 +327,8 @@ async function rankForUser(
 }
 
 interface RankedList {
-  items: RecommendedItem[];
+  /** The ranked window, without the items' rows: only the page's are read (servePage). */
+  items: Omit<RecommendedItem, 'item'>[];
 }
 
 interface RankOptions {
@@ -346,12 +352,17 @@ async function rankLists(
   options: RankOptions,
 ): Promise<RankedList> {
   const blended = blendCandidates(lists, weights).slice(0, 600);
-  const rows = await findRankableItems(
+  const rows = await findRankableCandidates(
     deps.db,
     blended.map((candidate) => candidate.itemId),
     request.filters,
+    { withEmbeddings: !deps.model },
   );
-  const byId = new Map(rows.map((row) => [row.row.id, row]));
+  if (deps.model) {
+    const vectors = await deps.model.vectorsOf(rows.map((found) => found.id));
+    for (const found of rows) found.embedding = vectors.get(found.id);
+  }
+  const byId = new Map(rows.map((row) => [row.id, row]));
   const rankable: RankableCandidate[] = [];
   for (const candidate of blended) {
     const found = byId.get(candidate.itemId);
@@ -362,8 +373,8 @@ async function rankLists(
       itemId: candidate.itemId,
       score,
       reasons: candidate.reasons,
-      genres: found.row.genres,
-      seriesId: found.row.series_id,
+      genres: found.genres,
+      seriesId: found.seriesId,
       embedding: found.embedding,
     });
   }
@@ -381,7 +392,6 @@ async function rankLists(
       ranked.map((candidate) => ({
         itemId: candidate.itemId,
         score: candidate.score,
-        item: toItem(byId.get(candidate.itemId)!.row),
         reasons: candidate.reasons,
       })),
     ),
@@ -398,14 +408,14 @@ async function rankLists(
  */
 function adjustedScore(
   candidate: BlendedCandidate,
-  found: { row: { genres: string[] }; embedding: Float32Array | undefined; isNew: boolean },
+  found: { genres: readonly string[]; embedding: Float32Array | undefined; isNew: boolean },
   options: RankOptions,
 ): number | undefined {
   let score = candidate.score;
   if (found.isNew)
     score +=
       (COLD_ITEM_CONTENT_BOOST - 1) * ((candidate.shares.vector ?? 0) + (candidate.shares.session ?? 0));
-  const { genres } = found.row;
+  const { genres } = found;
   const { embedding } = found;
   const disliked = options.dislikedGenres;
   if (disliked && disliked.size > 0 && genres.length > 0) {
@@ -473,7 +483,18 @@ async function servePage(deps: RecommenderDeps, options: ServeOptions): Promise<
       // Whole pages of 50 so that a deeper page continues the same ranking (the greedy rerank is a prefix).
       const window = Math.min(MAX_RANKED, Math.ceil((offset + request.limit) / 50) * 50);
       const ranked = await options.compute(window, recommendationId);
-      const items = ranked.items.slice(offset, offset + request.limit);
+      const shown = ranked.items.slice(offset, offset + request.limit);
+      const rows = await findItemRows(
+        deps.db,
+        shown.map((entry) => entry.itemId),
+      );
+      // An item deleted since it was ranked (milliseconds ago) is left out.
+      const items: RecommendedItem[] = shown.flatMap((entry) => {
+        const row = rows.get(entry.itemId);
+        return row
+          ? [{ itemId: entry.itemId, score: entry.score, item: toItem(row), reasons: entry.reasons }]
+          : [];
+      });
       const next = offset + items.length;
       if (record)
         await insertImpressions(
@@ -552,10 +573,24 @@ function variantSettings(
   };
 }
 
-function candidateStore(db: Kysely<Database>): CandidateStore {
+function candidateStore(deps: RecommenderDeps): CandidateStore {
+  const { db } = deps;
   return {
-    nearest: (vector, query) => findNearestItems(db, vector, query),
-    neighbours: (itemIds) => findItemNeighbours(db, itemIds),
+    // From memory unless the page has filters (pgvector searches the graph until enough items pass them);
+    // the rankable rows' check drops what may not be shown.
+    nearest: async (vector, query) =>
+      (hasFilters(query.filters) ? undefined : deps.model?.nearest(vector, query)) ??
+      findNearestItems(db, vector, query),
+    neighbours: async (itemIds) => {
+      const lists = deps.model?.neighbourLists;
+      if (!lists) return findItemNeighbours(db, itemIds);
+      const found = new Map<string, { neighbourIds: string[]; scores: number[] }>();
+      for (const itemId of itemIds) {
+        const list = lists.get(itemId);
+        if (list) found.set(itemId, list);
+      }
+      return found;
+    },
     top: (stat, query) => findTopItemsByStat(db, stat, query),
     fresh: (vector, query) => findFreshItems(db, vector, query),
     boosted: (query) => findBoostedItems(db, query),

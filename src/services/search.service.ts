@@ -3,11 +3,12 @@ import { scaleScores } from '../recommender/score-scale.ts';
 import type { Kysely } from 'kysely';
 import type { Database, StoredProfile } from '../db/database.ts';
 import type { EmbeddingSpace } from '../db/embedding-space.ts';
-import type { ItemFilters } from '../recommender/item-filters.ts';
+import { hasFilters, type ItemFilters } from '../recommender/item-filters.ts';
 import type { SearchMatch } from '../recommender/blend.ts';
 import { type FusedItem, type RankedList, reciprocalRankFusion } from '../recommender/rank-fusion.ts';
 import { findNearestItems, findRankableItems } from '../repositories/candidates.repository.ts';
 import { findTextMatches, type TextMatch } from '../repositories/search.repository.ts';
+import type { ModelSnapshot } from './model-snapshot.service.ts';
 import { findUserProfile } from '../repositories/user-profiles.repository.ts';
 import type { RecommendedItem } from '../schemas/recommendations.schema.ts';
 import { toItem } from './items.service.ts';
@@ -38,6 +39,8 @@ export interface SearchDependencies {
   embedQuery: (text: string) => Promise<Float32Array | undefined>;
   /** The space item vectors (and so profile vectors) live in; a profile from another space is ignored. */
   space: EmbeddingSpace;
+  /** The model in memory: its vector index answers unfiltered searches (pgvector the others). */
+  model?: Pick<ModelSnapshot, 'nearest'> | undefined;
   now?: Date;
 }
 
@@ -58,13 +61,22 @@ export async function searchItems(deps: SearchDependencies, request: SearchReque
   const query = { limit: SEARCH_LIST_DEPTH, filters: request.filters, now };
   const [textMatches, nearest, stored] = await Promise.all([
     findTextMatches(db, request.query, query),
-    deps.embedQuery(request.query).then((vector) => (vector ? findNearestItems(db, vector, query) : [])),
+    deps
+      .embedQuery(request.query)
+      .then(async (vector) =>
+        vector
+          ? ((hasFilters(request.filters)
+              ? undefined
+              : deps.model?.nearest(vector, { ...query, excludeIds: [] })) ??
+            findNearestItems(db, vector, query))
+          : [],
+      ),
     request.userId ? findUserProfile(db, request.userId) : undefined,
   ]);
 
   const titleMatches = rankTitleMatches(request.query, textMatches);
   const candidateIds = [...new Set([...textMatches.map((m) => m.itemId), ...nearest.map((n) => n.itemId)])];
-  const rows = await findRankableItems(db, candidateIds, request.filters, now);
+  const rows = await findRankableItems(db, candidateIds, request.filters, { now });
   const rowsById = new Map(rows.map((entry) => [entry.row.id, entry]));
 
   const interest = stored && heaviestInterest(stored.profile, stored.embedding_model, deps.space);

@@ -1,19 +1,20 @@
 import { createHash } from 'node:crypto';
 import { scaleScores } from '../recommender/score-scale.ts';
 import type { Kysely } from 'kysely';
-import type { Cache } from '../cache/cache.ts';
 import type { Database } from '../db/database.ts';
 import type { ItemFilters } from '../recommender/item-filters.ts';
 import { findRankableItems, findTopItemsByStat } from '../repositories/candidates.repository.ts';
 import type { TrendingPage, TrendingWindow } from '../schemas/trending.schema.ts';
 import { toItem } from './items.service.ts';
+import type { PageCache } from './page-cache.ts';
 
 /**
- * Trending moves with every event (live statistics), so a list is cached for a second only: every home page
- * of that second shares one query, and an event shows in the list within about a second.
+ * Trending moves only when events are stored or deleted (time fades every item alike: the order and the
+ * relative scores stay), so a list is cached until the statistics or the catalog change (versions bumped
+ * before the write answers, in every replica) and at most this long: availability windows open and close
+ * with time alone.
  */
-export const TRENDING_CACHE_SECONDS = 1;
-const CACHE_KEY_PREFIX = 'trending:v1:';
+export const TRENDING_CACHE_SECONDS = 60;
 
 const WINDOW_WORDS: Record<TrendingWindow, string> = { day: 'today', week: 'this week', month: 'this month' };
 
@@ -26,13 +27,18 @@ export interface TrendingRequest {
 /** The most trending items over the window that pass the filters, from the cache when it has them. */
 export async function trendingItems(
   db: Kysely<Database>,
-  cache: Cache,
+  pageCache: PageCache,
   request: TrendingRequest,
 ): Promise<{ page: TrendingPage; cached: boolean }> {
-  const key = trendingCacheKey(request);
-  const hit = await cache.get<TrendingPage>(key);
-  if (hit) return { page: hit, cached: true };
+  const { json, value, hit } = await pageCache.getOrCompute(
+    { scope: 'trending', params: trendingCacheKey(request), statistics: true },
+    TRENDING_CACHE_SECONDS,
+    () => computeTrending(db, request),
+  );
+  return { page: value ?? (JSON.parse(json) as TrendingPage), cached: hit };
+}
 
+async function computeTrending(db: Kysely<Database>, request: TrendingRequest): Promise<TrendingPage> {
   const top = await findTopItemsByStat(db, `trending_${request.window}`, {
     limit: request.limit,
     filters: request.filters,
@@ -41,9 +47,10 @@ export async function trendingItems(
     db,
     top.map((entry) => entry.itemId),
     request.filters,
+    { withEmbeddings: false },
   );
   const rowsById = new Map(rows.map((entry) => [entry.row.id, entry.row]));
-  const page: TrendingPage = {
+  return {
     window: request.window,
     items: scaleScores(
       top.flatMap((entry) => {
@@ -67,8 +74,6 @@ export async function trendingItems(
       }),
     ),
   };
-  await cache.set(key, page, TRENDING_CACHE_SECONDS);
-  return { page, cached: false };
 }
 
 /**
@@ -82,7 +87,7 @@ export function trendingCacheKey(request: TrendingRequest): string {
     availableNow: request.filters.availableNow === false ? false : undefined,
   };
   const normalised = normalise({ window: request.window, limit: request.limit, filters });
-  return CACHE_KEY_PREFIX + createHash('sha256').update(JSON.stringify(normalised)).digest('base64url');
+  return createHash('sha256').update(JSON.stringify(normalised)).digest('base64url');
 }
 
 function normalise(value: unknown): unknown {

@@ -25,6 +25,8 @@ t.test('migrations run once: a second run applies nothing', async (t) => {
     '0010_user_token_revocations',
     '0011_import_progress',
     '0012_live_item_stats',
+    '0013_model_snapshot_change_indexes',
+    '0014_item_search_documents',
   ]);
   t.same(await migrateToLatest(database.db), []);
   const tables = await sql<{ table_name: string }>`
@@ -43,6 +45,7 @@ t.test('migrations run once: a second run applies nothing', async (t) => {
       'item_embeddings',
       'item_embeddings_next',
       'item_neighbours',
+      'item_search_documents',
       'item_stats',
       'items',
       'marquee_meta',
@@ -77,6 +80,8 @@ if (servedMode) {
           '0010_user_token_revocations',
           '0011_import_progress',
           '0012_live_item_stats',
+          '0013_model_snapshot_change_indexes',
+          '0014_item_search_documents',
         ],
         'exactly one replica ran the migrations',
       );

@@ -1,7 +1,13 @@
+import fc from 'fast-check';
 import t from 'tap';
 import { blendCandidates } from '../../src/recommender/blend.ts';
 import { allowedMaturity, maturityAge } from '../../src/recommender/item-filters.ts';
-import { type RankableCandidate, rerank, seededRandom } from '../../src/recommender/rerank.ts';
+import {
+  itemSimilarity,
+  type RankableCandidate,
+  rerank,
+  seededRandom,
+} from '../../src/recommender/rerank.ts';
 
 const candidate = (
   itemId: string,
@@ -138,4 +144,106 @@ t.test('maturity scale', async (t) => {
     ['G', 'PG', 'TV-G', 'TV-PG', 'TV-Y', 'TV-Y7', 'TV-Y7-FV', 'U'].sort(),
   );
   t.equal(allowedMaturity('nope'), undefined);
+});
+
+/**
+ * MMR as it was first written: every candidate's similarity to each pick computed as soon as it is picked,
+ * every candidate looked at at every step (no exploration). rerank computes less and must pick the same.
+ */
+function eagerMmr(candidates: readonly RankableCandidate[], options: Parameters<typeof rerank>[1]): string[] {
+  const size = Math.min(options.size, candidates.length);
+  const maxScore = Math.max(...candidates.map((candidate) => candidate.score), Number.EPSILON);
+  const relevance = candidates.map((candidate) => Math.max(0, candidate.score) / maxScore);
+  const genreSets = candidates.map((candidate) => new Set(candidate.genres));
+  const lambda = 1 - options.diversity;
+  const maxSimilarity = new Float64Array(candidates.length);
+  const taken = new Uint8Array(candidates.length);
+  const series = new Map<string, number>();
+  const genres = new Map<string, number>();
+  const picked: number[] = [];
+  const breaksCap = (index: number) => {
+    const candidate = candidates[index]!;
+    if (options.maxPerSeries > 0 && candidate.seriesId !== null)
+      if ((series.get(candidate.seriesId) ?? 0) >= options.maxPerSeries) return true;
+    if (options.maxPerGenre > 0)
+      for (const genre of candidate.genres) if ((genres.get(genre) ?? 0) >= options.maxPerGenre) return true;
+    return false;
+  };
+  let relaxCaps = false;
+  while (picked.length < size) {
+    let best = -1;
+    let bestValue = -Infinity;
+    for (let index = 0; index < candidates.length; index++) {
+      if (taken[index] || (!relaxCaps && breaksCap(index))) continue;
+      const value = lambda * relevance[index]! - (1 - lambda) * maxSimilarity[index]!;
+      if (value > bestValue) {
+        bestValue = value;
+        best = index;
+      }
+    }
+    if (best < 0) {
+      if (relaxCaps) break;
+      relaxCaps = true;
+      continue;
+    }
+    taken[best] = 1;
+    picked.push(best);
+    const candidate = candidates[best]!;
+    if (candidate.seriesId !== null)
+      series.set(candidate.seriesId, (series.get(candidate.seriesId) ?? 0) + 1);
+    for (const genre of candidate.genres) genres.set(genre, (genres.get(genre) ?? 0) + 1);
+    if (options.diversity > 0)
+      for (let other = 0; other < candidates.length; other++) {
+        if (taken[other]) continue;
+        const similarity = itemSimilarity(candidate, candidates[other]!, genreSets[best]!, genreSets[other]!);
+        if (similarity > maxSimilarity[other]!) maxSimilarity[other] = similarity;
+      }
+  }
+  return picked.map((index) => candidates[index]!.itemId);
+}
+
+t.test('MMR computes similarities lazily and picks exactly what the eager version picks', async (t) => {
+  const genrePool = ['drama', 'comedy', 'horror', 'documentary', 'anime'];
+  const candidate = fc.record({
+    score: fc.oneof(fc.constantFrom(0, 0.5, 1), fc.double({ min: -0.2, max: 3, noNaN: true })),
+    genres: fc.uniqueArray(fc.constantFrom(...genrePool), { maxLength: 3 }),
+    series: fc.option(fc.constantFrom('s1', 's2'), { nil: null }),
+    embedding: fc.option(
+      fc.array(fc.double({ min: -1, max: 1, noNaN: true }), { minLength: 4, maxLength: 4 }),
+      {
+        nil: undefined,
+      },
+    ),
+  });
+  fc.assert(
+    fc.property(
+      fc.array(candidate, { minLength: 1, maxLength: 60 }),
+      fc.record({
+        size: fc.integer({ min: 1, max: 30 }),
+        diversity: fc.constantFrom(0, 0.1, 0.3, 0.5, 0.9, 1),
+        maxPerSeries: fc.integer({ min: 0, max: 2 }),
+        maxPerGenre: fc.integer({ min: 0, max: 4 }),
+        sorted: fc.boolean(),
+      }),
+      (drawn, { sorted, ...rest }) => {
+        const candidates: RankableCandidate[] = drawn.map((entry, index) => {
+          const norm = entry.embedding ? Math.hypot(...entry.embedding) || 1 : 1;
+          return {
+            itemId: `i${index}`,
+            score: entry.score,
+            reasons: [],
+            genres: entry.genres,
+            seriesId: entry.series,
+            embedding: entry.embedding && Float32Array.from(entry.embedding, (value) => value / norm),
+          };
+        });
+        if (sorted) candidates.sort((a, b) => b.score - a.score || (a.itemId < b.itemId ? -1 : 1));
+        const options = { ...rest, explorationSlots: 0, seed: 'x' };
+        const lazy = rerank(candidates, options).map((entry) => entry.itemId);
+        t.same(lazy, eagerMmr(candidates, options));
+        return true;
+      },
+    ),
+    { numRuns: 300, seed: 20261202 },
+  );
 });

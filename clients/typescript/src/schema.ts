@@ -328,7 +328,7 @@ export interface paths {
         };
         /**
          * The state of the recommendation models
-         * @description The collaborative model in service, what it covers, the events stored since, the training under way, why and when the next one starts, and the last error. Trainings start by themselves: the first once there are events (after writes pause for MARQUEE_MODEL_TRAIN_DEBOUNCE_SECONDS, at most MARQUEE_MODEL_TRAIN_MAX_WAIT_SECONDS after the first), then when the events since the last reach MARQUEE_MODEL_RETRAIN_SHARE of all, once writes stop after a training that started during them, and every MARQUEE_MODEL_REFRESH_MINUTES while events arrive.
+         * @description The collaborative model in service, what it covers, the events stored since, the training under way, why and when the next one starts, and the last error. Trainings start by themselves: the first once there are events (after writes pause for MARQUEE_MODEL_TRAIN_DEBOUNCE_SECONDS, at most MARQUEE_MODEL_TRAIN_MAX_WAIT_SECONDS after the first), then when the events since the last reach MARQUEE_MODEL_RETRAIN_SHARE of all, once writes stop after a training that started during them, and every MARQUEE_MODEL_REFRESH_MINUTES while events arrive. `inMemory` says what the answering process holds in memory (neighbour lists, item vectors and their nearest-neighbour index).
          *
          *     Access: an API key with scope `admin`.
          */
@@ -416,7 +416,7 @@ export interface paths {
         };
         /**
          * Trending items
-         * @description The items with the most recent activity over the window (each interaction fades with time), as of the last model training, obeying the filters. The same for everyone: answers are cached for 1 s, and the `x-cache` header says `hit` or `miss`.
+         * @description The items with the most recent activity over the window (each interaction fades with time), obeying the filters, live: an event counts as soon as `POST /v1/events` has answered. The same for everyone: answers are cached until events or the catalog change (and at most 60 s), and the `x-cache` header says `hit` or `miss`.
          *
          *     Access: an API key with scope `read`, or any user token.
          */
@@ -1357,7 +1357,33 @@ export interface components {
          *         "reason": "up to date: the last training covers every event",
          *         "at": null
          *       },
-         *       "lastError": null
+         *       "lastError": null,
+         *       "inMemory": {
+         *         "neighbourLists": {
+         *           "held": true,
+         *           "items": 3706,
+         *           "bytes": 3326720,
+         *           "loadedAt": "2026-12-01T20:03:01.000Z",
+         *           "lastLoadMs": 240,
+         *           "reason": null
+         *         },
+         *         "itemVectors": {
+         *           "held": true,
+         *           "items": 3883,
+         *           "bytes": 1383852,
+         *           "loadedAt": "2026-12-01T19:58:00.000Z",
+         *           "lastLoadMs": 410,
+         *           "reason": null
+         *         },
+         *         "vectorIndex": {
+         *           "held": true,
+         *           "items": 3883,
+         *           "bytes": 1739584,
+         *           "loadedAt": "2026-12-01T19:58:01.000Z",
+         *           "lastLoadMs": 460,
+         *           "reason": null
+         *         }
+         *       }
          *     }
          */
         ModelStatus: {
@@ -1395,6 +1421,51 @@ export interface components {
                 reason: string;
                 message: string;
             } | null;
+            /** @description What the process that answered holds in memory (each process holds its own copy of what the database holds, reloaded within about a second of a change; up to MARQUEE_MODEL_MEMORY_MB). */
+            inMemory: {
+                neighbourLists: {
+                    /** @description In memory; false: pages read it from the database. */
+                    held: boolean;
+                    /** @description Items it holds (vectors, or lists). */
+                    items: number;
+                    /** @description About how much memory it takes. */
+                    bytes: number;
+                    /** @description When it was last loaded whole. */
+                    loadedAt: string | null;
+                    /** @description How long that load took. */
+                    lastLoadMs: number | null;
+                    /** @description Why it is not held, when it is not. */
+                    reason: string | null;
+                };
+                itemVectors: {
+                    /** @description In memory; false: pages read it from the database. */
+                    held: boolean;
+                    /** @description Items it holds (vectors, or lists). */
+                    items: number;
+                    /** @description About how much memory it takes. */
+                    bytes: number;
+                    /** @description When it was last loaded whole. */
+                    loadedAt: string | null;
+                    /** @description How long that load took. */
+                    lastLoadMs: number | null;
+                    /** @description Why it is not held, when it is not. */
+                    reason: string | null;
+                };
+                vectorIndex: {
+                    /** @description In memory; false: pages read it from the database. */
+                    held: boolean;
+                    /** @description Items it holds (vectors, or lists). */
+                    items: number;
+                    /** @description About how much memory it takes. */
+                    bytes: number;
+                    /** @description When it was last loaded whole. */
+                    loadedAt: string | null;
+                    /** @description How long that load took. */
+                    lastLoadMs: number | null;
+                    /** @description Why it is not held, when it is not. */
+                    reason: string | null;
+                };
+            };
         };
         RecommendationReason: {
             /**
