@@ -32,6 +32,12 @@ const POLL_MS = 1_000;
 const LATE_COMMIT_MARGIN_MS = 60_000;
 /** Changed rows applied one by one up to this many; beyond, the whole part is reloaded. */
 const MAX_CHANGED_ROWS = 10_000;
+/**
+ * Whole reloads of the vectors (and their index build) at most this often: during a bulk import every poll
+ * sees more than MAX_CHANGED_ROWS new vectors, and reloading each second would keep a serving process busy.
+ * Meanwhile the newest changes are applied in part, and pages read a vector they miss from the database.
+ */
+const MIN_VECTOR_RELOAD_INTERVAL_MS = 5 * 60_000;
 /** Vector indexes of more items are built on a worker thread (about 0.1 ms of CPU per item). */
 const BUILD_OFF_THREAD_FROM = 1_000;
 /**
@@ -106,7 +112,13 @@ export function startModelSnapshot(options: ModelSnapshotOptions): ModelSnapshot
   let index: { graph: ItemVectorIndex; of: ItemVectors } | undefined;
   /** The build under way, and the keys whose vectors changed since its input was copied. */
   let building: { promise: Promise<void>; changed: Set<number> } | undefined;
-  const seen: Partial<ModelSnapshotVersions> & { vectorsLoaded?: boolean } = {};
+  const seen: Partial<ModelSnapshotVersions> & {
+    vectorsLoaded?: boolean;
+    /** When the vectors were last loaded whole (performance.now()). */
+    vectorsLoadedAt?: number;
+    /** Changes were applied only in part since: a whole reload is due once the interval allows it. */
+    vectorsBehind?: boolean;
+  } = {};
   const listsStatus = emptyStatus(memoryLimitBytes > 0 ? 'not loaded yet' : 'MARQUEE_MODEL_MEMORY_MB is 0');
   const vectorsStatus = emptyStatus(listsStatus.reason);
   const indexStatus = emptyStatus(listsStatus.reason);
@@ -176,6 +188,8 @@ export function startModelSnapshot(options: ModelSnapshotOptions): ModelSnapshot
       if (vectors!.size > 0) startIndexBuild(vectors!);
     }
     seen.vectorsLoaded = true;
+    seen.vectorsLoadedAt = performance.now();
+    seen.vectorsBehind = false;
     seen.embeddingSpace = versions.embeddingSpace;
     seen.vectorsChangedAt = versions.vectorsChangedAt;
   }
@@ -200,12 +214,16 @@ export function startModelSnapshot(options: ModelSnapshotOptions): ModelSnapshot
       }
     }
     if (stopped) return;
-    if (!seen.vectorsLoaded || versions.embeddingSpace !== seen.embeddingSpace) await loadVectors(versions);
+    const reloadAllowed = performance.now() - (seen.vectorsLoadedAt ?? 0) >= MIN_VECTOR_RELOAD_INTERVAL_MS;
+    if (!seen.vectorsLoaded || versions.embeddingSpace !== seen.embeddingSpace || !vectors)
+      await loadVectors(versions);
+    else if (seen.vectorsBehind && reloadAllowed) await loadVectors(versions);
     else if (isLater(versions.vectorsChangedAt, seen.vectorsChangedAt)) {
       const rows = await findItemVectorsChangedSince(db, since(seen.vectorsChangedAt), MAX_CHANGED_ROWS + 1);
-      if (rows.length > MAX_CHANGED_ROWS || !vectors) await loadVectors(versions);
+      if (rows.length > MAX_CHANGED_ROWS && reloadAllowed) await loadVectors(versions);
       else {
-        keep(rows);
+        keep(rows.slice(0, MAX_CHANGED_ROWS));
+        if (rows.length > MAX_CHANGED_ROWS) seen.vectorsBehind = true;
         seen.vectorsChangedAt = versions.vectorsChangedAt;
       }
     }
