@@ -35,7 +35,8 @@ const MAX_CHANGED_ROWS = 10_000;
 /**
  * Whole reloads of the vectors (and their index build) at most this often: during a bulk import every poll
  * sees more than MAX_CHANGED_ROWS new vectors, and reloading each second would keep a serving process busy.
- * Meanwhile the newest changes are applied in part, and pages read a vector they miss from the database.
+ * Meanwhile up to MAX_CHANGED_ROWS changes a poll are applied (the rest with the next whole reload), and
+ * pages read a vector they miss from the database.
  */
 const MIN_VECTOR_RELOAD_INTERVAL_MS = 5 * 60_000;
 /** Vector indexes of more items are built on a worker thread (about 0.1 ms of CPU per item). */
