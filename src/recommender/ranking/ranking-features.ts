@@ -1,0 +1,257 @@
+/**
+ * What the learned ranker sees of a (user, candidate item) pair: the candidate sources' scores and ranks,
+ * the item's statistics, and how the item relates to the user's history. Pure; the same code builds the
+ * training rows (in the worker, from the event log) and the serving rows (in the API, from the model in
+ * memory), so the two cannot drift apart.
+ *
+ * Every feature is a ratio, a rank, a count or a logarithm: none depends on the absolute scale of a
+ * model's scores, which changes between a training on part of the log and a serving model trained on all.
+ */
+
+/** Item-item lists in CSR form: item i's neighbours are entries `ptr[i]` to `ptr[i + 1]`, best first. */
+export interface NeighbourTable {
+  readonly ptr: ArrayLike<number>;
+  readonly index: ArrayLike<number>;
+  readonly score: ArrayLike<number>;
+}
+
+export const COLLABORATIVE_SOURCES = ['item-knn', 'rp3beta', 'ease'] as const;
+export type CollaborativeSourceName = (typeof COLLABORATIVE_SOURCES)[number];
+
+const PER_SOURCE_FEATURES = ['score', 'relative', 'rank', 'support', 'best'] as const;
+
+const ITEM_AND_USER_FEATURES = [
+  'popularity',
+  'popularity.rank',
+  'trending',
+  'item.rating',
+  'item.age-days',
+  'item.release-age-years',
+  'genre.affinity-mean',
+  'genre.affinity-max',
+  'user.history',
+  'user.mainstream',
+  'content.similarity',
+  'content.interest-weight',
+] as const;
+export type RankingFeature =
+  | `${CollaborativeSourceName}.${(typeof PER_SOURCE_FEATURES)[number]}`
+  | (typeof ITEM_AND_USER_FEATURES)[number];
+/** The feature columns, in order: five per collaborative source, then the item's and the user's. */
+export const RANKING_FEATURES: readonly RankingFeature[] = [
+  ...COLLABORATIVE_SOURCES.flatMap((source) =>
+    PER_SOURCE_FEATURES.map((name): RankingFeature => `${source}.${name}`),
+  ),
+  ...ITEM_AND_USER_FEATURES,
+];
+export const RANKING_FEATURE_COUNT = RANKING_FEATURES.length;
+const FEATURE = Object.fromEntries(RANKING_FEATURES.map((name, at) => [name, at])) as Record<
+  RankingFeature,
+  number
+>;
+
+/** What the ranker knows of the catalog, by dense item index. */
+export interface RankingCatalog {
+  readonly items: number;
+  /** The collaborative models that fit this catalog; a model absent (EASE beyond its size) is missing. */
+  readonly sources: Partial<Record<CollaborativeSourceName, NeighbourTable>>;
+  /** Distinct users with a positive event, per item. */
+  readonly popularity: ArrayLike<number>;
+  /** Item indices, most popular first. */
+  readonly popularityRanking: ArrayLike<number>;
+  /** Positive events decayed with a half-life of a week. */
+  readonly trending: ArrayLike<number>;
+  /** Each item's mean explicit rating on a 0-1 scale, shrunk towards the catalog mean; NaN unrated. */
+  readonly rating?: ArrayLike<number> | undefined;
+  /** When each item was first seen (epoch ms), NaN unknown. */
+  readonly firstSeen: ArrayLike<number>;
+  /** Release year, NaN unknown. */
+  readonly releaseYear: ArrayLike<number>;
+  /** Genre ids of item i: `genreIndex[genrePtr[i]]` to `genreIndex[genrePtr[i + 1] - 1]`. */
+  readonly genrePtr: ArrayLike<number>;
+  readonly genreIndex: ArrayLike<number>;
+  /** Cosine similarity of an item to a unit vector, undefined when either has no vector. */
+  readonly similarity?: ((itemIndex: number, vector: Float32Array) => number | undefined) | undefined;
+}
+
+export interface RankingUser {
+  /** History item indices and their weights (positive: liked; the ranker scores from these). */
+  readonly items: ArrayLike<number>;
+  readonly weights: ArrayLike<number>;
+  /** The user's interest vectors (unit), heaviest first. */
+  readonly interests?: readonly { vector: Float32Array; weight: number }[] | undefined;
+  /** Now, in epoch ms: item ages are counted from it. */
+  readonly now: number;
+}
+
+export interface CandidateOptions {
+  /** Candidates each collaborative source proposes. */
+  perSource: number;
+  /** Most popular items proposed. */
+  popular: number;
+  /** Item indices never proposed (the history is always excluded). */
+  exclude?: ReadonlySet<number> | undefined;
+  /** Item indices also proposed (from other sources: content, fresh, editorial...). */
+  extra?: Iterable<number> | undefined;
+}
+
+export interface RankingRows {
+  /** Candidate item indices, one per row. */
+  items: Uint32Array;
+  /** Row-major features, RANKING_FEATURE_COUNT per row; NaN where a feature is unknown. */
+  features: Float32Array;
+}
+
+interface SourceScores {
+  score: Map<number, number>;
+  support: Map<number, number>;
+  best: Map<number, number>;
+  rank: Map<number, number>;
+  top: number;
+}
+
+/**
+ * The candidates of one user (the union of each collaborative source's best `perSource`, the `popular`
+ * most popular and any `extra`), each with its feature row.
+ */
+export function rankingRows(
+  catalog: RankingCatalog,
+  user: RankingUser,
+  options: CandidateOptions,
+): RankingRows {
+  const history = new Set<number>();
+  let totalWeight = 0;
+  for (let h = 0; h < user.items.length; h++) {
+    history.add(user.items[h]!);
+    totalWeight += Math.max(0, user.weights[h]!);
+  }
+  const blocked = (i: number) => history.has(i) || (options.exclude?.has(i) ?? false);
+  const candidates = new Set<number>();
+  const bySource = new Map<CollaborativeSourceName, SourceScores>();
+  for (const name of COLLABORATIVE_SOURCES) {
+    const table = catalog.sources[name];
+    if (!table) continue;
+    const scores = sourceScores(table, user, blocked);
+    const ranked = [...scores.score].sort((a, b) => b[1] - a[1] || a[0] - b[0]);
+    ranked.forEach(([item], rank) => scores.rank.set(item, rank));
+    scores.top = ranked[0]?.[1] ?? 0;
+    for (const [item] of ranked.slice(0, options.perSource)) candidates.add(item);
+    bySource.set(name, scores);
+  }
+  let popular = 0;
+  for (let p = 0; p < catalog.popularityRanking.length && popular < options.popular; p++) {
+    const item = catalog.popularityRanking[p]!;
+    if (blocked(item)) continue;
+    candidates.add(item);
+    popular++;
+  }
+  for (const item of options.extra ?? []) if (item < catalog.items && !blocked(item)) candidates.add(item);
+
+  // The user's genre affinity: the share of their history weight on each genre.
+  const affinity = new Map<number, number>();
+  let mainstream = 0;
+  for (let h = 0; h < user.items.length; h++) {
+    const item = user.items[h]!;
+    const weight = Math.max(0, user.weights[h]!);
+    mainstream += Math.log1p(catalog.popularity[item] ?? 0);
+    for (let g = catalog.genrePtr[item]!; g < catalog.genrePtr[item + 1]!; g++) {
+      const genre = catalog.genreIndex[g]!;
+      affinity.set(genre, (affinity.get(genre) ?? 0) + weight / (totalWeight || 1));
+    }
+  }
+  mainstream = user.items.length > 0 ? mainstream / user.items.length : Number.NaN;
+  const popularityRank = new Map<number, number>();
+  for (let p = 0; p < catalog.popularityRanking.length; p++)
+    popularityRank.set(catalog.popularityRanking[p]!, p);
+
+  const items = Uint32Array.from(candidates);
+  const width = RANKING_FEATURE_COUNT;
+  const features = new Float32Array(items.length * width).fill(Number.NaN);
+  const interests = user.interests ?? [];
+  const interestTotal = interests.reduce((sum, interest) => sum + Math.max(0, interest.weight), 0) || 1;
+  items.forEach((item, row) => {
+    const at = row * width;
+    COLLABORATIVE_SOURCES.forEach((name, s) => {
+      const scores = bySource.get(name);
+      if (!scores) return;
+      const base = at + s * PER_SOURCE_FEATURES.length;
+      const score = scores.score.get(item);
+      if (score === undefined) {
+        features[base + 3] = 0;
+        return;
+      }
+      features[base] = score;
+      features[base + 1] = scores.top > 0 ? score / scores.top : Number.NaN;
+      features[base + 2] = Math.log2(2 + scores.rank.get(item)!);
+      features[base + 3] = (scores.support.get(item) ?? 0) / Math.max(1, user.items.length);
+      features[base + 4] = scores.best.get(item) ?? Number.NaN;
+    });
+    const popularity = catalog.popularity[item] ?? 0;
+    features[at + FEATURE.popularity] = Math.log1p(popularity);
+    const rank = popularityRank.get(item);
+    features[at + FEATURE['popularity.rank']] = rank === undefined ? Number.NaN : Math.log2(2 + rank);
+    features[at + FEATURE.trending] = Math.log1p(catalog.trending[item] ?? 0);
+    const rating = catalog.rating?.[item];
+    if (rating !== undefined) features[at + FEATURE['item.rating']] = rating;
+    const firstSeen = catalog.firstSeen[item]!;
+    if (Number.isFinite(firstSeen))
+      features[at + FEATURE['item.age-days']] = Math.max(0, (user.now - firstSeen) / 86_400_000);
+    const year = catalog.releaseYear[item]!;
+    if (Number.isFinite(year))
+      features[at + FEATURE['item.release-age-years']] = new Date(user.now).getUTCFullYear() - year;
+    let affinitySum = 0;
+    let affinityMax = 0;
+    const genres = catalog.genrePtr[item + 1]! - catalog.genrePtr[item]!;
+    for (let g = catalog.genrePtr[item]!; g < catalog.genrePtr[item + 1]!; g++) {
+      const value = affinity.get(catalog.genreIndex[g]!) ?? 0;
+      affinitySum += value;
+      affinityMax = Math.max(affinityMax, value);
+    }
+    if (genres > 0) {
+      features[at + FEATURE['genre.affinity-mean']] = affinitySum / genres;
+      features[at + FEATURE['genre.affinity-max']] = affinityMax;
+    }
+    features[at + FEATURE['user.history']] = Math.log1p(user.items.length);
+    features[at + FEATURE['user.mainstream']] = Math.log1p(popularity) - mainstream;
+    if (catalog.similarity && interests.length > 0) {
+      let best = Number.NaN;
+      let weight = Number.NaN;
+      for (const interest of interests) {
+        const similarity = catalog.similarity(item, interest.vector);
+        if (similarity !== undefined && !(similarity <= best)) {
+          best = similarity;
+          weight = Math.max(0, interest.weight) / interestTotal;
+        }
+      }
+      features[at + FEATURE['content.similarity']] = best;
+      features[at + FEATURE['content.interest-weight']] = weight;
+    }
+  });
+  return { items, features };
+}
+
+/** score(j) = Σ_h w_h · sim(h, j), with how many history items vote for j and the strongest single vote. */
+function sourceScores(
+  table: NeighbourTable,
+  user: RankingUser,
+  blocked: (item: number) => boolean,
+): SourceScores {
+  const score = new Map<number, number>();
+  const support = new Map<number, number>();
+  const best = new Map<number, number>();
+  const rows = table.ptr.length - 1;
+  for (let h = 0; h < user.items.length; h++) {
+    const item = user.items[h]!;
+    const weight = user.weights[h]!;
+    if (weight <= 0 || item >= rows) continue;
+    for (let n = table.ptr[item]!, end = table.ptr[item + 1]!; n < end; n++) {
+      const neighbour = table.index[n]!;
+      if (blocked(neighbour)) continue;
+      const similarity = table.score[n]!;
+      score.set(neighbour, (score.get(neighbour) ?? 0) + weight * similarity);
+      support.set(neighbour, (support.get(neighbour) ?? 0) + 1);
+      if (similarity > (best.get(neighbour) ?? -Infinity)) best.set(neighbour, similarity);
+    }
+  }
+  return { score, support, best, rank: new Map(), top: 0 };
+}
