@@ -9,7 +9,14 @@ import {
 } from './evaluation/offline-evaluation.ts';
 import packageJson from '../package.json' with { type: 'json' };
 import { isScope, SCOPES } from './auth/access.ts';
-import { CANDIDATE_SOURCES, type Config, ConfigError, loadConfig } from './config.ts';
+import {
+  CANDIDATE_SOURCES,
+  type Config,
+  ConfigError,
+  loadConfig,
+  RANKERS,
+  type RankerChoice,
+} from './config.ts';
 import type { DatabaseHandle } from './db/connect.ts';
 import { NotFoundError } from './errors.ts';
 import { ApiKeyVerifier, createApiKey, listApiKeySummaries } from './services/api-keys.service.ts';
@@ -230,7 +237,8 @@ export function createCli(): Command {
     .option('--json', 'print the report as JSON instead of a table')
     .option(
       '--strategy <name=weights>',
-      'evaluate these source weights instead of the default rows, e.g. "mine:collaborative=1,vector=0.2" (repeatable)',
+      'evaluate these source weights instead of the default rows, e.g. "mine:collaborative=1,vector=0.2", ' +
+        'with optional :diversity:explorationSlots:ranker (learned or blend) (repeatable)',
       (value: string, previous: string[] = []) => [...previous, value],
     )
     .action(async (options: EvalCliOptions) => {
@@ -327,11 +335,11 @@ interface EvalCliOptions {
 }
 
 /**
- * "name:source=weight,...[:diversity[:explorationSlots]]" into a strategy on the configured model; what it
- * leaves out is as shipped.
+ * "name:source=weight,...[:diversity[:explorationSlots[:ranker]]]" into a strategy on the configured model;
+ * what it leaves out is as shipped (the ranker: blend).
  */
 function parseStrategy(text: string, config: Config): EvaluationStrategy {
-  const [name, weights, diversity, exploration] = text.split(':');
+  const [name, weights, diversity, exploration, ranker] = text.split(':');
   if (!name || !weights) throw new CliUsageError(`--strategy is name:source=weight,... (got "${text}")`);
   const parsed: Record<string, number> = {};
   for (const part of weights.split(',')) {
@@ -355,7 +363,15 @@ function parseStrategy(text: string, config: Config): EvaluationStrategy {
     model: config.recommender.collaborativeModel,
     diversity: number(diversity, 'diversity'),
     explorationSlots: number(exploration, 'exploration slots'),
+    ranker: parseRanker(ranker),
   };
+}
+
+function parseRanker(raw: string | undefined): RankerChoice | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  if (!(RANKERS as readonly string[]).includes(raw))
+    throw new CliUsageError(`--strategy: the ranker is one of ${RANKERS.join(', ')} (got "${raw}")`);
+  return raw as RankerChoice;
 }
 
 async function runEvalCommand(options: EvalCliOptions) {

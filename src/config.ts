@@ -71,6 +71,9 @@ export const CANDIDATE_SOURCES = [
 ] as const;
 export type CandidateSource = (typeof CANDIDATE_SOURCES)[number];
 export const COLLABORATIVE_MODELS = ['item-knn', 'rp3beta', 'ease'] as const;
+/** How a page is ordered: the learned ranker when one serves (else the blend), or always the blend. */
+export const RANKERS = ['learned', 'blend'] as const;
+export type RankerChoice = (typeof RANKERS)[number];
 // Strongly positive: finishing, liking, buying; rate is centred on the user's own mean rating, so a rating
 // below it counts against; weakly positive: starting, viewing, clicking; negative: skips and dislikes.
 const DEFAULT_EVENT_WEIGHTS =
@@ -136,6 +139,10 @@ const variantSchema = z.strictObject({
   share: z.number().min(0).max(100).describe('Relative share of users (weights need not sum to 100).'),
   weights: z.partialRecord(z.enum(CANDIDATE_SOURCES), z.number().min(0).max(100)).optional(),
   diversity: z.number().min(0).max(1).optional(),
+  ranker: z
+    .enum(RANKERS)
+    .optional()
+    .describe('learned (when one serves) or blend; the default is MARQUEE_RANKER.'),
 });
 const variantsSchema = z.preprocess(
   (value) => {
@@ -299,6 +306,12 @@ const environmentSchema = z.object({
     z.enum(COLLABORATIVE_MODELS, { message: `must be one of ${COLLABORATIVE_MODELS.join(', ')}` }),
   ),
   MARQUEE_COLLABORATIVE_NEIGHBOURS: integerInRange(5, 1_000, 100),
+  // learned: each training also trains the learned ranker, which orders pages once it beats the blend on
+  // held-back users; blend: no ranker is trained and pages keep the hand-set weights.
+  MARQUEE_RANKER: z.preprocess(
+    (value) => (value === '' || value === undefined ? 'learned' : value),
+    z.enum(RANKERS, { message: `must be one of ${RANKERS.join(', ')}` }),
+  ),
   // Trainings start by themselves (issue 18): the first once events exist, then when the events since the
   // last one reach this share of all events, or when the refresh interval passes with any new event. 0 minutes:
   // no automatic training at all (POST /v1/admin/models/train, `marquee train`).
@@ -483,8 +496,18 @@ export interface RecommenderConfig {
   readonly explorationSlots: number;
   /** A/B test variants by name; a user's variant is picked by a stable hash of their id. */
   readonly variants: Readonly<
-    Record<string, { readonly share: number; readonly weights?: SourceWeights; readonly diversity?: number }>
+    Record<
+      string,
+      {
+        readonly share: number;
+        readonly weights?: SourceWeights;
+        readonly diversity?: number;
+        readonly ranker?: RankerChoice;
+      }
+    >
   >;
+  /** The ranker of pages whose variant does not pin one. */
+  readonly ranker: RankerChoice;
   readonly collaborativeModel: (typeof COLLABORATIVE_MODELS)[number];
   readonly collaborativeNeighbours: number;
   /**
@@ -624,6 +647,7 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
       explorationSlots: env.MARQUEE_EXPLORATION_SLOTS,
       variants: env.MARQUEE_VARIANTS,
       collaborativeModel: env.MARQUEE_COLLABORATIVE_MODEL,
+      ranker: env.MARQUEE_RANKER,
       collaborativeNeighbours: env.MARQUEE_COLLABORATIVE_NEIGHBOURS,
       modelRefreshMinutes: env.MARQUEE_MODEL_REFRESH_MINUTES,
       training: {

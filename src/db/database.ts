@@ -164,6 +164,18 @@ export interface StoredProfile {
   interactions?: { itemId: string; weight: number }[];
 }
 
+export interface RankerModelsTable {
+  id: ColumnType<string | number, never, never>;
+  trained_at: CreatedTimestamp;
+  serving: boolean;
+  /** Why it serves, or why the ranker before it stays. */
+  verdict: string;
+  report: ColumnType<unknown, string, string>;
+  model: ColumnType<unknown, string, string>;
+  /** The ranking catalog artefact (src/recommender/ranking/ranking-artifact.ts). */
+  catalog: Uint8Array;
+}
+
 export interface ItemNeighboursTable {
   item_id: string;
   neighbour_ids: string[];
@@ -243,6 +255,7 @@ export interface Database {
   import_seen_ids: ImportSeenIdsTable;
   user_profiles: UserProfilesTable;
   item_neighbours: ItemNeighboursTable;
+  ranker_models: RankerModelsTable;
   item_search_documents: ItemSearchDocumentsTable;
   item_stats: ItemStatsTable;
   recommendation_impressions: RecommendationImpressionsTable;

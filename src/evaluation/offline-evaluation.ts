@@ -11,7 +11,7 @@ import { Readable } from 'node:stream';
 import { parse } from 'csv-parse';
 import { buildApp } from '../app.ts';
 import { createMemoryCache } from '../cache/memory-cache.ts';
-import type { Config, RecommenderConfig, SourceWeights } from '../config.ts';
+import type { Config, RankerChoice, RecommenderConfig, SourceWeights } from '../config.ts';
 import { connectDatabase } from '../db/connect.ts';
 import { ensureEmbeddingSpace } from '../db/embedding-space.ts';
 import { migrateToLatest } from '../db/migrate.ts';
@@ -38,6 +38,8 @@ export interface EvaluationStrategy {
   /** Settings of the page other than weights (the default hybrid ships with diversity and exploration). */
   diversity?: number | undefined;
   explorationSlots?: number | undefined;
+  /** Blend unless set: the learned ranker trains (with the model) and orders the pages once it serves. */
+  ranker?: RankerChoice | undefined;
 }
 
 /** The rows of the table: baselines first, the shipped default last. */
@@ -53,12 +55,22 @@ export function defaultStrategies(config: RecommenderConfig): EvaluationStrategy
       model: config.collaborativeModel,
       ...pure,
     },
+    { name: 'RP3beta', weights: { collaborative: 1 }, model: 'rp3beta', ...pure },
+    { name: 'EASE', weights: { collaborative: 1 }, model: 'ease', ...pure },
     {
-      name: 'default hybrid',
+      name: 'blend (default weights)',
       weights: config.sourceWeights,
       model: config.collaborativeModel,
       diversity: config.diversity,
       explorationSlots: config.explorationSlots,
+    },
+    {
+      name: 'learned ranker',
+      weights: config.sourceWeights,
+      model: config.collaborativeModel,
+      diversity: config.diversity,
+      explorationSlots: config.explorationSlots,
+      ranker: 'learned',
     },
   ];
 }
@@ -66,6 +78,8 @@ export function defaultStrategies(config: RecommenderConfig): EvaluationStrategy
 export interface EvaluationRow extends EvaluationResult {
   name: string;
   seconds: number;
+  /** The training this row needed (the models, and the learned ranker for its row); 0 when it reused one. */
+  trainSeconds: number;
 }
 
 export interface EvaluationReport {
@@ -153,10 +167,14 @@ export async function runOfflineEvaluation(input: EvaluationInput): Promise<Eval
         diversity: strategy.diversity ?? config.recommender.diversity,
         explorationSlots: strategy.explorationSlots ?? config.recommender.explorationSlots,
         variants: { default: { share: 100 } },
+        ranker: strategy.ranker ?? 'blend',
       };
-      if (trained !== strategy.model) {
-        await trainModels(app.db, recommender);
-        trained = strategy.model;
+      let trainSeconds = 0;
+      if (trained !== `${strategy.model}:${recommender.ranker}`) {
+        const outcome = await trainModels(app.db, recommender);
+        trainSeconds = (performance.now() - rowStarted) / 1000;
+        trained = `${strategy.model}:${recommender.ranker}`;
+        if (!outcome.skipped && outcome.ranker) log(`learned ranker: ${outcome.ranker.verdict}`);
       }
       // Pages are served from the model in memory, as `marquee serve` does: it holds this training first.
       await app.recommender.model?.refresh();
@@ -182,7 +200,7 @@ export async function runOfflineEvaluation(input: EvaluationInput): Promise<Eval
         genresOf: (itemId) => itemGenres.get(itemId),
       });
       const seconds = (performance.now() - rowStarted) / 1000;
-      rows.push({ name: strategy.name, ...result, seconds });
+      rows.push({ name: strategy.name, ...result, seconds, trainSeconds });
       log(`${strategy.name}: NDCG@${k} ${result.ndcg.toFixed(3)} (${seconds.toFixed(1)} s)`);
     }
     return {
@@ -200,11 +218,11 @@ export async function runOfflineEvaluation(input: EvaluationInput): Promise<Eval
 
 /** The report as a Markdown table (what the README publishes). */
 export function formatEvaluationTable(report: EvaluationReport, k: number = PROTOCOL.k): string {
-  const header = `| strategy | Recall@${k} | NDCG@${k} | MRR | coverage | intra-list diversity |`;
-  const lines = [header, '| --- | ---: | ---: | ---: | ---: | ---: |'];
+  const header = `| strategy | Recall@${k} | NDCG@${k} | MRR | coverage | intra-list diversity | training s |`;
+  const lines = [header, '| --- | ---: | ---: | ---: | ---: | ---: | ---: |'];
   for (const row of report.rows)
     lines.push(
-      `| ${row.name} | ${row.recall.toFixed(3)} | ${row.ndcg.toFixed(3)} | ${row.mrr.toFixed(3)} | ${row.coverage.toFixed(3)} | ${row.diversity?.toFixed(3) ?? 'n/a'} |`,
+      `| ${row.name} | ${row.recall.toFixed(3)} | ${row.ndcg.toFixed(3)} | ${row.mrr.toFixed(3)} | ${row.coverage.toFixed(3)} | ${row.diversity?.toFixed(3) ?? 'n/a'} | ${row.trainSeconds > 0 ? row.trainSeconds.toFixed(1) : 'same'} |`,
     );
   return lines.join('\n');
 }

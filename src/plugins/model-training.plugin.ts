@@ -15,6 +15,8 @@ import {
 } from '../repositories/item-stats.repository.ts';
 import { removeUnsupportedNeighbourPairs } from '../repositories/model-data.repository.ts';
 import {
+  describeRankers,
+  type RankerStatus,
   trainModels,
   type TrainingOutcome,
   type TrainingTrigger,
@@ -40,6 +42,8 @@ export interface ModelTrainingService {
   request(trigger: TrainingTrigger): void;
   /** What GET /v1/admin/models answers. */
   status(): Promise<ModelStatus>;
+  /** The learned rankers: which serves, and the latest one's verdict. */
+  rankers(): Promise<RankerStatus>;
   /** The items a user has positive events on: read before an erasure, for eventsDeleted. */
   itemsOfUser(userId: string): Promise<string[]>;
   /**
@@ -136,6 +140,7 @@ export const modelTrainingPlugin = fp(
         void request(trigger);
       },
       status: () => scheduler.status(),
+      rankers: () => describeRankers(app.db, options.recommender.ranker),
       itemsOfUser: (userId) => findUserPositiveItemIds(app.db, userId, positiveTypes),
       async eventsDeleted({ itemIds, reason }) {
         await rebuildItemStats(app.db, positiveTypes, itemIds);

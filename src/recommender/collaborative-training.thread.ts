@@ -25,6 +25,9 @@ export async function trainNeighbourListsOffThread(
         input.eventUsers.buffer,
         input.eventItems.buffer,
         input.eventTimes.buffer,
+        ...(input.ranker
+          ? [input.ranker.eventRatings.buffer, input.ranker.eventLiked.buffer, input.ranker.itemYears.buffer]
+          : []),
       ] as ArrayBuffer[],
     });
     let settled = false;

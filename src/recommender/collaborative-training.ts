@@ -3,6 +3,14 @@ import { buildInteractionMatrix, type Interaction, type InteractionMatrix } from
 import { EASE_DEFAULTS, ease } from './strategies/ease.ts';
 import { itemKnn } from './strategies/item-knn.ts';
 import { rp3beta } from './strategies/rp3beta.ts';
+import { encodeRankingArtifact } from './ranking/ranking-artifact.ts';
+import {
+  buildRankingCatalog,
+  type LoggedInteraction,
+  type RankerTrainingReport,
+  type RankingModel,
+  trainRanker,
+} from './ranking/ranker-training.ts';
 import type { ScoredItem } from './top-k.ts';
 
 export type CollaborativeModelName = RecommenderConfig['collaborativeModel'];
@@ -25,6 +33,29 @@ export interface CollaborativeTrainingInput {
   eventUsers: Uint32Array<ArrayBuffer>;
   eventItems: Uint32Array<ArrayBuffer>;
   eventTimes: Float64Array<ArrayBuffer>;
+  /** When set, the learned ranker trains too, from the same events. */
+  ranker?: RankerTrainingRequest | undefined;
+}
+
+/** What the learned ranker needs beyond the events' users, items and times. */
+export interface RankerTrainingRequest {
+  /** Event e's rating on a 0-1 scale, NaN when it was not a rating. */
+  eventRatings: Float32Array<ArrayBuffer>;
+  /** 1 when event e says the user liked the item (the ranker's label). */
+  eventLiked: Uint8Array<ArrayBuffer>;
+  /** Genre ids of each item of `itemIds`. */
+  itemGenres: number[][];
+  /** Release year of each item of `itemIds`, NaN unknown. */
+  itemYears: Float32Array<ArrayBuffer>;
+  /** The ranker in service, to measure the new one against. */
+  previous?: RankingModel | undefined;
+}
+
+export interface TrainedRanker {
+  model: RankingModel;
+  report: RankerTrainingReport;
+  /** The ranking catalog over `itemIds` (ranking-artifact.ts), trained on every event. */
+  artifact: Uint8Array<ArrayBuffer>;
 }
 
 /** Each item's nearest neighbours, as indices into the input's `itemIds`: typed arrays, cheap to transfer. */
@@ -40,6 +71,7 @@ export interface NeighbourLists {
   offsets: Uint32Array<ArrayBuffer>;
   neighbourIndices: Uint32Array<ArrayBuffer>;
   scores: Float64Array<ArrayBuffer>;
+  ranker?: TrainedRanker | undefined;
 }
 
 /**
@@ -74,6 +106,7 @@ export function trainNeighbourLists(input: CollaborativeTrainingInput): Neighbou
   return {
     model,
     easeTooLarge,
+    ranker: input.ranker && trainRankerFrom(input, input.ranker),
     users: matrix.userIds.length,
     items: matrix.itemIds.length,
     pairs: matrix.nnz,
@@ -81,6 +114,25 @@ export function trainNeighbourLists(input: CollaborativeTrainingInput): Neighbou
     neighbourIndices,
     scores,
   };
+}
+
+function trainRankerFrom(input: CollaborativeTrainingInput, request: RankerTrainingRequest): TrainedRanker {
+  const log: LoggedInteraction[] = [];
+  for (let e = 0; e < input.events; e++) {
+    const rating = request.eventRatings[e]!;
+    log.push({
+      userId: input.userIds[input.eventUsers[e]!]!,
+      itemId: input.itemIds[input.eventItems[e]!]!,
+      time: input.eventTimes[e]!,
+      rating: Number.isNaN(rating) ? undefined : rating,
+      liked: request.eventLiked[e] === 1,
+    });
+  }
+  const facts = { itemIds: input.itemIds, genres: request.itemGenres, releaseYears: request.itemYears };
+  const { model, report } = trainRanker(log, facts, { previous: request.previous });
+  const { catalog } = buildRankingCatalog(log, facts);
+  const artifact = encodeRankingArtifact({ itemIds: input.itemIds, catalog }) as Uint8Array<ArrayBuffer>;
+  return { model, report, artifact };
 }
 
 function* eventsOf(input: CollaborativeTrainingInput): Generator<Interaction> {

@@ -7,4 +7,9 @@ import { type CollaborativeTrainingInput, trainNeighbourLists } from './collabor
 
 if (!parentPort) throw new Error('collaborative-training.worker.ts must run as a worker thread');
 const lists = trainNeighbourLists(workerData as CollaborativeTrainingInput);
-parentPort.postMessage(lists, [lists.offsets.buffer, lists.neighbourIndices.buffer, lists.scores.buffer]);
+parentPort.postMessage(lists, [
+  lists.offsets.buffer,
+  lists.neighbourIndices.buffer,
+  lists.scores.buffer,
+  ...(lists.ranker ? [lists.ranker.artifact.buffer] : []),
+]);

@@ -11,6 +11,8 @@ export interface TrainingEventRow {
   item_id: string;
   /** occurred_at in epoch milliseconds: parsing a million timestamps into Dates doubled the read time. */
   occurred_at_ms: number;
+  type: string;
+  value: number | null;
 }
 
 // Rows per keyset page: large enough that a million events is a hundred round trips, small enough that a
@@ -42,6 +44,8 @@ export async function* streamTrainingEvents(
         'user_id',
         'item_id',
         sql<number>`(extract(epoch FROM occurred_at) * 1000)::float8`.as('occurred_at_ms'),
+        'type',
+        'value',
       ])
       .where('type', 'in', [...types])
       .orderBy('seq')

@@ -19,6 +19,8 @@ export interface ModelSnapshotVersions {
   vectorsChangedAt: Date | undefined;
   /** The embedding space the vectors are in (it changes when `marquee reembed` swaps them). */
   embeddingSpace: string | undefined;
+  /** The learned ranker in service (ranker_models.id), undefined before one serves. */
+  rankerId: string | undefined;
 }
 
 /** One round trip, four index look-ups: what tells a process that its copy is stale. */
@@ -28,12 +30,14 @@ export async function findModelSnapshotVersions(db: Kysely<Database>): Promise<M
     neighbours_changed_at: Date | string | null;
     vectors_changed_at: Date | string | null;
     embedding_space: string | null;
+    ranker_id: string | number | null;
   }>`
     SELECT
       (SELECT value ->> 'at' FROM marquee_meta WHERE key = 'models_trained') AS trained_at,
       (SELECT max(updated_at) FROM item_neighbours) AS neighbours_changed_at,
       (SELECT max(embedded_at) FROM item_embeddings) AS vectors_changed_at,
-      (SELECT value::text FROM marquee_meta WHERE key = 'embedding_space') AS embedding_space`.execute(db);
+      (SELECT value::text FROM marquee_meta WHERE key = 'embedding_space') AS embedding_space,
+      (SELECT max(id) FROM ranker_models WHERE serving) AS ranker_id`.execute(db);
   const row = result.rows[0];
   const date = (value: Date | string | null | undefined) =>
     value === null || value === undefined ? undefined : new Date(value);
@@ -42,6 +46,7 @@ export async function findModelSnapshotVersions(db: Kysely<Database>): Promise<M
     neighboursChangedAt: date(row?.neighbours_changed_at),
     vectorsChangedAt: date(row?.vectors_changed_at),
     embeddingSpace: row?.embedding_space ?? undefined,
+    rankerId: row?.ranker_id === null || row?.ranker_id === undefined ? undefined : String(row.ranker_id),
   };
 }
 

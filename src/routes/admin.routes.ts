@@ -132,13 +132,15 @@ export const adminRoutes: FastifyPluginAsyncZod = async (app) => {
           'MARQUEE_MODEL_TRAIN_MAX_WAIT_SECONDS after the first), then when the events since the last reach ' +
           'MARQUEE_MODEL_RETRAIN_SHARE of all, once writes stop after a training that started during them, and ' +
           'every MARQUEE_MODEL_REFRESH_MINUTES while events arrive. `inMemory` says what the answering process ' +
-          'holds in memory (neighbour lists, item vectors and their nearest-neighbour index).',
+          'holds in memory (neighbour lists, item vectors and their nearest-neighbour index, the learned ranker); ' +
+          '`ranker` which learned ranker serves and why the latest one does or does not.',
         tags: ['admin'],
         response: { 200: modelStatusSchema, ...problemResponses() },
       },
     },
     async () => ({
       ...(await app.modelTraining.status()),
+      ranker: await app.modelTraining.rankers(),
       inMemory: app.recommender.model?.status() ?? notHeld('no in-memory model in this process'),
     }),
   );
@@ -146,5 +148,5 @@ export const adminRoutes: FastifyPluginAsyncZod = async (app) => {
 
 function notHeld(reason: string) {
   const part = { held: false, items: 0, bytes: 0, loadedAt: null, lastLoadMs: null, reason };
-  return { neighbourLists: part, itemVectors: part, vectorIndex: part };
+  return { neighbourLists: part, itemVectors: part, vectorIndex: part, ranker: part };
 }

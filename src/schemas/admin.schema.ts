@@ -91,6 +91,16 @@ export const trainingSummarySchema = z
       ),
     trainedAt: z.string().describe('When the new model was stored.'),
     durationMs: z.number().int().describe('How long the training took.'),
+    ranker: z
+      .object({
+        id: z.string(),
+        serving: z.boolean().describe('Whether it orders pages from now on.'),
+        verdict: z.string().describe('Why it serves, or why the ranker before it (or the blend) stays.'),
+        trees: z.number().int(),
+        seconds: z.number().describe('Its share of the training time.'),
+      })
+      .optional()
+      .describe('The learned ranker this training made (absent when MARQUEE_RANKER is blend).'),
   })
   .meta({
     id: 'TrainingSummary',
@@ -117,6 +127,25 @@ const inMemoryPartSchema = z.object({
   loadedAt: z.string().nullable().describe('When it was last loaded whole.'),
   lastLoadMs: z.number().int().nullable().describe('How long that load took.'),
   reason: z.string().nullable().describe('Why it is not held, when it is not.'),
+});
+
+const rankerDescriptionSchema = z.object({
+  id: z.string(),
+  trainedAt: z.string(),
+  serving: z.boolean(),
+  verdict: z.string().describe('Why it serves, or why it does not.'),
+  heldBack: z
+    .record(z.string(), z.number())
+    .describe(
+      'NDCG@10 on the users held back from its trees: `ranker`, the `fusion` it starts from, each collaborative ' +
+        'source alone, and `previous` (the ranker in service then).',
+    ),
+  heldBackUsers: z.number().int(),
+  trees: z.number().int(),
+  trainingSeconds: z.number(),
+  strongestFeatures: z
+    .array(z.object({ feature: z.string(), share: z.number() }))
+    .describe('The features its trees lean on most, with their share of the split gain.'),
 });
 
 export const modelStatusSchema = z
@@ -154,11 +183,26 @@ export const modelStatusSchema = z
       .object({ at: z.string(), reason: z.string(), message: z.string() })
       .nullable()
       .describe('The last failed training, when it failed after the last success.'),
+    ranker: z
+      .object({
+        setting: z.enum(['learned', 'blend']).describe('MARQUEE_RANKER.'),
+        serving: rankerDescriptionSchema
+          .nullable()
+          .describe('The ranker in service; null while pages are blended.'),
+        latest: rankerDescriptionSchema
+          .nullable()
+          .describe('The latest ranker trained, whether or not it serves: its verdict says why.'),
+      })
+      .describe(
+        'The learned ranker: a new one serves only when it ranks the users held back from its training better ' +
+          'than the fusion it starts from, each collaborative source alone, and the ranker in service.',
+      ),
     inMemory: z
       .object({
         neighbourLists: inMemoryPartSchema,
         itemVectors: inMemoryPartSchema,
         vectorIndex: inMemoryPartSchema,
+        ranker: inMemoryPartSchema,
       })
       .describe(
         'What the process that answered holds in memory (each process holds its own copy of what the database ' +
@@ -180,6 +224,25 @@ export const modelStatusSchema = z
         training: { running: false, startedAt: null, reason: null },
         next: { reason: 'up to date: the last training covers every event', at: null },
         lastError: null,
+        ranker: {
+          setting: 'learned',
+          serving: {
+            id: '3',
+            trainedAt: '2026-12-01T20:03:00.000Z',
+            serving: true,
+            verdict:
+              'serving: NDCG@10 0.209 on 175 held-back users, against 0.184 for item-knn, the best alternative',
+            heldBack: { ranker: 0.209, fusion: 0.174, 'item-knn': 0.184, rp3beta: 0.159, ease: 0.158 },
+            heldBackUsers: 175,
+            trees: 189,
+            trainingSeconds: 62.1,
+            strongestFeatures: [
+              { feature: 'rp3beta.rank', share: 0.38 },
+              { feature: 'rp3beta.relative', share: 0.27 },
+            ],
+          },
+          latest: null,
+        },
         inMemory: {
           neighbourLists: {
             held: true,
@@ -203,6 +266,14 @@ export const modelStatusSchema = z
             bytes: 1739584,
             loadedAt: '2026-12-01T19:58:01.000Z',
             lastLoadMs: 460,
+            reason: null,
+          },
+          ranker: {
+            held: true,
+            items: 1682,
+            bytes: 1452000,
+            loadedAt: '2026-12-01T20:03:01.000Z',
+            lastLoadMs: 35,
             reason: null,
           },
         },

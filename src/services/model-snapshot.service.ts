@@ -1,6 +1,13 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/database.ts';
 import {
+  decodeRankingArtifact,
+  type RankingArtifact,
+  rankingCatalogBytes,
+} from '../recommender/ranking/ranking-artifact.ts';
+import { type RankingModel, sameFeatures } from '../recommender/ranking/ranker-training.ts';
+import { findServingRanker } from '../repositories/ranker-models.repository.ts';
+import {
   buildVectorIndex,
   buildVectorIndexOffThread,
   type ItemVectorIndex,
@@ -51,6 +58,17 @@ export interface ModelSnapshotStatus {
   neighbourLists: PartStatus;
   itemVectors: PartStatus;
   vectorIndex: PartStatus;
+  ranker: PartStatus;
+}
+
+/** The learned ranker in service, as a process holds it. */
+export interface LoadedRanker {
+  id: string;
+  trainedAt: Date;
+  model: RankingModel;
+  /** The catalog it ranks with, and each of its items' dense index. */
+  artifact: RankingArtifact;
+  itemIndex: ReadonlyMap<string, number>;
 }
 
 interface PartStatus {
@@ -73,6 +91,8 @@ interface PartStatus {
 export interface ModelSnapshot {
   /** The neighbour lists, undefined while they are read from the database. */
   readonly neighbourLists: NeighbourLists | undefined;
+  /** The learned ranker in service, undefined before one serves (pages are then blended). */
+  readonly ranker: LoadedRanker | undefined;
   /** The vectors of these items (those it does not hold are read and kept); absent when an item has none. */
   vectorsOf(itemIds: readonly string[]): Promise<Map<string, Float32Array>>;
   /**
@@ -108,6 +128,7 @@ export interface ModelSnapshotOptions {
 export function startModelSnapshot(options: ModelSnapshotOptions): ModelSnapshot {
   const { db, logger, memoryLimitBytes } = options;
   let lists: NeighbourLists | undefined;
+  let ranker: LoadedRanker | undefined;
   let vectors: ItemVectors | undefined;
   /** The vector index and the vectors whose keys it holds (the previous ones serve while a reload builds). */
   let index: { graph: ItemVectorIndex; of: ItemVectors } | undefined;
@@ -123,6 +144,7 @@ export function startModelSnapshot(options: ModelSnapshotOptions): ModelSnapshot
   const listsStatus = emptyStatus(memoryLimitBytes > 0 ? 'not loaded yet' : 'MARQUEE_MODEL_MEMORY_MB is 0');
   const vectorsStatus = emptyStatus(listsStatus.reason);
   const indexStatus = emptyStatus(listsStatus.reason);
+  const rankerStatus = emptyStatus(listsStatus.reason);
   let stopped = false;
   let running: Promise<void> | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -155,6 +177,50 @@ export function startModelSnapshot(options: ModelSnapshotOptions): ModelSnapshot
     seen.trainedAt = versions.trainedAt;
     seen.neighboursChangedAt = versions.neighboursChangedAt;
     // Pages cached before the first load were made from the same lists, in the database.
+    if (!first) await options.onNeighboursChanged?.();
+  }
+
+  async function loadRanker(versions: ModelSnapshotVersions): Promise<void> {
+    const started = performance.now();
+    const first = !('rankerId' in seen);
+    seen.rankerId = versions.rankerId;
+    const stored = versions.rankerId === undefined ? undefined : await findServingRanker(db);
+    if (!stored) {
+      ranker = undefined;
+      Object.assign(rankerStatus, {
+        held: false,
+        items: 0,
+        bytes: 0,
+        reason: 'no learned ranker serves yet',
+      });
+    } else {
+      const model = stored.model as RankingModel | null;
+      if (!model?.trees || !sameFeatures(model.features)) {
+        ranker = undefined;
+        Object.assign(rankerStatus, {
+          held: false,
+          reason:
+            'the ranker in service has other features than this version computes: it waits for a training',
+        });
+      } else {
+        const artifact = decodeRankingArtifact(stored.catalog);
+        const bytes = rankingCatalogBytes(artifact.catalog);
+        const remaining = memoryLimitBytes - (lists?.bytes ?? 0) - (vectors?.bytes ?? 0);
+        if (bytes > remaining) {
+          ranker = undefined;
+          Object.assign(rankerStatus, { held: false, items: 0, bytes: 0, reason: overCap(bytes) });
+        } else {
+          ranker = {
+            id: stored.id,
+            trainedAt: stored.trainedAt,
+            model,
+            artifact,
+            itemIndex: new Map(artifact.itemIds.map((itemId, at) => [itemId, at])),
+          };
+          markLoaded(rankerStatus, artifact.itemIds.length, bytes, started);
+        }
+      }
+    }
     if (!first) await options.onNeighboursChanged?.();
   }
 
@@ -214,6 +280,8 @@ export function startModelSnapshot(options: ModelSnapshotOptions): ModelSnapshot
         await options.onNeighboursChanged?.();
       }
     }
+    if (stopped) return;
+    if (!('rankerId' in seen) || versions.rankerId !== seen.rankerId) await loadRanker(versions);
     if (stopped) return;
     const reloadAllowed = performance.now() - (seen.vectorsLoadedAt ?? 0) >= MIN_VECTOR_RELOAD_INTERVAL_MS;
     if (!seen.vectorsLoaded || versions.embeddingSpace !== seen.embeddingSpace || !vectors)
@@ -308,6 +376,9 @@ export function startModelSnapshot(options: ModelSnapshotOptions): ModelSnapshot
     get neighbourLists() {
       return lists;
     },
+    get ranker() {
+      return ranker;
+    },
     async vectorsOf(itemIds) {
       const found = new Map<string, Float32Array>();
       const missing: string[] = [];
@@ -345,6 +416,7 @@ export function startModelSnapshot(options: ModelSnapshotOptions): ModelSnapshot
       neighbourLists: { ...listsStatus },
       itemVectors: { ...vectorsStatus },
       vectorIndex: { ...indexStatus },
+      ranker: { ...rankerStatus },
     }),
     stop() {
       stopped = true;

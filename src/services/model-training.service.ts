@@ -3,7 +3,24 @@ import type { Kysely } from 'kysely';
 import type { RecommenderConfig } from '../config.ts';
 import type { Database } from '../db/database.ts';
 import { positiveEventTypes } from '../event-types.ts';
-import type { CollaborativeModelName, NeighbourLists } from '../recommender/collaborative-training.ts';
+import type {
+  CollaborativeModelName,
+  NeighbourLists,
+  RankerTrainingRequest,
+} from '../recommender/collaborative-training.ts';
+import {
+  promotionVerdict,
+  type RankerTrainingReport,
+  type RankingModel,
+} from '../recommender/ranking/ranker-training.ts';
+import {
+  findRankingFacts,
+  findServingRankerModel,
+  insertRankerModel,
+  listRankerModels,
+  type StoredRanker,
+} from '../repositories/ranker-models.repository.ts';
+import type { RankerChoice } from '../config.ts';
 import { trainNeighbourListsOffThread } from '../recommender/collaborative-training.thread.ts';
 import { internId } from '../recommender/interactions.ts';
 import { getMetaValue, setMetaValue } from '../repositories/meta.repository.ts';
@@ -58,8 +75,19 @@ export interface TrainingTrigger {
   skipIfCovered?: boolean;
 }
 
+/** The learned ranker a training made, and whether it serves. */
+export interface RankerTrainingSummary {
+  id: string;
+  serving: boolean;
+  verdict: string;
+  trees: number;
+  seconds: number;
+}
+
 export interface TrainingSummary {
   skipped: false;
+  /** Absent when MARQUEE_RANKER is blend. */
+  ranker?: RankerTrainingSummary | undefined;
   /** Positive events read (of items still in the catalog). */
   events: number;
   /** Users and items with at least one positive event. */
@@ -111,7 +139,7 @@ const trainingHere = new WeakSet<Kysely<Database>>();
  */
 export async function trainModels(
   db: Kysely<Database>,
-  config: Pick<RecommenderConfig, 'eventWeights' | 'collaborativeModel' | 'collaborativeNeighbours'>,
+  config: TrainingConfig,
   options: TrainingOptions = {},
 ): Promise<TrainingOutcome> {
   if (trainingHere.has(db))
@@ -159,9 +187,14 @@ export function isTrainingHere(db: Kysely<Database>): boolean {
   return trainingHere.has(db);
 }
 
+export type TrainingConfig = Pick<
+  RecommenderConfig,
+  'eventWeights' | 'collaborativeModel' | 'collaborativeNeighbours' | 'ranker'
+>;
+
 async function train(
   db: Kysely<Database>,
-  config: Pick<RecommenderConfig, 'eventWeights' | 'collaborativeModel' | 'collaborativeNeighbours'>,
+  config: TrainingConfig,
   options: TrainingOptions,
   trigger: TrainingTrigger,
 ): Promise<TrainingSummary> {
@@ -171,15 +204,18 @@ async function train(
   // Everything up to this seq is read (events stored meanwhile wait for the next training).
   const coveredSeq = (await findLatestEventSeq(db)) ?? '0';
   const eventsTotal = await countEvents(db);
-  const data = await readPositiveEvents(db, config, coveredSeq, options);
+  const { rankerEvents, ...data } = await readPositiveEvents(db, config, coveredSeq, options);
+  const ranker =
+    config.ranker === 'learned' ? await rankerRequest(db, data.itemIds, rankerEvents) : undefined;
   const read = performance.now();
 
-  // The matrix and the model are seconds of CPU: on a thread of their own, so this process keeps serving.
+  // The matrix and the models are seconds of CPU: on a thread of their own, so this process keeps serving.
   const lists = await trainNeighbourListsOffThread(
     {
       model: config.collaborativeModel,
       neighbours: config.collaborativeNeighbours,
       ...data,
+      ranker,
     },
     signal,
   );
@@ -192,6 +228,20 @@ async function train(
   const trained = performance.now();
   const { model } = lists;
   const neighbourCount = await replaceItemNeighbours(db, neighbourRows(data.itemIds, lists), model);
+  let rankerSummary: RankerTrainingSummary | undefined;
+  if (lists.ranker) {
+    const { model: rankerModel, report, artifact } = lists.ranker;
+    const { serving, verdict } = promotionVerdict(report);
+    const id = await insertRankerModel(db, {
+      serving,
+      verdict,
+      report,
+      model: rankerModel,
+      catalog: artifact,
+    });
+    rankerSummary = { id, serving, verdict, trees: report.trees, seconds: report.seconds };
+    logger?.info({ ranker: rankerSummary, heldBack: report.heldBack }, 'learned ranker trained');
+  }
   const trainedAt = new Date();
   const durationMs = Math.round(performance.now() - started);
   await setMetaValue(db, MODELS_TRAINED_KEY, {
@@ -214,6 +264,7 @@ async function train(
   );
   return {
     skipped: false,
+    ranker: rankerSummary,
     events: data.events,
     users: lists.users,
     items: lists.items,
@@ -248,6 +299,8 @@ async function readPositiveEvents(
   let eventUsers = new Uint32Array(1 << 16);
   let eventItems = new Uint32Array(1 << 16);
   let eventTimes = new Float64Array(1 << 16);
+  let eventRatings = new Float32Array(1 << 16);
+  let eventLiked = new Uint8Array(1 << 16);
   let events = 0;
 
   for await (const page of streamTrainingEvents(db, {
@@ -261,16 +314,113 @@ async function readPositiveEvents(
       eventUsers = grow(eventUsers, size);
       eventItems = grow(eventItems, size);
       eventTimes = grow(eventTimes, size);
+      eventRatings = grow(eventRatings, size);
+      eventLiked = grow(eventLiked, size);
     }
     for (const row of page) {
       if (!catalog.has(row.item_id)) continue;
       eventUsers[events] = intern(userIds, userIndex, row.user_id);
       eventItems[events] = intern(itemIds, itemIndex, row.item_id);
       eventTimes[events] = row.occurred_at_ms;
+      eventRatings[events] = row.type === 'rate' && row.value !== null ? row.value / 5 : Number.NaN;
+      eventLiked[events] = likedEvent(row.type, row.value) ? 1 : 0;
       events++;
     }
   }
-  return { userIds, itemIds, events, eventUsers, eventItems, eventTimes };
+  return {
+    userIds,
+    itemIds,
+    events,
+    eventUsers,
+    eventItems,
+    eventTimes,
+    rankerEvents: { eventRatings, eventLiked },
+  };
+}
+
+/** A stored ranker as GET /v1/admin/models describes it. */
+export interface RankerDescription {
+  id: string;
+  trainedAt: string;
+  serving: boolean;
+  verdict: string;
+  /** NDCG@10 on the users held back from its trees: it, the fusion it starts from, each source alone. */
+  heldBack: Record<string, number>;
+  heldBackUsers: number;
+  trees: number;
+  trainingSeconds: number;
+  /** The features its trees lean on most, with their share of the split gain. */
+  strongestFeatures: { feature: string; share: number }[];
+}
+
+export interface RankerStatus {
+  /** MARQUEE_RANKER: learned (trained with the models, serves once it wins) or blend. */
+  setting: RankerChoice;
+  /** The ranker in service, null while pages are blended. */
+  serving: RankerDescription | null;
+  /** The latest ranker trained, whether or not it serves (its verdict says why). */
+  latest: RankerDescription | null;
+}
+
+export async function describeRankers(db: Kysely<Database>, setting: RankerChoice): Promise<RankerStatus> {
+  const stored = await listRankerModels(db, 20);
+  const serving = stored.find((ranker) => ranker.serving);
+  return {
+    setting,
+    serving: serving ? describeRanker(serving) : null,
+    latest: stored[0] ? describeRanker(stored[0]) : null,
+  };
+}
+
+function describeRanker(ranker: StoredRanker): RankerDescription {
+  const report = (ranker.report ?? {}) as Partial<RankerTrainingReport>;
+  return {
+    id: ranker.id,
+    trainedAt: ranker.trainedAt.toISOString(),
+    serving: ranker.serving,
+    verdict: ranker.verdict,
+    heldBack: Object.fromEntries(
+      Object.entries(report.heldBack ?? {}).filter(
+        (entry): entry is [string, number] => typeof entry[1] === 'number',
+      ),
+    ),
+    heldBackUsers: report.heldBackQueries ?? 0,
+    trees: report.trees ?? 0,
+    trainingSeconds: report.seconds ?? 0,
+    strongestFeatures: report.importance ?? [],
+  };
+}
+
+/**
+ * Whether an event says the user liked the item, the learned ranker's label: a rating of 4 or more out of
+ * 5, half a title or more watched, and every other positive event (a play, a like, a purchase). Logs of
+ * plays alone then label every later play.
+ */
+export function likedEvent(type: string, value: number | null): boolean {
+  if (type === 'rate') return value !== null && value >= 4;
+  if (type === 'progress') return value !== null && value >= 0.5;
+  return true;
+}
+
+/** The catalog facts and the ranker in service, for the training thread. */
+async function rankerRequest(
+  db: Kysely<Database>,
+  itemIds: readonly string[],
+  events: { eventRatings: Float32Array<ArrayBuffer>; eventLiked: Uint8Array<ArrayBuffer> },
+): Promise<RankerTrainingRequest> {
+  const [facts, previous] = await Promise.all([findRankingFacts(db), findServingRankerModel(db)]);
+  const genreIds = new Map<string, number>();
+  const genreId = (genre: string) => {
+    let id = genreIds.get(genre);
+    if (id === undefined) genreIds.set(genre, (id = genreIds.size));
+    return id;
+  };
+  return {
+    ...events,
+    itemGenres: itemIds.map((itemId) => (facts.get(itemId)?.genres ?? []).map(genreId)),
+    itemYears: Float32Array.from(itemIds, (itemId) => facts.get(itemId)?.releaseYear ?? Number.NaN),
+    previous: previous as RankingModel | undefined,
+  };
 }
 
 function* neighbourRows(itemIds: readonly string[], lists: NeighbourLists): Generator<ItemNeighbourRow> {
@@ -287,7 +437,7 @@ function* neighbourRows(itemIds: readonly string[], lists: NeighbourLists): Gene
   }
 }
 
-function grow<T extends Uint32Array | Float64Array>(array: T, length: number): T {
+function grow<T extends Uint32Array | Float64Array | Float32Array | Uint8Array>(array: T, length: number): T {
   const grown = new (array.constructor as new (length: number) => T)(length);
   grown.set(array);
   return grown;

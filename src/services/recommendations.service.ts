@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { scaleScores } from '../recommender/score-scale.ts';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
-import type { CandidateSource, RecommenderConfig, SourceWeights } from '../config.ts';
+import type { CandidateSource, RankerChoice, RecommenderConfig, SourceWeights } from '../config.ts';
 import type { Database, StoredProfile } from '../db/database.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
 import { decodeCursor, encodeCursor } from '../pagination.ts';
@@ -41,7 +41,10 @@ import { findItemNeighbours } from '../repositories/model-data.repository.ts';
 import { findUserProfile } from '../repositories/user-profiles.repository.ts';
 import type { RecommendationPage, RecommendedItem } from '../schemas/recommendations.schema.ts';
 import { toItem } from './items.service.ts';
-import type { ModelSnapshot } from './model-snapshot.service.ts';
+import type { LoadedRanker, ModelSnapshot } from './model-snapshot.service.ts';
+import { scoreRows } from '../recommender/ranking/lambda-mart.ts';
+import { RANKER_CANDIDATES } from '../recommender/ranking/ranker-training.ts';
+import { RANKING_FEATURE_COUNT, rankingRows } from '../recommender/ranking/ranking-features.ts';
 import type { PageCache } from './page-cache.ts';
 import { fnv1a } from '../fnv1a.ts';
 
@@ -171,7 +174,7 @@ export async function recommendForSession(
         ['editorial', () => editorialCandidates(store, { ...query, limit: 20 })],
         ...(user ? userSources(store, user, query, titleOf) : []),
       ]);
-      return rankLists(deps, lists, settings.weights, request, {
+      return rankBlended(deps, blendCandidates(lists, settings.weights), request, {
         window,
         diversity: request.diversity ?? settings.diversity,
         seed: recent.join(','),
@@ -210,7 +213,7 @@ export async function recommendSimilar(
           : emptyList('vector'),
         collaborativeCandidates(store, [{ itemId, weight: 1 }], query, titleOf),
       ]);
-      return rankLists(deps, lists, { vector: 1, collaborative: 1 }, request, {
+      return rankBlended(deps, blendCandidates(lists, { vector: 1, collaborative: 1 }), request, {
         window,
         diversity: request.diversity ?? 0,
         seed: itemId,
@@ -230,6 +233,8 @@ interface LoadedUser {
   interactions: { itemId: string; weight: number }[];
   /** Items whose titles the reasons may cite. */
   evidenceIds: string[];
+  /** When the user's latest event happened (epoch ms), undefined without one. */
+  lastEventAt: number | undefined;
 }
 
 async function loadUser(deps: RecommenderDeps, userId: string): Promise<LoadedUser> {
@@ -258,7 +263,8 @@ async function loadUser(deps: RecommenderDeps, userId: string): Promise<LoadedUs
       ...(profile?.negative?.itemIds ?? []),
     ]),
   ];
-  return { profile, interests, negative, consumed, history, interactions, evidenceIds };
+  const lastEventAt = row?.last_event_at ? new Date(row.last_event_at).getTime() : undefined;
+  return { profile, interests, negative, consumed, history, interactions, evidenceIds, lastEventAt };
 }
 
 type SourceTask = readonly [CandidateSource, () => Promise<SourceCandidates>];
@@ -288,7 +294,7 @@ async function rankForUser(
   deps: RecommenderDeps,
   userId: string,
   request: PageRequest,
-  settings: { weights: SourceWeights; diversity: number },
+  settings: VariantSettings,
   window: number,
   recommendationId: string,
   variant: string,
@@ -317,7 +323,10 @@ async function rankForUser(
     user.profile?.negative?.itemIds ?? [],
     (id) => summaries.get(id)?.genres,
   );
-  return rankLists(deps, lists, weights, request, {
+  const ranker = settings.ranker === 'learned' && known ? deps.model?.ranker : undefined;
+  const blended = blendCandidates(lists, weights);
+  const candidates = ranker ? learnedCandidates(ranker, user, new Set(exclude), blended, titleOf) : blended;
+  return rankBlended(deps, candidates, request, {
     window,
     diversity: request.diversity ?? (known ? settings.diversity : Math.max(settings.diversity, 0.3)),
     seed: `${userId}:${variant}`,
@@ -341,17 +350,113 @@ interface RankOptions {
 }
 
 /**
- * Blend, load the survivors of the filters with their embeddings, penalise what the user disliked, then
- * MMR with caps and exploration down to `window` items.
+ * The learned ranker's order: its candidates (the collaborative sources' and the most popular, from the
+ * catalog it was trained with, plus every item the other sources proposed) scored by its trees, the best
+ * at 1. An item the ranker's catalog does not hold (added since its training) keeps its blended score
+ * relative to the blend's best, so a new release close to the user's taste still competes.
  */
-async function rankLists(
+function learnedCandidates(
+  ranker: LoadedRanker,
+  user: LoadedUser,
+  exclude: ReadonlySet<string>,
+  blended: readonly BlendedCandidate[],
+  titleOf: TitleOf,
+): BlendedCandidate[] {
+  const { itemIndex, artifact, model } = ranker;
+  // As in training: every item the user engaged with, once, weight 1 (the profile's interactions are the
+  // strongest 200; the consumed items reach further back).
+  const history = new Set<number>();
+  for (const { itemId, weight } of user.interactions) {
+    const at = itemIndex.get(itemId);
+    if (at !== undefined && weight > 0) history.add(at);
+  }
+  for (const itemId of user.consumed) {
+    const at = itemIndex.get(itemId);
+    if (at !== undefined) history.add(at);
+  }
+  const items = [...history];
+  const excluded = new Set<number>();
+  for (const itemId of exclude) {
+    const at = itemIndex.get(itemId);
+    if (at !== undefined) excluded.add(at);
+  }
+  const extra: number[] = [];
+  for (const candidate of blended) {
+    const at = itemIndex.get(candidate.itemId);
+    if (at !== undefined) extra.push(at);
+  }
+  // Ages are counted from the user's latest event, as in training (where it is the cut): from today, an
+  // imported history would make every item decades old.
+  const rows = rankingRows(
+    artifact.catalog,
+    { items, weights: items.map(() => 1), now: user.lastEventAt ?? Date.now() },
+    { ...RANKER_CANDIDATES, exclude: excluded, extra },
+  );
+  const scores = scoreRows(model.trees, rows.features, RANKING_FEATURE_COUNT);
+  let high = -Infinity;
+  for (const score of scores) high = Math.max(high, score);
+  const byItem = new Map(blended.map((candidate) => [candidate.itemId, candidate]));
+  const ranked: BlendedCandidate[] = [];
+  rows.items.forEach((at, row) => {
+    const itemId = artifact.itemIds[at]!;
+    // LambdaRank scores are pairwise log-odds (P(a above b) = σ(s_a − s_b)): exp(s − best) keeps that
+    // meaning on a 0-1 scale, so diversity trades against a relevance gap the ranker actually sees.
+    const score = Math.exp(scores[row]! - high);
+    const proposed = byItem.get(itemId);
+    byItem.delete(itemId);
+    const evidence = rows.evidence[row]! >= 0 ? [artifact.itemIds[rows.evidence[row]!]!] : [];
+    ranked.push({
+      itemId,
+      score,
+      shares: {},
+      reasons:
+        proposed && proposed.reasons.length > 0
+          ? proposed.reasons
+          : [
+              {
+                source: 'collaborative',
+                detail: `People who watched ${
+                  evidence
+                    .map((id) => titleOf(id))
+                    .filter(Boolean)
+                    .map((title) => `"${title}"`)[0] ?? 'what you watched'
+                } also watched this`,
+                evidenceItemIds: evidence,
+              },
+            ],
+    });
+  });
+  const best = blended[0]?.score ?? 0;
+  for (const candidate of byItem.values())
+    if (!exclude.has(candidate.itemId) && best > 0)
+      ranked.push({
+        ...candidate,
+        score: candidate.score / best,
+        shares: scaled(candidate.shares, 1 / best),
+      });
+  return ranked.sort(byScoreThenId);
+}
+
+function scaled<K extends string>(
+  shares: Partial<Record<K, number>>,
+  factor: number,
+): Partial<Record<K, number>> {
+  const out: Partial<Record<K, number>> = {};
+  for (const key of Object.keys(shares) as K[]) out[key] = shares[key]! * factor;
+  return out;
+}
+
+/**
+ * Load the survivors of the filters with their embeddings, penalise what the user disliked, then MMR with
+ * caps and exploration down to `window` items.
+ */
+async function rankBlended(
   deps: RecommenderDeps,
-  lists: readonly SourceCandidates[],
-  weights: SourceWeights,
+  candidates: readonly BlendedCandidate[],
   request: PageRequest,
   options: RankOptions,
 ): Promise<RankedList> {
-  const blended = blendCandidates(lists, weights).slice(0, 600);
+  const blended = candidates.slice(0, 600);
   const rows = await findRankableCandidates(
     deps.db,
     blended.map((candidate) => candidate.itemId),
@@ -562,14 +667,18 @@ export function chooseVariant(config: RecommenderConfig, userId: string, forced:
   return names[names.length - 1]!;
 }
 
-function variantSettings(
-  config: RecommenderConfig,
-  variant: string,
-): { weights: SourceWeights; diversity: number } {
+interface VariantSettings {
+  weights: SourceWeights;
+  diversity: number;
+  ranker: RankerChoice;
+}
+
+function variantSettings(config: RecommenderConfig, variant: string): VariantSettings {
   const settings = config.variants[variant];
   return {
     weights: { ...config.sourceWeights, ...settings?.weights },
     diversity: settings?.diversity ?? config.diversity,
+    ranker: settings?.ranker ?? config.ranker,
   };
 }
 

@@ -27,6 +27,7 @@ t.test('migrations run once: a second run applies nothing', async (t) => {
     '0012_live_item_stats',
     '0013_model_snapshot_change_indexes',
     '0014_item_search_documents',
+    '0015_ranker_models',
   ]);
   t.same(await migrateToLatest(database.db), []);
   const tables = await sql<{ table_name: string }>`
@@ -49,6 +50,7 @@ t.test('migrations run once: a second run applies nothing', async (t) => {
       'item_stats',
       'items',
       'marquee_meta',
+      'ranker_models',
       'recommendation_impressions',
       'user_profiles',
       'user_token_revocations',
@@ -82,6 +84,7 @@ if (servedMode) {
           '0012_live_item_stats',
           '0013_model_snapshot_change_indexes',
           '0014_item_search_documents',
+          '0015_ranker_models',
         ],
         'exactly one replica ran the migrations',
       );

@@ -48,14 +48,21 @@ t.test('marquee eval runs the protocol through the import pipeline and the engin
       'item-kNN (cosine)',
       'content-only (vector)',
       'collaborative-only (item-knn)',
-      'default hybrid',
+      'RP3beta',
+      'EASE',
+      'blend (default weights)',
+      'learned ranker',
     ],
   );
   const knn = byName.get('item-kNN (cosine)')!;
   const popularity = byName.get('popularity')!;
   t.ok(knn.recall > popularity.recall, `item-kNN recall ${knn.recall} > popularity ${popularity.recall}`);
   t.ok(knn.recall > 0.9, `item-kNN finds the held-out items of the user's group (${knn.recall})`);
-  t.ok(byName.get('default hybrid')!.recall >= knn.recall * 0.9, 'the hybrid keeps what item-kNN finds');
+  t.ok(
+    byName.get('blend (default weights)')!.recall >= knn.recall * 0.9,
+    'the blend keeps what item-kNN finds',
+  );
+  t.ok(byName.get('learned ranker')!.trainSeconds > 0, 'the learned ranker row trained the ranker');
   t.ok(report.rows.every((row) => row.users === knn.users && row.users > 0));
   const table = formatEvaluationTable(report, 5);
   t.match(table, /\| item-kNN \(cosine\) \| 1\.000 \| \d\.\d{3} \|/);

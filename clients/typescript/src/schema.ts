@@ -328,7 +328,7 @@ export interface paths {
         };
         /**
          * The state of the recommendation models
-         * @description The collaborative model in service, what it covers, the events stored since, the training under way, why and when the next one starts, and the last error. Trainings start by themselves: the first once there are events (after writes pause for MARQUEE_MODEL_TRAIN_DEBOUNCE_SECONDS, at most MARQUEE_MODEL_TRAIN_MAX_WAIT_SECONDS after the first), then when the events since the last reach MARQUEE_MODEL_RETRAIN_SHARE of all, once writes stop after a training that started during them, and every MARQUEE_MODEL_REFRESH_MINUTES while events arrive. `inMemory` says what the answering process holds in memory (neighbour lists, item vectors and their nearest-neighbour index).
+         * @description The collaborative model in service, what it covers, the events stored since, the training under way, why and when the next one starts, and the last error. Trainings start by themselves: the first once there are events (after writes pause for MARQUEE_MODEL_TRAIN_DEBOUNCE_SECONDS, at most MARQUEE_MODEL_TRAIN_MAX_WAIT_SECONDS after the first), then when the events since the last reach MARQUEE_MODEL_RETRAIN_SHARE of all, once writes stop after a training that started during them, and every MARQUEE_MODEL_REFRESH_MINUTES while events arrive. `inMemory` says what the answering process holds in memory (neighbour lists, item vectors and their nearest-neighbour index, the learned ranker); `ranker` which learned ranker serves and why the latest one does or does not.
          *
          *     Access: an API key with scope `admin`.
          */
@@ -1337,6 +1337,17 @@ export interface components {
             trainedAt: string;
             /** @description How long the training took. */
             durationMs: number;
+            /** @description The learned ranker this training made (absent when MARQUEE_RANKER is blend). */
+            ranker?: {
+                id: string;
+                /** @description Whether it orders pages from now on. */
+                serving: boolean;
+                /** @description Why it serves, or why the ranker before it (or the blend) stays. */
+                verdict: string;
+                trees: number;
+                /** @description Its share of the training time. */
+                seconds: number;
+            };
         };
         /**
          * @example {
@@ -1358,6 +1369,36 @@ export interface components {
          *         "at": null
          *       },
          *       "lastError": null,
+         *       "ranker": {
+         *         "setting": "learned",
+         *         "serving": {
+         *           "id": "3",
+         *           "trainedAt": "2026-12-01T20:03:00.000Z",
+         *           "serving": true,
+         *           "verdict": "serving: NDCG@10 0.209 on 175 held-back users, against 0.184 for item-knn, the best alternative",
+         *           "heldBack": {
+         *             "ranker": 0.209,
+         *             "fusion": 0.174,
+         *             "item-knn": 0.184,
+         *             "rp3beta": 0.159,
+         *             "ease": 0.158
+         *           },
+         *           "heldBackUsers": 175,
+         *           "trees": 189,
+         *           "trainingSeconds": 62.1,
+         *           "strongestFeatures": [
+         *             {
+         *               "feature": "rp3beta.rank",
+         *               "share": 0.38
+         *             },
+         *             {
+         *               "feature": "rp3beta.relative",
+         *               "share": 0.27
+         *             }
+         *           ]
+         *         },
+         *         "latest": null
+         *       },
          *       "inMemory": {
          *         "neighbourLists": {
          *           "held": true,
@@ -1381,6 +1422,14 @@ export interface components {
          *           "bytes": 1739584,
          *           "loadedAt": "2026-12-01T19:58:01.000Z",
          *           "lastLoadMs": 460,
+         *           "reason": null
+         *         },
+         *         "ranker": {
+         *           "held": true,
+         *           "items": 1682,
+         *           "bytes": 1452000,
+         *           "loadedAt": "2026-12-01T20:03:01.000Z",
+         *           "lastLoadMs": 35,
          *           "reason": null
          *         }
          *       }
@@ -1421,6 +1470,54 @@ export interface components {
                 reason: string;
                 message: string;
             } | null;
+            /** @description The learned ranker: a new one serves only when it ranks the users held back from its training better than the fusion it starts from, each collaborative source alone, and the ranker in service. */
+            ranker: {
+                /**
+                 * @description MARQUEE_RANKER.
+                 * @enum {string}
+                 */
+                setting: "learned" | "blend";
+                /** @description The ranker in service; null while pages are blended. */
+                serving: {
+                    id: string;
+                    trainedAt: string;
+                    serving: boolean;
+                    /** @description Why it serves, or why it does not. */
+                    verdict: string;
+                    /** @description NDCG@10 on the users held back from its trees: `ranker`, the `fusion` it starts from, each collaborative source alone, and `previous` (the ranker in service then). */
+                    heldBack: {
+                        [key: string]: number;
+                    };
+                    heldBackUsers: number;
+                    trees: number;
+                    trainingSeconds: number;
+                    /** @description The features its trees lean on most, with their share of the split gain. */
+                    strongestFeatures: {
+                        feature: string;
+                        share: number;
+                    }[];
+                } | null;
+                /** @description The latest ranker trained, whether or not it serves: its verdict says why. */
+                latest: {
+                    id: string;
+                    trainedAt: string;
+                    serving: boolean;
+                    /** @description Why it serves, or why it does not. */
+                    verdict: string;
+                    /** @description NDCG@10 on the users held back from its trees: `ranker`, the `fusion` it starts from, each collaborative source alone, and `previous` (the ranker in service then). */
+                    heldBack: {
+                        [key: string]: number;
+                    };
+                    heldBackUsers: number;
+                    trees: number;
+                    trainingSeconds: number;
+                    /** @description The features its trees lean on most, with their share of the split gain. */
+                    strongestFeatures: {
+                        feature: string;
+                        share: number;
+                    }[];
+                } | null;
+            };
             /** @description What the process that answered holds in memory (each process holds its own copy of what the database holds, reloaded within about a second of a change; up to MARQUEE_MODEL_MEMORY_MB). */
             inMemory: {
                 neighbourLists: {
@@ -1452,6 +1549,20 @@ export interface components {
                     reason: string | null;
                 };
                 vectorIndex: {
+                    /** @description In memory; false: pages read it from the database. */
+                    held: boolean;
+                    /** @description Items it holds (vectors, or lists). */
+                    items: number;
+                    /** @description About how much memory it takes. */
+                    bytes: number;
+                    /** @description When it was last loaded whole. */
+                    loadedAt: string | null;
+                    /** @description How long that load took. */
+                    lastLoadMs: number | null;
+                    /** @description Why it is not held, when it is not. */
+                    reason: string | null;
+                };
+                ranker: {
                     /** @description In memory; false: pages read it from the database. */
                     held: boolean;
                     /** @description Items it holds (vectors, or lists). */

@@ -98,6 +98,11 @@ export interface CandidateOptions {
 export interface RankingRows {
   /** Candidate item indices, one per row. */
   items: Uint32Array;
+  /**
+   * Per row, the history item whose single vote for the candidate was strongest in any collaborative
+   * source (its evidence), or -1 when no history item points to it.
+   */
+  evidence: Int32Array;
   /** Row-major features, RANKING_FEATURE_COUNT per row; NaN where a feature is unknown. */
   features: Float32Array;
 }
@@ -106,6 +111,8 @@ interface SourceScores {
   score: Map<number, number>;
   support: Map<number, number>;
   best: Map<number, number>;
+  /** The history item behind `best`. */
+  bestFrom: Map<number, number>;
   rank: Map<number, number>;
   top: number;
 }
@@ -165,6 +172,17 @@ export function rankingRows(
     popularityRank.set(catalog.popularityRanking[p]!, p);
 
   const items = Uint32Array.from(candidates);
+  const evidence = new Int32Array(items.length).fill(-1);
+  items.forEach((item, row) => {
+    let strongest = -Infinity;
+    for (const scores of bySource.values()) {
+      const vote = scores.best.get(item);
+      if (vote !== undefined && vote > strongest) {
+        strongest = vote;
+        evidence[row] = scores.bestFrom.get(item)!;
+      }
+    }
+  });
   const width = RANKING_FEATURE_COUNT;
   const features = new Float32Array(items.length * width).fill(Number.NaN);
   const interests = user.interests ?? [];
@@ -227,7 +245,7 @@ export function rankingRows(
       features[at + FEATURE['content.interest-weight']] = weight;
     }
   });
-  return { items, features };
+  return { items, evidence, features };
 }
 
 /** score(j) = Σ_h w_h · sim(h, j), with how many history items vote for j and the strongest single vote. */
@@ -239,6 +257,7 @@ function sourceScores(
   const score = new Map<number, number>();
   const support = new Map<number, number>();
   const best = new Map<number, number>();
+  const bestFrom = new Map<number, number>();
   const rows = table.ptr.length - 1;
   for (let h = 0; h < user.items.length; h++) {
     const item = user.items[h]!;
@@ -250,8 +269,11 @@ function sourceScores(
       const similarity = table.score[n]!;
       score.set(neighbour, (score.get(neighbour) ?? 0) + weight * similarity);
       support.set(neighbour, (support.get(neighbour) ?? 0) + 1);
-      if (similarity > (best.get(neighbour) ?? -Infinity)) best.set(neighbour, similarity);
+      if (similarity > (best.get(neighbour) ?? -Infinity)) {
+        best.set(neighbour, similarity);
+        bestFrom.set(neighbour, item);
+      }
     }
   }
-  return { score, support, best, rank: new Map(), top: 0 };
+  return { score, support, best, bestFrom, rank: new Map(), top: 0 };
 }

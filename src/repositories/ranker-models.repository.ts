@@ -1,0 +1,114 @@
+import { type Kysely, sql } from 'kysely';
+import type { Database } from '../db/database.ts';
+
+// The learned rankers each training stores (src/services/model-training.service.ts) and every process
+// loads (src/services/model-snapshot.service.ts).
+
+/** Rankers kept: the latest few, for GET /v1/admin/models and to fall back on. */
+const KEPT_RANKERS = 5;
+
+export interface StoredRanker {
+  id: string;
+  trainedAt: Date;
+  serving: boolean;
+  verdict: string;
+  report: unknown;
+}
+
+export interface ServingRanker extends StoredRanker {
+  model: unknown;
+  catalog: Uint8Array;
+}
+
+export async function insertRankerModel(
+  db: Kysely<Database>,
+  ranker: { serving: boolean; verdict: string; report: unknown; model: unknown; catalog: Uint8Array },
+): Promise<string> {
+  const row = await db
+    .insertInto('ranker_models')
+    .values({
+      serving: ranker.serving,
+      verdict: ranker.verdict,
+      report: JSON.stringify(ranker.report),
+      model: JSON.stringify(ranker.model),
+      catalog: ranker.catalog,
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  // Older rows go, except the one serving (a rejected ranker leaves it in service).
+  await sql`
+    DELETE FROM ranker_models
+    WHERE id < (SELECT min(id) FROM (SELECT id FROM ranker_models ORDER BY id DESC LIMIT ${KEPT_RANKERS}) AS kept)
+      AND id <> coalesce((SELECT max(id) FROM ranker_models WHERE serving), 0)`.execute(db);
+  return String(row.id);
+}
+
+/** The id of the ranker in service, undefined before one serves: what processes poll. */
+export async function findServingRankerId(db: Kysely<Database>): Promise<string | undefined> {
+  const row = await db
+    .selectFrom('ranker_models')
+    .select('id')
+    .where('serving', '=', true)
+    .orderBy('id', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  return row === undefined ? undefined : String(row.id);
+}
+
+export async function findServingRanker(db: Kysely<Database>): Promise<ServingRanker | undefined> {
+  const row = await db
+    .selectFrom('ranker_models')
+    .selectAll()
+    .where('serving', '=', true)
+    .orderBy('id', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  return row === undefined
+    ? undefined
+    : {
+        id: String(row.id),
+        trainedAt: new Date(row.trained_at),
+        serving: row.serving,
+        verdict: row.verdict,
+        report: row.report,
+        model: row.model,
+        catalog: row.catalog,
+      };
+}
+
+/** The trees of the ranker in service (no catalog), to measure a new one against. */
+export async function findServingRankerModel(db: Kysely<Database>): Promise<unknown> {
+  const row = await db
+    .selectFrom('ranker_models')
+    .select('model')
+    .where('serving', '=', true)
+    .orderBy('id', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  return row?.model;
+}
+
+/** The latest rankers, newest first, without their models. */
+export async function listRankerModels(db: Kysely<Database>, limit: number): Promise<StoredRanker[]> {
+  const rows = await db
+    .selectFrom('ranker_models')
+    .select(['id', 'trained_at', 'serving', 'verdict', 'report'])
+    .orderBy('id', 'desc')
+    .limit(limit)
+    .execute();
+  return rows.map((row) => ({
+    id: String(row.id),
+    trainedAt: new Date(row.trained_at),
+    serving: row.serving,
+    verdict: row.verdict,
+    report: row.report,
+  }));
+}
+
+/** Genres and release year of every item (the ranker's catalog facts), one round trip. */
+export async function findRankingFacts(
+  db: Kysely<Database>,
+): Promise<Map<string, { genres: string[]; releaseYear: number | null }>> {
+  const rows = await db.selectFrom('items').select(['id', 'genres', 'release_year']).execute();
+  return new Map(rows.map((row) => [row.id, { genres: row.genres, releaseYear: row.release_year }]));
+}
