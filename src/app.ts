@@ -32,6 +32,7 @@ import {
 } from './plugins/error-handler.plugin.ts';
 import { openapiPlugin } from './plugins/openapi.plugin.ts';
 import { eventRoutes } from './routes/events.routes.ts';
+import { feedbackRoutes } from './routes/feedback.routes.ts';
 import { profileSettings } from './services/profiles.service.ts';
 import { healthRoutes } from './routes/health.routes.ts';
 import { itemRoutes } from './routes/items.routes.ts';
@@ -166,6 +167,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(itemRoutes, { prefix: '/v1' });
   await app.register(userRoutes, { prefix: '/v1' });
   await app.register(eventRoutes, { prefix: '/v1', profiles: profileSettings(deps.config) });
+  await app.register(feedbackRoutes, { prefix: '/v1', profiles: profileSettings(deps.config) });
   await app.register(adminRoutes, { prefix: '/v1' });
   await app.register(importRoutes, { prefix: '/v1' });
   await app.register(searchRoutes, { prefix: '/v1' });

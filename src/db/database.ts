@@ -164,6 +164,16 @@ export interface StoredProfile {
   interactions?: { itemId: string; weight: number }[];
 }
 
+export interface RecommendationFeedbackTable {
+  id: ColumnType<string | number, never, never>;
+  user_id: string;
+  item_id: string;
+  recommendation_id: string | null;
+  target: 'item' | 'explanation';
+  value: 'up' | 'down' | 'not_interested';
+  created_at: CreatedTimestamp;
+}
+
 export interface RankerModelsTable {
   id: ColumnType<string | number, never, never>;
   trained_at: CreatedTimestamp;
@@ -256,6 +266,7 @@ export interface Database {
   user_profiles: UserProfilesTable;
   item_neighbours: ItemNeighboursTable;
   ranker_models: RankerModelsTable;
+  recommendation_feedback: RecommendationFeedbackTable;
   item_search_documents: ItemSearchDocumentsTable;
   item_stats: ItemStatsTable;
   recommendation_impressions: RecommendationImpressionsTable;

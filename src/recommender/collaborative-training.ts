@@ -71,8 +71,11 @@ export interface NeighbourLists {
   offsets: Uint32Array<ArrayBuffer>;
   neighbourIndices: Uint32Array<ArrayBuffer>;
   scores: Float64Array<ArrayBuffer>;
-  ranker?: TrainedRanker | undefined;
 }
+
+/** What the training thread posts: the lists first, then the ranker when one was asked for. */
+export type TrainingThreadMessage =
+  { kind: 'lists'; lists: NeighbourLists } | { kind: 'ranker'; ranker: TrainedRanker };
 
 /**
  * Builds the interaction matrix (binary: repeated events of a pair count once) and trains the configured
@@ -106,7 +109,6 @@ export function trainNeighbourLists(input: CollaborativeTrainingInput): Neighbou
   return {
     model,
     easeTooLarge,
-    ranker: input.ranker && trainRankerFrom(input, input.ranker),
     users: matrix.userIds.length,
     items: matrix.itemIds.length,
     pairs: matrix.nnz,
@@ -116,7 +118,11 @@ export function trainNeighbourLists(input: CollaborativeTrainingInput): Neighbou
   };
 }
 
-function trainRankerFrom(input: CollaborativeTrainingInput, request: RankerTrainingRequest): TrainedRanker {
+/** The learned ranker from the same events (its own temporal cuts and catalog), and its artefact. */
+export function trainRankerFrom(
+  input: CollaborativeTrainingInput,
+  request: RankerTrainingRequest,
+): TrainedRanker {
   const log: LoggedInteraction[] = [];
   for (let e = 0; e < input.events; e++) {
     const rating = request.eventRatings[e]!;

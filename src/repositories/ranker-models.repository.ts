@@ -43,26 +43,12 @@ export async function insertRankerModel(
   return String(row.id);
 }
 
-/** The id of the ranker in service, undefined before one serves: what processes poll. */
-export async function findServingRankerId(db: Kysely<Database>): Promise<string | undefined> {
-  const row = await db
-    .selectFrom('ranker_models')
-    .select('id')
-    .where('serving', '=', true)
-    .orderBy('id', 'desc')
-    .limit(1)
-    .executeTakeFirst();
-  return row === undefined ? undefined : String(row.id);
-}
+/** The ranker in service is the latest stored with serving = true (one query shape for every reader). */
+const servingRanker = (db: Kysely<Database>) =>
+  db.selectFrom('ranker_models').where('serving', '=', true).orderBy('id', 'desc').limit(1);
 
 export async function findServingRanker(db: Kysely<Database>): Promise<ServingRanker | undefined> {
-  const row = await db
-    .selectFrom('ranker_models')
-    .selectAll()
-    .where('serving', '=', true)
-    .orderBy('id', 'desc')
-    .limit(1)
-    .executeTakeFirst();
+  const row = await servingRanker(db).selectAll().executeTakeFirst();
   return row === undefined
     ? undefined
     : {
@@ -78,13 +64,7 @@ export async function findServingRanker(db: Kysely<Database>): Promise<ServingRa
 
 /** The trees of the ranker in service (no catalog), to measure a new one against. */
 export async function findServingRankerModel(db: Kysely<Database>): Promise<unknown> {
-  const row = await db
-    .selectFrom('ranker_models')
-    .select('model')
-    .where('serving', '=', true)
-    .orderBy('id', 'desc')
-    .limit(1)
-    .executeTakeFirst();
+  const row = await servingRanker(db).select('model').executeTakeFirst();
   return row?.model;
 }
 

@@ -9,7 +9,21 @@ export interface ImpressionCounts {
   clicks: number;
   completions: number;
   meanClickedPosition: number | null;
+  /** Impressions that got each kind of feedback (POST /v1/feedback with the page's recommendationId). */
+  itemUp: number;
+  itemDown: number;
+  notInterested: number;
+  explanationUp: number;
+  explanationDown: number;
 }
+
+const FEEDBACK_COLUMNS = [
+  ['itemUp', 'item', 'up'],
+  ['itemDown', 'item', 'down'],
+  ['notInterested', 'item', 'not_interested'],
+  ['explanationUp', 'explanation', 'up'],
+  ['explanationDown', 'explanation', 'down'],
+] as const;
 
 // Event types that mean the user acted on a shown item, and that they saw it to the end.
 const CLICK_TYPES = ['click', 'play'];
@@ -38,6 +52,14 @@ export async function countImpressionOutcomes(
       'impressions.sources',
       outcome(CLICK_TYPES).as('clicked'),
       outcome(COMPLETE_TYPES).as('completed'),
+      ...FEEDBACK_COLUMNS.map(([column, target, value]) =>
+        sql<boolean>`EXISTS (
+          SELECT 1 FROM recommendation_feedback AS feedback
+          WHERE feedback.recommendation_id = impressions.recommendation_id
+            AND feedback.item_id = impressions.item_id
+            AND feedback.target = ${target}
+            AND feedback.value = ${value})`.as(column),
+      ),
     ])
     .where('impressions.created_at', '>=', span.from)
     .where('impressions.created_at', '<', span.to)
@@ -46,7 +68,12 @@ export async function countImpressionOutcomes(
     count(*)::int AS impressions,
     (count(*) FILTER (WHERE clicked))::int AS clicks,
     (count(*) FILTER (WHERE completed))::int AS completions,
-    (avg(position) FILTER (WHERE clicked))::float8 AS "meanClickedPosition"`;
+    (avg(position) FILTER (WHERE clicked))::float8 AS "meanClickedPosition",
+    ${sql.join(
+      FEEDBACK_COLUMNS.map(
+        ([column]) => sql`(count(*) FILTER (WHERE ${sql.ref(column)}))::int AS ${sql.ref(column)}`,
+      ),
+    )}`;
   // GROUPING() tells a rolled-up null from a value; variant and source are never null in the table.
   const { rows } = await sql<ImpressionCounts>`
     WITH shown AS MATERIALIZED (${shown})
@@ -61,6 +88,11 @@ export async function countImpressionOutcomes(
     impressions: Number(row.impressions),
     clicks: Number(row.clicks),
     completions: Number(row.completions),
+    itemUp: Number(row.itemUp),
+    itemDown: Number(row.itemDown),
+    notInterested: Number(row.notInterested),
+    explanationUp: Number(row.explanationUp),
+    explanationDown: Number(row.explanationDown),
     meanClickedPosition: row.meanClickedPosition === null ? null : Number(row.meanClickedPosition),
   }));
 }

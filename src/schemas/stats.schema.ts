@@ -39,6 +39,18 @@ const metricsShape = {
     .number()
     .nullable()
     .describe('Mean `position` of the clicked impressions on their page, as recorded; null without clicks.'),
+  feedback: z
+    .object({
+      up: z.number().int(),
+      down: z.number().int(),
+      notInterested: z.number().int(),
+      explanationUp: z.number().int(),
+      explanationDown: z.number().int(),
+    })
+    .describe(
+      'Impressions that got a thumbs up or down, a not interested, or a thumbs up or down on their ' +
+        "explanation (POST /v1/feedback with the page's recommendationId).",
+    ),
 };
 export type RecommendationMetrics = { [K in keyof typeof metricsShape]: z.infer<(typeof metricsShape)[K]> };
 
@@ -84,6 +96,7 @@ export const recommendationStatsSchema = z
           clickThroughRate: 0.06,
           completionRate: 0.025,
           meanClickedPosition: 2.5,
+          feedback: { up: 3, down: 1, notInterested: 2, explanationUp: 1, explanationDown: 0 },
         },
         sources: [
           {
@@ -94,6 +107,7 @@ export const recommendationStatsSchema = z
             clickThroughRate: 0.0667,
             completionRate: 0.0267,
             meanClickedPosition: 2.1,
+            feedback: { up: 3, down: 0, notInterested: 1, explanationUp: 1, explanationDown: 0 },
           },
         ],
         variants: [],

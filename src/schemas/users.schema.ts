@@ -71,5 +71,17 @@ export const userExportSchema = z
     chatSessions: z
       .array(exportedChatSessionSchema)
       .describe('Every stored chat session of the user, oldest first (expired ones until they are purged).'),
+    feedback: z
+      .array(
+        z.object({
+          id: z.string(),
+          itemId: z.string(),
+          recommendationId: z.string().nullable(),
+          target: z.enum(['item', 'explanation']),
+          value: z.enum(['up', 'down', 'not_interested']),
+          createdAt: z.string(),
+        }),
+      )
+      .describe('Every feedback the user gave (POST /v1/feedback), oldest first.'),
   })
   .meta({ id: 'UserExport', description: 'Everything Marquee stores about one user.' });

@@ -21,7 +21,7 @@ import {
   type StoredRanker,
 } from '../repositories/ranker-models.repository.ts';
 import type { RankerChoice } from '../config.ts';
-import { trainNeighbourListsOffThread } from '../recommender/collaborative-training.thread.ts';
+import { startTrainingThread } from '../recommender/collaborative-training.thread.ts';
 import { internId } from '../recommender/interactions.ts';
 import { getMetaValue, setMetaValue } from '../repositories/meta.repository.ts';
 import {
@@ -210,7 +210,8 @@ async function train(
   const read = performance.now();
 
   // The matrix and the models are seconds of CPU: on a thread of their own, so this process keeps serving.
-  const lists = await trainNeighbourListsOffThread(
+  // The lists come first and are stored at once; the ranker (a minute or more) follows on the same thread.
+  const thread = startTrainingThread(
     {
       model: config.collaborativeModel,
       neighbours: config.collaborativeNeighbours,
@@ -219,6 +220,7 @@ async function train(
     },
     signal,
   );
+  const lists = await thread.lists;
   if (lists.easeTooLarge)
     logger?.warn(
       { items: lists.items },
@@ -228,20 +230,6 @@ async function train(
   const trained = performance.now();
   const { model } = lists;
   const neighbourCount = await replaceItemNeighbours(db, neighbourRows(data.itemIds, lists), model);
-  let rankerSummary: RankerTrainingSummary | undefined;
-  if (lists.ranker) {
-    const { model: rankerModel, report, artifact } = lists.ranker;
-    const { serving, verdict } = promotionVerdict(report);
-    const id = await insertRankerModel(db, {
-      serving,
-      verdict,
-      report,
-      model: rankerModel,
-      catalog: artifact,
-    });
-    rankerSummary = { id, serving, verdict, trees: report.trees, seconds: report.seconds };
-    logger?.info({ ranker: rankerSummary, heldBack: report.heldBack }, 'learned ranker trained');
-  }
   const trainedAt = new Date();
   const durationMs = Math.round(performance.now() - started);
   await setMetaValue(db, MODELS_TRAINED_KEY, {
@@ -262,6 +250,24 @@ async function train(
     },
     'model training phases',
   );
+  // The lists serve from here on; the ranker, still training on the thread, is stored when it is done (the
+  // training lock stays held until then).
+  const trainedRanker = await thread.ranker;
+  signal?.throwIfAborted();
+  let rankerSummary: RankerTrainingSummary | undefined;
+  if (trainedRanker) {
+    const { model: rankerModel, report, artifact } = trainedRanker;
+    const { serving, verdict } = promotionVerdict(report);
+    const id = await insertRankerModel(db, {
+      serving,
+      verdict,
+      report,
+      model: rankerModel,
+      catalog: artifact,
+    });
+    rankerSummary = { id, serving, verdict, trees: report.trees, seconds: report.seconds };
+    logger?.info({ ranker: rankerSummary, heldBack: report.heldBack }, 'learned ranker trained');
+  }
   return {
     skipped: false,
     ranker: rankerSummary,

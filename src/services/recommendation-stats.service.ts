@@ -58,5 +58,12 @@ function metrics(counts: ImpressionCounts | undefined): RecommendationMetrics {
     clickThroughRate: impressions > 0 ? clicks / impressions : 0,
     completionRate: impressions > 0 ? completions / impressions : 0,
     meanClickedPosition: counts?.meanClickedPosition ?? null,
+    feedback: {
+      up: counts?.itemUp ?? 0,
+      down: counts?.itemDown ?? 0,
+      notInterested: counts?.notInterested ?? 0,
+      explanationUp: counts?.explanationUp ?? 0,
+      explanationDown: counts?.explanationDown ?? 0,
+    },
   };
 }

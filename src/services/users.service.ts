@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { listUserFeedback } from '../repositories/feedback.repository.ts';
 import { z } from 'zod';
 import type { Cache } from '../cache/cache.ts';
 import type { ChatSessionRow, Database, EventRow, UserRow } from '../db/database.ts';
@@ -76,12 +77,13 @@ export async function listUserEventPage(
   };
 }
 
-/** Everything stored about one user (privacy access requests): the profile, every event, every chat. */
+/** Everything stored about one user (privacy access requests): the profile, every event, chat and feedback. */
 export async function exportUser(db: Kysely<Database>, id: string) {
-  const [user, events, sessions] = await Promise.all([
+  const [user, events, sessions, feedback] = await Promise.all([
     findUserById(db, id),
     listAllUserEvents(db, id),
     listUserChatSessions(db, id),
+    listUserFeedback(db, id),
   ]);
   if (!user) throw new NotFoundError(`No user "${id}"`);
   return {
@@ -89,6 +91,14 @@ export async function exportUser(db: Kysely<Database>, id: string) {
     user: toUser(user),
     events: events.map(toEvent),
     chatSessions: sessions.map(toChatSession),
+    feedback: feedback.map((row) => ({
+      id: String(row.id),
+      itemId: row.item_id,
+      recommendationId: row.recommendation_id,
+      target: row.target,
+      value: row.value,
+      createdAt: new Date(row.created_at).toISOString(),
+    })),
   };
 }
 

@@ -28,6 +28,7 @@ t.test('migrations run once: a second run applies nothing', async (t) => {
     '0013_model_snapshot_change_indexes',
     '0014_item_search_documents',
     '0015_ranker_models',
+    '0016_recommendation_feedback',
   ]);
   t.same(await migrateToLatest(database.db), []);
   const tables = await sql<{ table_name: string }>`
@@ -51,6 +52,7 @@ t.test('migrations run once: a second run applies nothing', async (t) => {
       'items',
       'marquee_meta',
       'ranker_models',
+      'recommendation_feedback',
       'recommendation_impressions',
       'user_profiles',
       'user_token_revocations',
@@ -85,6 +87,7 @@ if (servedMode) {
           '0013_model_snapshot_change_indexes',
           '0014_item_search_documents',
           '0015_ranker_models',
+          '0016_recommendation_feedback',
         ],
         'exactly one replica ran the migrations',
       );

@@ -79,6 +79,7 @@ const metrics = (
   clickThroughRate: clicks / impressions,
   completionRate: completions / impressions,
   meanClickedPosition,
+  feedback: { up: 0, down: 0, notInterested: 0, explanationUp: 0, explanationDown: 0 },
 });
 
 t.test('impressions, clicks and completions overall, per source and per variant', async (t) => {
@@ -149,6 +150,7 @@ t.test('from, to and variant narrow the impressions counted', async (t) => {
     clickThroughRate: 0,
     completionRate: 0,
     meanClickedPosition: null,
+    feedback: { up: 0, down: 0, notInterested: 0, explanationUp: 0, explanationDown: 0 },
   });
   t.same(none.sources, []);
   t.same(none.variants, []);

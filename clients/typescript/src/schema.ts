@@ -225,6 +225,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/feedback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Thumbs up or down, or not interested
+         * @description Feedback on a recommended item, or on the explanation given for it. On an item it is also recorded as an event (`up`: like, `down`: dislike, `not_interested`: skip): the item leaves the user's pages at once, their profile moves, and the next training learns from it. With the page's `recommendationId`, `GET /v1/stats/recommendations` counts it for the sources and variant of that page.
+         *
+         *     Access: an API key with scope `client` or `ingest`, or a user token (only for events of its own user).
+         */
+        post: operations["postFeedback"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/keys": {
         parameters: {
             query?: never;
@@ -746,6 +768,41 @@ export interface components {
         };
         /**
          * @example {
+         *       "userId": "user-7",
+         *       "itemId": "movie-42",
+         *       "recommendationId": "rec-5f1c",
+         *       "target": "item",
+         *       "value": "not_interested"
+         *     }
+         * @example {
+         *       "userId": "user-7",
+         *       "itemId": "movie-42",
+         *       "recommendationId": "rec-5f1c",
+         *       "target": "explanation",
+         *       "value": "down"
+         *     }
+         */
+        FeedbackInputInput: {
+            /** @description Who gives it; an unknown user is created, as by an event. */
+            userId: string;
+            /** @description The recommended item; must be an item of the catalog. */
+            itemId: string;
+            /** @description The recommendationId of the page that showed it: counts the feedback for its sources and variant. */
+            recommendationId?: string;
+            /**
+             * @description What the feedback is about: the item (default) or the explanation given for it.
+             * @default item
+             * @enum {string}
+             */
+            target?: "item" | "explanation";
+            /**
+             * @description `up` or `down`; `not_interested` (items only). On an item, each is also recorded as an event (`like`, `dislike`, `skip`), which hides the item from the user's pages at once and teaches the models.
+             * @enum {string}
+             */
+            value: "up" | "down" | "not_interested";
+        };
+        /**
+         * @example {
          *       "name": "web frontend",
          *       "scopes": [
          *         "client"
@@ -1176,6 +1233,17 @@ export interface components {
             events: components["schemas"]["Event"][];
             /** @description Every stored chat session of the user, oldest first (expired ones until they are purged). */
             chatSessions: components["schemas"]["ExportedChatSession"][];
+            /** @description Every feedback the user gave (POST /v1/feedback), oldest first. */
+            feedback: {
+                id: string;
+                itemId: string;
+                recommendationId: string | null;
+                /** @enum {string} */
+                target: "item" | "explanation";
+                /** @enum {string} */
+                value: "up" | "down" | "not_interested";
+                createdAt: string;
+            }[];
         };
         ImportStatus: {
             importId: string;
@@ -1223,6 +1291,20 @@ export interface components {
                 durationMs: number | null;
                 recordsPerSecond: number | null;
             };
+        };
+        /**
+         * @example {
+         *       "feedbackId": "17",
+         *       "event": "skip",
+         *       "hidden": true
+         *     }
+         */
+        FeedbackResult: {
+            feedbackId: string;
+            /** @description The event recorded with it (null for feedback on an explanation). */
+            event: ("like" | "dislike" | "skip") | null;
+            /** @description Whether the item is now left out of this user's pages. */
+            hidden: boolean;
         };
         /**
          * @example {
@@ -1877,6 +1959,14 @@ export interface components {
             completionRate: number;
             /** @description Mean `position` of the clicked impressions on their page, as recorded; null without clicks. */
             meanClickedPosition: number | null;
+            /** @description Impressions that got a thumbs up or down, a not interested, or a thumbs up or down on their explanation (POST /v1/feedback with the page's recommendationId). */
+            feedback: {
+                up: number;
+                down: number;
+                notInterested: number;
+                explanationUp: number;
+                explanationDown: number;
+            };
         };
         /** @description An item proposed by several sources counts once for each of them. */
         SourceMetrics: {
@@ -1894,6 +1984,14 @@ export interface components {
             completionRate: number;
             /** @description Mean `position` of the clicked impressions on their page, as recorded; null without clicks. */
             meanClickedPosition: number | null;
+            /** @description Impressions that got a thumbs up or down, a not interested, or a thumbs up or down on their explanation (POST /v1/feedback with the page's recommendationId). */
+            feedback: {
+                up: number;
+                down: number;
+                notInterested: number;
+                explanationUp: number;
+                explanationDown: number;
+            };
         };
         /**
          * @example {
@@ -1906,7 +2004,14 @@ export interface components {
          *         "completions": 5,
          *         "clickThroughRate": 0.06,
          *         "completionRate": 0.025,
-         *         "meanClickedPosition": 2.5
+         *         "meanClickedPosition": 2.5,
+         *         "feedback": {
+         *           "up": 3,
+         *           "down": 1,
+         *           "notInterested": 2,
+         *           "explanationUp": 1,
+         *           "explanationDown": 0
+         *         }
          *       },
          *       "sources": [
          *         {
@@ -1916,7 +2021,14 @@ export interface components {
          *           "completions": 4,
          *           "clickThroughRate": 0.0667,
          *           "completionRate": 0.0267,
-         *           "meanClickedPosition": 2.1
+         *           "meanClickedPosition": 2.1,
+         *           "feedback": {
+         *             "up": 3,
+         *             "down": 0,
+         *             "notInterested": 1,
+         *             "explanationUp": 1,
+         *             "explanationDown": 0
+         *           }
          *         }
          *       ],
          *       "variants": []
@@ -1947,6 +2059,14 @@ export interface components {
                 completionRate: number;
                 /** @description Mean `position` of the clicked impressions on their page, as recorded; null without clicks. */
                 meanClickedPosition: number | null;
+                /** @description Impressions that got a thumbs up or down, a not interested, or a thumbs up or down on their explanation (POST /v1/feedback with the page's recommendationId). */
+                feedback: {
+                    up: number;
+                    down: number;
+                    notInterested: number;
+                    explanationUp: number;
+                    explanationDown: number;
+                };
                 sources: components["schemas"]["SourceMetrics"][];
             }[];
         };
@@ -3079,6 +3199,102 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["EventBatchResult"];
+                };
+            };
+            /** @description The request is not valid: a field, query parameter, cursor or JSON body is wrong. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or credentials that are not valid: send Authorization: Bearer <API key or user token>. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credentials do not allow this operation (scope, or another user). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The content type is not supported: send application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests for this credential or address: retry after the Retry-After delay. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected server error. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unreachable or the service is busy: retry after the Retry-After delay. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    postFeedback: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FeedbackInputInput"];
+            };
+        };
+        responses: {
+            /** @description A FeedbackResult. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FeedbackResult"];
                 };
             };
             /** @description The request is not valid: a field, query parameter, cursor or JSON body is wrong. */

@@ -1,0 +1,44 @@
+import type { FastifyPluginAsyncZod } from '@fastify/type-provider-zod';
+import { requireScope } from '../auth/access.ts';
+import { positiveEventTypes } from '../event-types.ts';
+import { feedbackInputSchema, feedbackResultSchema } from '../schemas/feedback.schema.ts';
+import { problemResponses } from '../schemas/problem.schema.ts';
+import { recordFeedback } from '../services/feedback.service.ts';
+import { type ProfileSettings, refreshUserProfilesAfterWrite } from '../services/profiles.service.ts';
+
+export const feedbackRoutes: FastifyPluginAsyncZod<{ profiles: ProfileSettings }> = async (app, options) => {
+  const { recommender } = options.profiles;
+  app.post(
+    '/feedback',
+    {
+      config: { access: requireScope(['client', 'ingest'], { userToken: 'own-events' }) },
+      schema: {
+        operationId: 'postFeedback',
+        summary: 'Thumbs up or down, or not interested',
+        description:
+          'Feedback on a recommended item, or on the explanation given for it. On an item it is also recorded ' +
+          "as an event (`up`: like, `down`: dislike, `not_interested`: skip): the item leaves the user's " +
+          "pages at once, their profile moves, and the next training learns from it. With the page's " +
+          '`recommendationId`, `GET /v1/stats/recommendations` counts it for the sources and variant of that ' +
+          'page.',
+        tags: ['events'],
+        body: feedbackInputSchema,
+        response: { 201: feedbackResultSchema, ...problemResponses(400, 413, 415) },
+      },
+    },
+    async (request, reply) => {
+      const result = await recordFeedback(app.db, request.body, {
+        positiveTypes: positiveEventTypes(recommender.eventWeights),
+        consumedTypes: recommender.consumedEventTypes,
+        afterCommit: async (userIds) => {
+          await refreshUserProfilesAfterWrite(app.db, options.profiles, userIds, request.log);
+          await Promise.all([
+            ...userIds.map((userId) => app.pageCache.invalidateUser(userId)),
+            app.pageCache.invalidateStatistics(),
+          ]);
+        },
+      });
+      return reply.code(201).send(result);
+    },
+  );
+};
