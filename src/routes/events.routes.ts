@@ -9,7 +9,8 @@ import {
   eventBatchSchema,
 } from '../schemas/events.schema.ts';
 import { problemResponses } from '../schemas/problem.schema.ts';
-import { type ProfileSettings, refreshUserProfilesAfterWrite } from '../services/profiles.service.ts';
+import type { ProfileSettings } from '../services/profiles.service.ts';
+import { afterEventsCommitted } from './events-committed.ts';
 
 // 1,000 events with context fit in about 5 MB; anything larger is not a batch we want in one request.
 const EVENT_BATCH_BODY_LIMIT = 5 * 1024 * 1024;
@@ -40,19 +41,11 @@ export const eventRoutes: FastifyPluginAsyncZod<{ profiles: ProfileSettings }> =
         } as Parameters<typeof validatorCompiler>[0]),
     },
     // The profiles are refreshed and the users' cached pages dropped before the answer, so that the next
-    // recommendation request sees the events; a refresh that fails is logged, not answered: the events are
-    // stored all the same.
+    // recommendation request sees the events.
     async (request) =>
       ingestEvents(app.db, request.body.events as unknown[], {
         positiveTypes: positiveEventTypes(options.profiles.recommender.eventWeights),
-        afterCommit: async (userIds) => {
-          await refreshUserProfilesAfterWrite(app.db, options.profiles, userIds, request.log);
-          // Their cached pages, and lists made from the statistics (trending), are stale now, in every replica.
-          await Promise.all([
-            ...userIds.map((userId) => app.pageCache.invalidateUser(userId)),
-            app.pageCache.invalidateStatistics(),
-          ]);
-        },
+        afterCommit: afterEventsCommitted(app, options.profiles, request.log),
       }),
   );
 };

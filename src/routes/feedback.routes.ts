@@ -4,7 +4,8 @@ import { positiveEventTypes } from '../event-types.ts';
 import { feedbackInputSchema, feedbackResultSchema } from '../schemas/feedback.schema.ts';
 import { problemResponses } from '../schemas/problem.schema.ts';
 import { recordFeedback } from '../services/feedback.service.ts';
-import { type ProfileSettings, refreshUserProfilesAfterWrite } from '../services/profiles.service.ts';
+import type { ProfileSettings } from '../services/profiles.service.ts';
+import { afterEventsCommitted } from './events-committed.ts';
 
 export const feedbackRoutes: FastifyPluginAsyncZod<{ profiles: ProfileSettings }> = async (app, options) => {
   const { recommender } = options.profiles;
@@ -30,13 +31,7 @@ export const feedbackRoutes: FastifyPluginAsyncZod<{ profiles: ProfileSettings }
       const result = await recordFeedback(app.db, request.body, {
         positiveTypes: positiveEventTypes(recommender.eventWeights),
         consumedTypes: recommender.consumedEventTypes,
-        afterCommit: async (userIds) => {
-          await refreshUserProfilesAfterWrite(app.db, options.profiles, userIds, request.log);
-          await Promise.all([
-            ...userIds.map((userId) => app.pageCache.invalidateUser(userId)),
-            app.pageCache.invalidateStatistics(),
-          ]);
-        },
+        afterCommit: afterEventsCommitted(app, options.profiles, request.log),
       });
       return reply.code(201).send(result);
     },

@@ -1,5 +1,6 @@
 import t from 'tap';
 import {
+  LAMBDA_MART_DEFAULTS,
   type RankingDataset,
   featureImportance,
   meanNdcg,
@@ -39,13 +40,12 @@ t.test('learns an interaction of two features and ranks held-out queries by it',
   const validation = synthetic(50, 11);
   const test = synthetic(100, 13);
   const result = trainLambdaMart(train, validation, {
+    ...LAMBDA_MART_DEFAULTS,
     trees: 60,
     learningRate: 0.1,
     leaves: 8,
     minLeafRows: 20,
-    l2: 1,
     bins: 32,
-    k: 10,
     patience: 20,
   });
   const given = meanNdcg(test, new Float64Array(test.labels.length), 10);
@@ -64,13 +64,11 @@ t.test('stops early and keeps the best number of trees', async (t) => {
   const train = synthetic(40, 3);
   const validation = synthetic(20, 5);
   const result = trainLambdaMart(train, validation, {
-    trees: 400,
+    ...LAMBDA_MART_DEFAULTS,
     learningRate: 0.3,
     leaves: 31,
     minLeafRows: 1,
     l2: 0,
-    bins: 63,
-    k: 10,
     patience: 10,
   });
   t.ok(result.validationCurve.length < 400, `stopped after ${result.validationCurve.length} trees`);
@@ -86,14 +84,12 @@ t.test('stops early and keeps the best number of trees', async (t) => {
 t.test('a stored model scores the same after a JSON round trip, and missing values go left', async (t) => {
   const train = synthetic(50, 17);
   const { model } = trainLambdaMart(train, undefined, {
+    ...LAMBDA_MART_DEFAULTS,
     trees: 10,
     learningRate: 0.1,
     leaves: 4,
     minLeafRows: 10,
-    l2: 1,
     bins: 16,
-    k: 10,
-    patience: 5,
   });
   t.equal(model.roots.length, 10, 'without validation every tree is kept');
   const copy = JSON.parse(JSON.stringify(model)) as typeof model;
