@@ -12,7 +12,7 @@ export const feedbackRoutes: FastifyPluginAsyncZod<{ profiles: ProfileSettings }
   app.post(
     '/feedback',
     {
-      config: { access: requireScope(['client', 'ingest'], { userToken: 'own-events' }) },
+      config: { access: requireScope(['client', 'ingest'], { userToken: 'own-user-body' }) },
       schema: {
         operationId: 'postFeedback',
         summary: 'Thumbs up or down, or not interested',
