@@ -238,7 +238,7 @@ export interface paths {
          * Thumbs up or down, or not interested
          * @description Feedback on a recommended item, or on the explanation given for it. On an item it is also recorded as an event (`up`: like, `down`: dislike, `not_interested`: skip): the item leaves the user's pages at once, their profile moves, and the next training learns from it. With the page's `recommendationId`, `GET /v1/stats/recommendations` counts it for the sources and variant of that page.
          *
-         *     Access: an API key with scope `client` or `ingest`, or a user token (only for events of its own user).
+         *     Access: an API key with scope `client` or `ingest`, or a user token of the user named in `userId`.
          */
         post: operations["postFeedback"];
         delete?: never;
