@@ -135,7 +135,10 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   });
   await app.register(embeddingPlugin, { config: deps.config, embedder: deps.embedder });
   await app.register(llmPlugin, { config: deps.config.llm });
-  await app.register(explanationsPlugin, { settings: deps.config.explanations });
+  await app.register(explanationsPlugin, {
+    settings: deps.config.explanations,
+    eventWeights: deps.config.recommender.eventWeights,
+  });
   // Server-sent events: explain=async streams and the streaming form of chat.
   await app.register(fastifySSE);
   await app.register(chatPlugin, {

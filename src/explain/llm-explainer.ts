@@ -23,7 +23,7 @@ export { normaliseForMatch };
  * Part of every cache key: a new prompt writes new explanations. 2: explanations cached before the output
  * filter were checked less strictly, so they are written again rather than served.
  */
-export const EXPLANATION_PROMPT_VERSION = 2;
+export const EXPLANATION_PROMPT_VERSION = 3;
 
 /** Untrusted text is cut to this many characters: a description long enough to say what the item is. */
 const MAX_DESCRIPTION_LENGTH = 300;
@@ -122,7 +122,11 @@ export function buildExplanationPrompt(input: ExplanationPromptInput): Explanati
         source: reason.source,
         detail: clip(reason.detail, MAX_DETAIL_LENGTH),
         evidenceItemIds: reason.evidenceItemIds.filter((id) => evidence.has(id)).slice(0, 3),
+        // Titles the user only named in the chat: never "which you watched".
+        ...(reason.mentioned && { evidenceNamedInChat: true }),
       })),
+      // The learned ranker's strongest signals: what set the item apart (e.g. item-knn.score, item.rating).
+      ...(entry.signals?.length && { strongestSignals: entry.signals.map((signal) => signal.feature) }),
     };
   });
   const data = {

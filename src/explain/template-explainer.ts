@@ -1,12 +1,16 @@
 /**
  * The template explainer: one plain sentence per recommended item, written from the ranker's reasons and
- * nothing else. The only titles it names are those of the reasons' evidence items, which the caller looks up
- * and passes in, so it cannot cite anything the engine did not use. It is the offline default and the
- * fallback of an LLM explainer (issue 6): pure, instant and deterministic. The phrasing of each kind of
- * reason is chosen among a few by a hash of the item id, so a page does not read like a form letter.
+ * signals and nothing else. The only titles it names are those of the reasons' evidence items, which the
+ * caller looks up and passes in, so it cannot cite anything the engine did not use; what it says the item
+ * shares with them (people, themes, genres: shared-traits.ts) and how many viewers watched both are facts
+ * the caller measured. It is the offline default and the fallback of an LLM explainer (issue 6): pure,
+ * instant and deterministic. Each kind of sentence has a few phrasings, and a page's items take the one
+ * least used so far on the page (PageVariety), so a page does not read like a form letter.
  */
 import type { Reason, SearchMatch } from '../recommender/blend.ts';
+import type { RankingSignal } from '../recommender/ranking/ranking-signals.ts';
 import { DEFAULT_LOCALE, type ExplanationLocale, supportedLocale } from './locale.ts';
+import { type SharedTraits, type TraitSource, sharedTraits } from './shared-traits.ts';
 import { fnv1a } from '../fnv1a.ts';
 
 export const EXPLANATION_MAX_LENGTH = 240;
@@ -25,12 +29,47 @@ export interface Explanation {
 /** What the explainer reads of a page item: the shared item shape fits. */
 export interface ExplainableItem {
   itemId: string;
-  item: { title: string; genres: readonly string[]; releaseDate?: string | undefined };
+  item: TraitSource & { title: string; releaseDate?: string | undefined };
   reasons: readonly Reason[];
+  /** The learned ranker's strongest signals, when it ordered the page. */
+  signals?: readonly RankingSignal[] | undefined;
 }
 
-/** Evidence items by id: the titles a sentence may name and the genres it may say the user watches. */
-export type EvidenceItems = ReadonlyMap<string, { title: string; genres: readonly string[] }>;
+/**
+ * Evidence items by id: the titles a sentence may name, the genres it may say the user watches, and what
+ * it may say the item shares with them (credits, tags and description, when given).
+ */
+export type EvidenceItems = ReadonlyMap<string, TraitSource & { title: string }>;
+
+/**
+ * Which phrasing each sentence of a page takes: the one of its kind used least so far on the page, ties
+ * broken by a hash of the item, so the same page reads the same every time. One per page, explained in
+ * page order.
+ */
+export interface PageVariety {
+  choose(kind: string, count: number, itemId: string): number;
+}
+
+export function pageVariety(): PageVariety {
+  const used = new Map<string, number>();
+  return {
+    choose(kind, count, itemId) {
+      const start = fnv1a(`${itemId}:${kind}`) % count;
+      let best = start;
+      let fewest = Infinity;
+      for (let step = 0; step < count; step++) {
+        const at = (start + step) % count;
+        const uses = used.get(`${kind}:${count}:${at}`) ?? 0;
+        if (uses < fewest) {
+          fewest = uses;
+          best = at;
+        }
+      }
+      used.set(`${kind}:${count}:${best}`, fewest + 1);
+      return best;
+    },
+  };
+}
 
 /**
  * - `personal`: the evidence is the user's own history or session (recommendations, session, search).
@@ -43,6 +82,10 @@ export interface ExplainOptions {
   /** A BCP 47 tag; a language without templates gets English. */
   locale?: string | undefined;
   context?: ExplanationContext | undefined;
+  /** The page's phrasing so far (pageVariety); without it, each item's phrasing is chosen by its hash. */
+  variety?: PageVariety | undefined;
+  /** Distinct viewers of both the item and an evidence item, when measured. */
+  coViewers?: ((itemId: string, evidenceId: string) => number | undefined) | undefined;
 }
 
 interface Cited {
@@ -50,11 +93,23 @@ interface Cited {
   titles: string[];
 }
 
+/**
+ * What the item shares with the first title a clause cites: people, themes or genres (the first that
+ * exists, in that order; see sharedTraits), and for co-viewing the viewers who watched both.
+ */
+interface Shared {
+  traits: SharedTraits | undefined;
+  viewers: number | undefined;
+}
+
 /** What one reason lets a sentence say, whatever the language. */
 type Clause =
-  | { kind: 'collaborative' | 'vector'; cited: Cited; similar: boolean }
-  /** `coViewed`: from what people watch next (else from content similarity to the session). */
-  | { kind: 'session'; cited: Cited; coViewed: boolean }
+  | { kind: 'collaborative' | 'vector'; cited: Cited; similar: boolean; shared: Shared }
+  /**
+   * `coViewed`: from what people watch next (else from content similarity to the session); `mentioned`:
+   * the titles are ones the user named in a conversation, not ones they viewed.
+   */
+  | { kind: 'session'; cited: Cited; coViewed: boolean; mentioned: boolean; shared: Shared }
   | { kind: 'trending'; viewers: number | undefined }
   | { kind: 'popular'; viewers: number | undefined }
   | { kind: 'fresh'; year: number | undefined; genre: string | undefined; yourGenre: boolean; cited: Cited }
@@ -64,17 +119,27 @@ type Clause =
   | { kind: 'none'; genre: string | undefined }
   | { kind: 'search'; query: string | undefined; match: SearchMatch | undefined; detail: string };
 
-/** Chooses one of a few phrasings, the same one for the same item every time. */
+/** Chooses one of a few phrasings (see PageVariety). */
 type Choose = (variants: readonly string[]) => string;
 
 interface Phrasebook {
   /** The sentence's main clause. */
   lead(clause: Clause, pick: Choose): string;
+  /**
+   * What the item shares with the lead's first cited title, as a clause to append ("both star X"), or
+   * undefined when nothing is shared: people or themes, and genres only when `genres` is true.
+   */
+  shared(clause: Clause, pick: Choose, genres: boolean): string | undefined;
+  /** A clause for the ranker's strongest signal not already said by the reasons, or undefined. */
+  signal(signal: SignalClause): string | undefined;
   /** A short clause appended to another reason's lead, or undefined when the reason adds nothing there. */
   tail(clause: Clause): string | undefined;
   /** Joins a lead and a tail into one sentence. */
   join(lead: string, tail: string): string;
 }
+
+/** What a sentence may add from the ranker's signals that no reason says. */
+type SignalClause = { kind: 'rating' } | { kind: 'recent' } | { kind: 'genre'; genre: string };
 
 /** One sentence of at most EXPLANATION_MAX_LENGTH characters saying why the item is on the page. */
 export function explainWithTemplate(
@@ -85,20 +150,32 @@ export function explainWithTemplate(
   const locale = (options.locale && supportedLocale(options.locale)) || DEFAULT_LOCALE;
   const book = PHRASEBOOKS[locale];
   const similar = options.context === 'similar';
+  const variety = options.variety ?? pageVariety();
+  // Decided once per clause kind, so the length retries below keep the phrasing.
+  const chosen = new Map<string, number>();
   const pickFor =
     (salt: string): Choose =>
-    (variants) =>
-      variants[fnv1a(`${entry.itemId}:${salt}`) % variants.length]!;
+    (variants) => {
+      const key = `${salt}:${variants.length}`;
+      let at = chosen.get(key);
+      if (at === undefined) {
+        at = variety.choose(salt, variants.length, entry.itemId);
+        chosen.set(key, at);
+      }
+      return variants[at]!;
+    };
+  const facts: ClauseFacts = { entry, evidence, similar, coViewers: options.coViewers };
 
-  const reasons = dedupeBySource(entry.reasons).slice(0, 2);
+  // The reason the ranker's strongest signal speaks for leads; else the strongest reason.
+  const reasons = leadBySignal(dedupeBySource(entry.reasons), entry.signals).slice(0, 2);
   // The strongest reason leads, unless it has nothing specific to say and the next one has.
   const [first, second] = reasons;
   const swap =
     first !== undefined &&
     second !== undefined &&
     first.source !== 'exploration' &&
-    !informative(clauseOf(first, entry, evidence, similar, new Set(), MAX_CITED, 'lead')) &&
-    informative(clauseOf(second, entry, evidence, similar, new Set(), MAX_CITED, 'lead'));
+    !informative(clauseOf(first, facts, new Set(), MAX_CITED, 'lead')) &&
+    informative(clauseOf(second, facts, new Set(), MAX_CITED, 'lead'));
   const [leadReason, tailReason] = swap ? [second, first] : [first, second];
 
   const attempts: [number, number][] = [
@@ -119,20 +196,95 @@ export function explainWithTemplate(
   function compose(leadCited: number, tailCited: number): Explanation {
     if (!leadReason)
       return { text: book.lead(noReason(entry), pickFor('none')), source: 'template', evidenceItemIds: [] };
-    const lead = clauseOf(leadReason, entry, evidence, similar, new Set(), leadCited, 'lead');
+    const lead = clauseOf(leadReason, facts, new Set(), leadCited, 'lead');
     const leadIds = citedIds(lead);
     let text = book.lead(lead, pickFor(lead.kind));
     let ids = leadIds;
+    // People or themes the item shares with the cited title are the most specific thing to add; else the
+    // second reason; else shared genres; else what the ranker's signals say that no reason does.
+    const sharedPick = pickFor(`${lead.kind}:shared`);
+    const shared = tailCited > 0 ? book.shared(lead, sharedPick, false) : undefined;
+    if (shared !== undefined)
+      return { text: book.join(text, shared), source: 'template', evidenceItemIds: ids };
     if (tailReason && tailCited > 0 && tailReason.source !== leadReason.source) {
-      const tail = clauseOf(tailReason, entry, evidence, similar, new Set(leadIds), tailCited, 'tail');
+      const tail = clauseOf(tailReason, facts, new Set(leadIds), tailCited, 'tail');
       const phrase = informative(tail) ? book.tail(tail) : undefined;
       if (phrase !== undefined) {
         text = book.join(text, phrase);
         ids = [...leadIds, ...citedIds(tail)];
+        return { text, source: 'template', evidenceItemIds: ids };
       }
     }
+    const genres = tailCited > 0 ? book.shared(lead, sharedPick, true) : undefined;
+    if (genres !== undefined)
+      return { text: book.join(text, genres), source: 'template', evidenceItemIds: ids };
+    const signal = tailCited > 0 ? signalClause(entry, evidence, leadIds) : undefined;
+    const phrase = signal && book.signal(signal);
+    if (phrase !== undefined) text = book.join(text, phrase);
     return { text, source: 'template', evidenceItemIds: ids };
   }
+}
+
+/** Signal features and the reason source that says the same thing. */
+const SIGNAL_SOURCES: readonly [prefix: string, source: Reason['source']][] = [
+  ['item-knn.', 'collaborative'],
+  ['rp3beta.', 'collaborative'],
+  ['ease.', 'collaborative'],
+  ['content.', 'vector'],
+  ['popularity', 'popular'],
+  ['trending', 'trending'],
+];
+
+/** Moves the reason the strongest signal speaks for to the front, when the item has one. */
+function leadBySignal<R extends { source: string }>(
+  reasons: R[],
+  signals: readonly RankingSignal[] | undefined,
+): R[] {
+  const strongest = signals?.[0];
+  if (!strongest) return reasons;
+  const source = SIGNAL_SOURCES.find(([prefix]) => strongest.feature.startsWith(prefix))?.[1];
+  const at = source === undefined ? -1 : reasons.findIndex((reason) => reason.source === source);
+  if (at <= 0) return reasons;
+  return [reasons[at]!, ...reasons.slice(0, at), ...reasons.slice(at + 1)];
+}
+
+/**
+ * What the ranker's signals say that the reasons do not: a high rating, a recent release, or a genre the
+ * user favours (named only when a cited title of theirs has it too, so the sentence can be checked).
+ */
+function signalClause(
+  entry: ExplainableItem,
+  evidence: EvidenceItems,
+  citedIds: readonly string[],
+): SignalClause | undefined {
+  for (const signal of entry.signals ?? []) {
+    switch (signal.feature) {
+      case 'item.rating':
+        // The shrunk mean rating on a 0-1 scale: 0.75 is four stars out of five.
+        if (signal.value !== null && signal.value >= 0.75) return { kind: 'rating' };
+        break;
+      case 'item.release-age-years':
+        if (signal.value !== null && signal.value <= 2) return { kind: 'recent' };
+        break;
+      case 'genre.affinity-max':
+      case 'genre.affinity-mean': {
+        const theirs = new Set(citedIds.flatMap((id) => evidence.get(id)?.genres ?? []));
+        const genre = entry.item.genres.find((g) => theirs.has(g));
+        if (genre !== undefined) return { kind: 'genre', genre };
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  return undefined;
+}
+
+interface ClauseFacts {
+  entry: ExplainableItem;
+  evidence: EvidenceItems;
+  similar: boolean;
+  coViewers: ExplainOptions['coViewers'];
 }
 
 /** Each source once, strongest first: search gives up to two reasons of its own, which would repeat. */
@@ -143,13 +295,20 @@ function dedupeBySource<R extends { source: string }>(reasons: readonly R[]): R[
 
 function clauseOf(
   reason: ExplainableItem['reasons'][number],
-  entry: ExplainableItem,
-  evidence: EvidenceItems,
-  similar: boolean,
+  { entry, evidence, similar, coViewers }: ClauseFacts,
   alreadyCited: ReadonlySet<string>,
   maxCited: number,
   role: 'lead' | 'tail',
 ): Clause {
+  const sharedWith = (cited: Cited, withViewers: boolean): Shared => {
+    const first = cited.ids[0];
+    if (first === undefined || role === 'tail') return { traits: undefined, viewers: undefined };
+    const viewers = withViewers ? coViewers?.(entry.itemId, first) : undefined;
+    return {
+      traits: sharedTraits(entry.item, evidence.get(first)!),
+      viewers: viewers !== undefined && viewers > 0 ? viewers : undefined,
+    };
+  };
   const cite = (ids: readonly string[]): Cited => {
     const known = [...new Set(ids)]
       .filter((id) => evidence.has(id) && !alreadyCited.has(id))
@@ -166,13 +325,27 @@ function clauseOf(
       // only those when the vector reason is the weaker one (it may have contributed next to nothing).
       const sharing = reason.evidenceItemIds.filter(sharesGenre);
       const ids = role === 'tail' ? sharing : [...sharing, ...reason.evidenceItemIds];
-      return { kind: 'vector', cited: cite(ids), similar };
+      const cited = cite(ids);
+      return { kind: 'vector', cited, similar, shared: sharedWith(cited, false) };
     }
-    case 'collaborative':
-      return { kind: 'collaborative', cited: cite(reason.evidenceItemIds), similar };
-    case 'session':
+    case 'collaborative': {
+      const cited = cite(reason.evidenceItemIds);
+      const shared = sharedWith(cited, true);
+      return { kind: 'collaborative', cited: firstWhenCounted(cited, shared), similar, shared };
+    }
+    case 'session': {
       // The session source has a co-viewing half and a content half; only the first may say "watched after".
-      return { kind: 'session', cited: cite(reason.evidenceItemIds), coViewed: reason.coViewed === true };
+      const cited = cite(reason.evidenceItemIds);
+      const coViewed = reason.coViewed === true;
+      const shared = sharedWith(cited, coViewed);
+      return {
+        kind: 'session',
+        cited: firstWhenCounted(cited, shared),
+        coViewed,
+        mentioned: reason.mentioned === true,
+        shared,
+      };
+    }
     case 'trending':
       return reason.window === 'all-time'
         ? { kind: 'popular', viewers: reason.viewers }
@@ -212,6 +385,13 @@ function clauseOf(
   }
 }
 
+/** A count of viewers of both is about the first cited title: the sentence then names that one only. */
+function firstWhenCounted(cited: Cited, shared: Shared): Cited {
+  return shared.viewers === undefined
+    ? cited
+    : { ids: cited.ids.slice(0, 1), titles: cited.titles.slice(0, 1) };
+}
+
 function noReason(entry: ExplainableItem): Clause {
   return { kind: 'none', genre: entry.item.genres[0] };
 }
@@ -238,6 +418,13 @@ function informative(clause: Clause): boolean {
   }
 }
 
+/** The traits a clause may name: those it measured for the title it cites first. */
+function sharedOf(clause: Clause): SharedTraits | undefined {
+  if (clause.kind !== 'collaborative' && clause.kind !== 'vector' && clause.kind !== 'session')
+    return undefined;
+  return clause.cited.ids.length > 0 ? clause.shared.traits : undefined;
+}
+
 function citedIds(clause: Clause): string[] {
   return 'cited' in clause ? clause.cited.ids : [];
 }
@@ -257,6 +444,12 @@ const english: Phrasebook = (() => {
     return quoted.length <= 1 ? (quoted[0] ?? '') : `${quoted.slice(0, -1).join(', ')} and ${quoted.at(-1)}`;
   };
   const viewers = (n: number) => `${n.toLocaleString('en-US')} ${n === 1 ? 'viewer' : 'viewers'}`;
+  const names = (people: readonly { name: string }[]) => {
+    const named = people.slice(0, 2).map((person) => person.name);
+    return named.length <= 1 ? (named[0] ?? '') : `${named[0]} and ${named[1]}`;
+  };
+  const plainList = (words: readonly string[]) =>
+    words.length <= 1 ? (words[0] ?? '') : `${words[0]} and ${words[1]}`;
   const inYear = (year: number | undefined) => (year === undefined ? '' : ` in ${year}`);
   const newRelease = (year: number | undefined) => `A new ${year === undefined ? '' : `${year} `}release`;
   const searchLead: Record<SearchMatch, (q: string) => readonly string[]> = {
@@ -276,6 +469,13 @@ const english: Phrasebook = (() => {
             return clause.similar
               ? 'Often watched by the same viewers'
               : 'Viewers with tastes like yours watched this';
+          const n = clause.shared.viewers;
+          if (n !== undefined)
+            return pick([
+              `${viewers(n)} who watched ${t} also watched this`,
+              `Watched by ${viewers(n)} who also watched ${t}`,
+              `Fans of ${t} watched this too: ${n === 1 ? '1 viewer has' : `${viewers(n)} have`} seen both`,
+            ]);
           return pick([
             `People who watched ${t} also loved this`,
             `Fans of ${t} watched this too`,
@@ -296,6 +496,25 @@ const english: Phrasebook = (() => {
         case 'session': {
           const t = list(clause.cited.titles);
           if (!t) return 'Goes well with what you just viewed';
+          if (clause.mentioned)
+            return pick(
+              clause.coViewed
+                ? [
+                    `Often watched right after ${t}, which you mentioned`,
+                    `Viewers of ${t} often watch this next`,
+                  ]
+                : [
+                    `Close in story to ${t}, which you asked about`,
+                    `In the spirit of ${t}, as you asked`,
+                    `A story like ${t}, which you mentioned`,
+                  ],
+            );
+          const n = clause.shared.viewers;
+          if (n !== undefined)
+            return pick([
+              `${viewers(n)} who watched ${t} watched this too`,
+              `Often watched after ${t}: ${n === 1 ? '1 viewer has' : `${viewers(n)} have`} seen both`,
+            ]);
           return pick(
             clause.coViewed
               ? [
@@ -380,7 +599,9 @@ const english: Phrasebook = (() => {
         case 'vector':
           return `it is close in tone to ${list(clause.cited.titles)}${clause.similar ? '' : ', which you enjoyed'}`;
         case 'session':
-          return `it goes well with ${list(clause.cited.titles)}, which you just viewed`;
+          return clause.mentioned
+            ? `it is close to ${list(clause.cited.titles)}, which you mentioned`
+            : `it goes well with ${list(clause.cited.titles)}, which you just viewed`;
         case 'trending':
           return clause.viewers
             ? `it is trending this week with ${viewers(clause.viewers)}`
@@ -401,6 +622,49 @@ const english: Phrasebook = (() => {
           return undefined;
       }
     },
+    shared(clause, pick, withGenres) {
+      const traits = sharedOf(clause);
+      if (!traits) return undefined;
+      const { people, themes, genres } = traits;
+      const role = people[0]?.role;
+      const who = people.filter((person) => person.role === role);
+      const many = who.length > 1;
+      switch (role) {
+        case 'director':
+          return pick([`both are directed by ${names(who)}`, `${names(who)} directed both`]);
+        case 'cast':
+          return pick([
+            `both star ${names(who)}`,
+            `${names(who)} ${many ? 'are' : 'is'} in both`,
+            `${names(who)} ${many ? 'appear' : 'appears'} in both`,
+          ]);
+        case 'writer':
+          return pick([`both are written by ${names(who)}`, `${names(who)} wrote both`]);
+        case 'artist':
+          return pick([`both feature ${names(who)}`, `${names(who)} ${many ? 'are' : 'is'} behind both`]);
+        case undefined:
+          break;
+      }
+      if (themes.length > 0) {
+        const about = plainList(themes.slice(0, 2).map((theme) => theme.en));
+        return pick([`both are about ${about}`, `both tell a story of ${about}`]);
+      }
+      if (withGenres && genres.length > 0) {
+        const shared = plainList(genres.slice(0, 2));
+        return pick([`both are in ${shared}`, `both are listed under ${shared}`]);
+      }
+      return undefined;
+    },
+    signal(signal) {
+      switch (signal.kind) {
+        case 'rating':
+          return 'viewers rate it highly';
+        case 'recent':
+          return 'it is a recent release';
+        case 'genre':
+          return `it is in ${signal.genre}, a genre you watch often`;
+      }
+    },
     join: (lead, tail) => `${lead}, and ${tail}`,
   };
 })();
@@ -416,6 +680,14 @@ const french: Phrasebook = (() => {
   // Past participles agree with the titles they refer to (taken as masculine: « un titre », « un film »).
   const plural = (cited: Cited) => (cited.titles.length > 1 ? 's' : '');
   const viewers = (n: number) => `${n.toLocaleString('fr-FR')} ${n === 1 ? 'spectateur' : 'spectateurs'}`;
+  /** « qui a » for one, « qui ont » for more. */
+  const have = (n: number) => (n === 1 ? 'a' : 'ont');
+  const names = (people: readonly { name: string }[]) => {
+    const named = people.slice(0, 2).map((person) => person.name);
+    return named.length <= 1 ? (named[0] ?? '') : `${named[0]} et ${named[1]}`;
+  };
+  const plainList = (words: readonly string[]) =>
+    words.length <= 1 ? (words[0] ?? '') : `${words[0]} et ${words[1]}`;
   const ofYear = (year: number | undefined) => (year === undefined ? '' : ` de ${year}`);
   const inYear = (year: number | undefined) => (year === undefined ? '' : ` en ${year}`);
   const searchLead: Record<SearchMatch, (q: string) => readonly string[]> = {
@@ -438,6 +710,12 @@ const french: Phrasebook = (() => {
             return clause.similar
               ? 'Souvent regardé par les mêmes spectateurs'
               : 'Des spectateurs aux goûts proches des vôtres l’ont regardé';
+          const n = clause.shared.viewers;
+          if (n !== undefined)
+            return pick([
+              `${viewers(n)} qui ${have(n)} regardé ${t} ${have(n)} aussi regardé celui-ci`,
+              `Regardé par ${viewers(n)} qui ${have(n)} aussi regardé ${t}`,
+            ]);
           return pick([
             `Les personnes qui ont regardé ${t} ont aussi adoré ce titre`,
             `Les fans de ${t} l’ont regardé aussi`,
@@ -458,6 +736,15 @@ const french: Phrasebook = (() => {
         case 'session': {
           const t = list(clause.cited.titles);
           if (!t) return 'Va bien avec ce que vous venez de regarder';
+          if (clause.mentioned)
+            return pick(
+              clause.coViewed
+                ? [`Souvent regardé juste après ${t}, dont vous avez parlé`]
+                : [`Proche de ${t}, dont vous avez parlé`, `Dans l’esprit de ${t}, comme demandé`],
+            );
+          const n = clause.shared.viewers;
+          if (n !== undefined)
+            return pick([`${viewers(n)} qui ${have(n)} regardé ${t} ${have(n)} aussi regardé celui-ci`]);
           return pick(
             clause.coViewed
               ? [
@@ -552,7 +839,9 @@ const french: Phrasebook = (() => {
             clause.similar ? '' : `, que vous avez aimé${plural(clause.cited)}`
           }`;
         case 'session':
-          return `il va bien avec ${list(clause.cited.titles)}, que vous venez de regarder`;
+          return clause.mentioned
+            ? `il est proche de ${list(clause.cited.titles)}, dont vous avez parlé`
+            : `il va bien avec ${list(clause.cited.titles)}, que vous venez de regarder`;
         case 'trending':
           return clause.viewers
             ? `il est tendance cette semaine avec ${viewers(clause.viewers)}`
@@ -572,6 +861,49 @@ const french: Phrasebook = (() => {
         case 'exploration':
         case 'none':
           return undefined;
+      }
+    },
+    shared(clause, pick, withGenres) {
+      const traits = sharedOf(clause);
+      if (!traits) return undefined;
+      const { people, themes, genres } = traits;
+      const role = people[0]?.role;
+      const who = people.filter((person) => person.role === role);
+      const many = who.length > 1;
+      switch (role) {
+        case 'director':
+          return pick([
+            `tous deux sont réalisés par ${names(who)}`,
+            `${names(who)} ${many ? 'ont' : 'a'} réalisé les deux`,
+          ]);
+        case 'cast':
+          return pick([
+            `${names(who)} ${many ? 'jouent' : 'joue'} dans les deux`,
+            `on retrouve ${names(who)} dans les deux`,
+          ]);
+        case 'writer':
+          return pick([`tous deux sont écrits par ${names(who)}`]);
+        case 'artist':
+          return pick([`on retrouve ${names(who)} dans les deux`]);
+        case undefined:
+          break;
+      }
+      if (themes.length > 0) {
+        const about = plainList(themes.slice(0, 2).map((theme) => theme.fr));
+        return pick([`tous deux ont pour thème ${about}`, `on y retrouve ${about}`]);
+      }
+      if (withGenres && genres.length > 0)
+        return pick([`tous deux sont classés ${plainList(genres.slice(0, 2))}`]);
+      return undefined;
+    },
+    signal(signal) {
+      switch (signal.kind) {
+        case 'rating':
+          return 'les spectateurs le notent très bien';
+        case 'recent':
+          return 'c’est une sortie récente';
+        case 'genre':
+          return `il est du genre ${signal.genre}, que vous regardez souvent`;
       }
     },
     join: (lead, tail) => `${lead}, et ${tail}`,

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Config } from '../config.ts';
+import { positiveEventTypes } from '../event-types.ts';
 import type { ExplanationDependencies } from '../services/explanations.service.ts';
 
 declare module 'fastify' {
@@ -16,7 +17,10 @@ declare module 'fastify' {
 
 /** What the explanation service runs on: the database, the cache, the explanation model and settings. */
 export const explanationsPlugin = fp(
-  async (app: FastifyInstance, options: { settings: Config['explanations'] }) => {
+  async (
+    app: FastifyInstance,
+    options: { settings: Config['explanations']; eventWeights: Config['recommender']['eventWeights'] },
+  ) => {
     const { settings } = options;
     app.decorate('explanations', {
       db: app.db,
@@ -26,6 +30,7 @@ export const explanationsPlugin = fp(
       settings: {
         cacheSeconds: settings.cacheSeconds,
         includeUserAttributes: settings.includeUserAttributes,
+        positiveTypes: positiveEventTypes(options.eventWeights),
       },
       budgetMs: settings.budgetMs,
       streamBudgetMs: settings.streamBudgetMs,

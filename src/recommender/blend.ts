@@ -4,6 +4,7 @@
  * weighed against each other), multiplied by the source's weight, and summed per item. Pure.
  */
 import type { CandidateSource, SourceWeights } from '../config.ts';
+import type { RankingSignal } from './ranking/ranking-signals.ts';
 
 /** Where a search matched the query: a field of the item, any of them, or its meaning (embedding). */
 export const SEARCH_MATCHES = ['title', 'credits', 'labels', 'description', 'any', 'meaning'] as const;
@@ -20,6 +21,8 @@ export interface ReasonFacts {
   window?: 'week' | 'all-time';
   /** session: people watch it right after the evidence (true), or it is close in content to it (false). */
   coViewed?: boolean;
+  /** session: the evidence are titles the user named in a conversation, not items they viewed. */
+  mentioned?: boolean;
   /** search: the query, and where it matched. */
   query?: string;
   match?: SearchMatch;
@@ -47,6 +50,7 @@ export function reasonFacts(from: ReasonFacts): ReasonFacts {
   if (from.viewers !== undefined) facts.viewers = from.viewers;
   if (from.window !== undefined) facts.window = from.window;
   if (from.coViewed !== undefined) facts.coViewed = from.coViewed;
+  if (from.mentioned !== undefined) facts.mentioned = from.mentioned;
   if (from.query !== undefined) facts.query = from.query;
   if (from.match !== undefined) facts.match = from.match;
   if (from.releaseYear !== undefined) facts.releaseYear = from.releaseYear;
@@ -65,6 +69,8 @@ export interface BlendedCandidate {
   shares: Partial<Record<CandidateSource, number>>;
   /** Each source that proposed the item, the largest contribution first. */
   reasons: Reason[];
+  /** The learned ranker's: what set the item apart from the other candidates, strongest first. */
+  signals?: RankingSignal[];
 }
 
 /** Lowest normalised score: the last candidate of a source still counts for something. */

@@ -3,6 +3,7 @@
  * caps per series and per genre, and exploration slots. The same candidates and options give the same list.
  */
 import type { Reason } from './blend.ts';
+import type { RankingSignal } from './ranking/ranking-signals.ts';
 import { fnv1a } from '../fnv1a.ts';
 
 export interface RankableCandidate {
@@ -13,6 +14,7 @@ export interface RankableCandidate {
   seriesId: string | null;
   /** Unit vector; without one, similarity falls back to shared genres alone. */
   embedding: Float32Array | undefined;
+  signals?: RankingSignal[] | undefined;
 }
 
 export interface RerankOptions {

@@ -71,3 +71,29 @@ export async function deleteEventsBefore(db: Kysely<Database>, cutoff: Date, bat
     .executeTakeFirst();
   return Number(result.numDeletedRows);
 }
+
+/**
+ * For each (item, evidence item) pair, the distinct users with a positive event (of `types`) on both: the
+ * viewers behind a "people who watched X also watched this". Pairs are read together in one statement.
+ */
+export async function countCoViewers(
+  db: Kysely<Database>,
+  pairs: readonly { itemId: string; evidenceId: string }[],
+  types: readonly string[],
+): Promise<Map<string, number>> {
+  if (pairs.length === 0 || types.length === 0) return new Map();
+  const rows = await sql<{ item_id: string; evidence_id: string; viewers: string | number }>`
+    SELECT pair.item_id, pair.evidence_id, counted.viewers
+    FROM unnest(${pairs.map((pair) => pair.itemId)}::text[], ${pairs.map((pair) => pair.evidenceId)}::text[])
+      AS pair(item_id, evidence_id)
+    CROSS JOIN LATERAL (
+      SELECT count(*) AS viewers FROM (
+        SELECT user_id FROM events WHERE item_id = pair.item_id AND type = ANY(${[...types]}::text[])
+        INTERSECT
+        SELECT user_id FROM events WHERE item_id = pair.evidence_id AND type = ANY(${[...types]}::text[])
+      ) AS both_items
+    ) AS counted`.execute(db);
+  return new Map(rows.rows.map((row) => [coViewerKey(row.item_id, row.evidence_id), Number(row.viewers)]));
+}
+
+export const coViewerKey = (itemId: string, evidenceId: string) => `${itemId}\u0000${evidenceId}`;

@@ -92,3 +92,39 @@ export async function findTitlesAmong(
     .execute();
   return rows.map((row) => row.title);
 }
+
+/** What explanations may say of the items they cite: title, genres, tags, credits and description. */
+export async function findEvidenceItems(
+  db: Kysely<Database>,
+  ids: readonly string[],
+): Promise<
+  Map<
+    string,
+    {
+      title: string;
+      genres: string[];
+      tags: string[];
+      credits: { name: string; role: string }[];
+      description: string | null;
+    }
+  >
+> {
+  if (ids.length === 0) return new Map();
+  const rows = await db
+    .selectFrom('items')
+    .select(['id', 'title', 'genres', 'tags', 'credits', 'description'])
+    .where('id', '=', sql<string>`ANY(${[...ids]}::text[])`)
+    .execute();
+  return new Map(
+    rows.map((row) => [
+      row.id,
+      {
+        title: row.title,
+        genres: row.genres,
+        tags: row.tags,
+        credits: row.credits,
+        description: row.description,
+      },
+    ]),
+  );
+}

@@ -5,6 +5,7 @@ import { EXPLANATION_MAX_LENGTH } from '../explain/template-explainer.ts';
 import type { AttributeCondition, ItemFilters } from '../recommender/item-filters.ts';
 import { MATURITY_AGES, maturityAge } from '../recommender/item-filters.ts';
 import { SEARCH_MATCHES } from '../recommender/blend.ts';
+import { RANKING_FEATURES, type RankingFeature } from '../recommender/ranking/ranking-features.ts';
 import { cursorSchema, idSchema, nextCursorSchema, nonBlankTextSchema, textSchema } from './common.schema.ts';
 import { itemSchema, itemTypeSchema } from './items.schema.ts';
 
@@ -239,6 +240,10 @@ export const reasonSchema = z
       .describe(
         '`session`: people watch it right after the evidence (true), or it is close in content (false).',
       ),
+    mentioned: z
+      .boolean()
+      .optional()
+      .describe('`session` (chat): the evidence are titles the user named in the conversation, not viewed.'),
     query: z.string().optional().describe('`search`: the query it matched.'),
     match: z
       .enum(SEARCH_MATCHES)
@@ -247,6 +252,22 @@ export const reasonSchema = z
     releaseYear: z.number().int().optional().describe('`fresh`: the release year.'),
   })
   .meta({ id: 'RecommendationReason' });
+
+export const rankingSignalSchema = z
+  .object({
+    feature: z
+      .enum(RANKING_FEATURES as [RankingFeature, ...RankingFeature[]])
+      .describe(
+        'A feature of the learned ranker: `<source>.<measure>` for the collaborative sources (item-knn, ' +
+          'rp3beta, ease), or one of the item (popularity, trending, item.rating, ages), of how it ' +
+          'relates to the user (genre.affinity-*, content.*) or of the user.',
+      ),
+    value: z.number().nullable().describe("The feature's value for this item; null when unknown."),
+    lift: z
+      .number()
+      .describe("How far it lifted the item's score above the mean of the candidates (ranker units)."),
+  })
+  .meta({ id: 'RankingSignal' });
 
 export const explanationSchema = z
   .object({
@@ -304,6 +325,13 @@ export const recommendedItemSchema = z
       ),
     item: itemSchema,
     reasons: z.array(reasonSchema).describe('Where the item came from, strongest first.'),
+    signals: z
+      .array(rankingSignalSchema)
+      .optional()
+      .describe(
+        'Pages ordered by the learned ranker: the features that lifted this item above the other ' +
+          'candidates, strongest first (absent when nothing set it apart, or the blend ordered the page).',
+      ),
     explanation: explanationSchema.optional(),
   })
   .meta({

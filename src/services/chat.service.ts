@@ -402,7 +402,11 @@ async function retrieve(
       recentItemIds: references.map((reference) => reference.itemId),
       userId: request.userId,
     });
-    lists.push({ name: 'references', weight: LIST_WEIGHTS.references, items: answer.page.items });
+    lists.push({
+      name: 'references',
+      weight: LIST_WEIGHTS.references,
+      items: asMentioned(answer.page.items),
+    });
     const skipped = [...excluded, ...consumed];
     lists.push({
       name: 'stories',
@@ -638,10 +642,31 @@ async function storyNeighbours(
         itemId: entry.itemId,
         score: Math.round(entry.similarity * 10_000) / 10_000,
         item: toItem(row),
-        reasons: [{ source: 'session' as const, detail: `A story close to ${titles}`, evidenceItemIds }],
+        reasons: [
+          {
+            source: 'session' as const,
+            detail: `A story close to ${titles}`,
+            evidenceItemIds,
+            coViewed: false,
+            mentioned: true,
+          },
+        ],
       },
     ];
   });
+}
+
+/**
+ * The session reasons of items found from titles the user typed: their evidence was named in the
+ * conversation, not viewed, and the explanations must not say "which you just viewed".
+ */
+function asMentioned(items: readonly RecommendedItem[]): RecommendedItem[] {
+  return items.map((entry) => ({
+    ...entry,
+    reasons: entry.reasons.map((reason) =>
+      reason.source === 'session' ? { ...reason, mentioned: true } : reason,
+    ),
+  }));
 }
 
 function appendMissing(items: RecommendedItem[], more: RecommendedItem[]): RecommendedItem[] {

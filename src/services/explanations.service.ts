@@ -14,11 +14,11 @@ import {
   titleCandidates,
 } from '../explain/llm-explainer.ts';
 import type { ExplanationLocale } from '../explain/locale.ts';
-import { type ExplanationContext, explainWithTemplate } from '../explain/template-explainer.ts';
+import { type ExplanationContext, explainWithTemplate, pageVariety } from '../explain/template-explainer.ts';
 import { type LanguageModel, llmFailureReason } from '../llm/language-model.ts';
 import type { AppMetrics } from '../metrics.ts';
-import { findItemSummaries } from '../repositories/candidates.repository.ts';
-import { findTitlesAmong } from '../repositories/items.repository.ts';
+import { coViewerKey, countCoViewers } from '../repositories/events.repository.ts';
+import { findEvidenceItems, findTitlesAmong } from '../repositories/items.repository.ts';
 import { findUserById } from '../repositories/users.repository.ts';
 import type { Explanation, ExplanationStream, RecommendedItem } from '../schemas/recommendations.schema.ts';
 import { userCachePrefix } from './users.service.ts';
@@ -29,7 +29,12 @@ export interface ExplanationDependencies {
   /** The explanation model; undefined: templates only. */
   llm: LanguageModel | undefined;
   metrics?: Pick<AppMetrics, 'llmFallbacks'>;
-  settings: { cacheSeconds: number; includeUserAttributes: boolean };
+  settings: {
+    cacheSeconds: number;
+    includeUserAttributes: boolean;
+    /** The event types that count a viewer (positiveEventTypes): behind "N viewers watched both". */
+    positiveTypes: readonly string[];
+  };
 }
 
 export interface PageExplanationRequest {
@@ -85,8 +90,16 @@ export async function explainItems(
   const evidenceIds = new Set(
     items.flatMap((entry) => entry.reasons.flatMap((reason) => reason.evidenceItemIds)),
   );
-  const evidence = await findItemSummaries(db, [...evidenceIds]);
-  const template = (entry: RecommendedItem) => explainWithTemplate(entry, evidence, request);
+  const evidence = await findEvidenceItems(db, [...evidenceIds]);
+  const coViewers = await countCoViewers(db, coViewedPairs(items), deps.settings.positiveTypes);
+  // One page, one variety: the items' sentences take different phrasings, in page order.
+  const variety = pageVariety();
+  const template = (entry: RecommendedItem) =>
+    explainWithTemplate(entry, evidence, {
+      ...request,
+      variety,
+      coViewers: (itemId, evidenceId) => coViewers.get(coViewerKey(itemId, evidenceId)),
+    });
   const fallBack = async (entries: readonly RecommendedItem[], reason: string) => {
     for (const entry of entries) {
       if (settled.has(entry.itemId)) continue;
@@ -177,6 +190,24 @@ export async function explainItems(
   return settled;
 }
 
+/**
+ * The (item, evidence item) pairs a co-viewing sentence may count the viewers of: the first evidence item
+ * of each item's collaborative or co-viewed session reason (the one its sentence names first).
+ */
+function coViewedPairs(items: readonly RecommendedItem[]): { itemId: string; evidenceId: string }[] {
+  const pairs: { itemId: string; evidenceId: string }[] = [];
+  for (const entry of items)
+    for (const reason of entry.reasons) {
+      const coViewing =
+        reason.source === 'collaborative' || (reason.source === 'session' && reason.coViewed === true);
+      if (coViewing)
+        pairs.push(
+          ...reason.evidenceItemIds.slice(0, 2).map((evidenceId) => ({ itemId: entry.itemId, evidenceId })),
+        );
+    }
+  return pairs;
+}
+
 /** How long an explain=async stream URL stays valid: enough to open it, and to reconnect once or twice. */
 export const EXPLANATION_STREAM_TTL_SECONDS = 600;
 
@@ -204,6 +235,7 @@ export async function openExplanationStream(
       score: entry.score,
       item: entry.item,
       reasons: entry.reasons,
+      ...(entry.signals && { signals: entry.signals }),
     })),
     request,
   };

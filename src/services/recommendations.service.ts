@@ -45,6 +45,7 @@ import type { LoadedRanker, ModelSnapshot } from './model-snapshot.service.ts';
 import { scoreRows } from '../recommender/ranking/lambda-mart.ts';
 import { RANKER_CANDIDATES } from '../recommender/ranking/ranker-training.ts';
 import { RANKING_FEATURE_COUNT, rankingRows } from '../recommender/ranking/ranking-features.ts';
+import { strongestSignals } from '../recommender/ranking/ranking-signals.ts';
 import type { PageCache } from './page-cache.ts';
 import { fnv1a } from '../fnv1a.ts';
 
@@ -62,6 +63,8 @@ export interface RecommenderDeps {
 export const MAX_RANKED = 200;
 /** Candidates each source is asked for. */
 const PER_SOURCE = 100;
+/** The learned ranker's best rows that get their signals (strongestSignals): more than a page's window. */
+const SIGNALLED_ROWS = 100;
 /** How much more content similarity counts for an item with no interactions yet (cold start). */
 const COLD_ITEM_CONTENT_BOOST = 4;
 /** Consumed items looked up per user for exclusion (most recent first). */
@@ -396,6 +399,11 @@ function learnedCandidates(
   let high = -Infinity;
   for (const score of scores) high = Math.max(high, score);
   const byItem = new Map(blended.map((candidate) => [candidate.itemId, candidate]));
+  // What set the strongest candidates apart, for the explainer (a page comes from these few).
+  const strongest = [...scores.keys()].sort((a, b) => scores[b]! - scores[a]!).slice(0, SIGNALLED_ROWS);
+  const signals = new Map(
+    strongestSignals(model.trees, rows.features, strongest).map((found, at) => [strongest[at]!, found]),
+  );
   const ranked: BlendedCandidate[] = [];
   rows.items.forEach((at, row) => {
     const itemId = artifact.itemIds[at]!;
@@ -405,10 +413,12 @@ function learnedCandidates(
     const proposed = byItem.get(itemId);
     byItem.delete(itemId);
     const evidence = rows.evidence[row]! >= 0 ? [artifact.itemIds[rows.evidence[row]!]!] : [];
+    const signalled = signals.get(row);
     ranked.push({
       itemId,
       score,
       shares: {},
+      ...(signalled && signalled.length > 0 && { signals: signalled }),
       reasons:
         proposed && proposed.reasons.length > 0
           ? proposed.reasons
@@ -478,6 +488,7 @@ async function rankBlended(
       itemId: candidate.itemId,
       score,
       reasons: candidate.reasons,
+      ...(candidate.signals && { signals: candidate.signals }),
       genres: found.genres,
       seriesId: found.seriesId,
       embedding: found.embedding,
@@ -498,6 +509,7 @@ async function rankBlended(
         itemId: candidate.itemId,
         score: candidate.score,
         reasons: candidate.reasons,
+        ...(candidate.signals && { signals: candidate.signals }),
       })),
     ),
   };
@@ -597,7 +609,15 @@ async function servePage(deps: RecommenderDeps, options: ServeOptions): Promise<
       const items: RecommendedItem[] = shown.flatMap((entry) => {
         const row = rows.get(entry.itemId);
         return row
-          ? [{ itemId: entry.itemId, score: entry.score, item: toItem(row), reasons: entry.reasons }]
+          ? [
+              {
+                itemId: entry.itemId,
+                score: entry.score,
+                item: toItem(row),
+                reasons: entry.reasons,
+                ...(entry.signals && { signals: entry.signals }),
+              },
+            ]
           : [];
       });
       const next = offset + items.length;

@@ -2,6 +2,7 @@ import t from 'tap';
 import {
   LAMBDA_MART_DEFAULTS,
   type RankingDataset,
+  featureContributions,
   featureImportance,
   meanNdcg,
   scoreRow,
@@ -58,6 +59,39 @@ t.test('learns an interaction of two features and ranks held-out queries by it',
   const importance = featureImportance(result.model, result.gains);
   t.ok(importance[1]! > importance[0]! && importance[2]! > importance[0]!, 'the noise feature matters least');
   t.ok(result.validationCurve.length >= result.model.roots.length, 'validation measured after each tree');
+});
+
+t.test('per-row contributions add up to the score and credit the features that decide it', async (t) => {
+  const train = synthetic(200, 7);
+  const { model } = trainLambdaMart(train, synthetic(50, 11), {
+    ...LAMBDA_MART_DEFAULTS,
+    trees: 40,
+    learningRate: 0.1,
+    leaves: 8,
+    minLeafRows: 20,
+    bins: 32,
+    patience: 20,
+  });
+  const rootValues = model.roots.reduce((sum, root) => sum + model.value[root]!, 0);
+  // A relevant row (a high, b low) and an irrelevant one (a low).
+  for (const row of [
+    [0.5, 0.9, 0.2],
+    [0.5, 0.1, 0.2],
+  ]) {
+    const contributions = featureContributions(model, row);
+    const total = contributions.reduce((sum, value) => sum + value, rootValues);
+    t.equal(
+      total.toFixed(6),
+      scoreRow(model, row).toFixed(6),
+      `contributions of ${row.join()} add up to its score`,
+    );
+    t.ok(
+      Math.abs(contributions[1]!) > Math.abs(contributions[0]!),
+      `feature a moves ${row.join()} more than the noise (${contributions[1]!.toFixed(3)} vs ${contributions[0]!.toFixed(3)})`,
+    );
+  }
+  t.ok(featureContributions(model, [0.5, 0.9, 0.2])[1]! > 0, 'a high a pushes a row up');
+  t.ok(featureContributions(model, [0.5, 0.1, 0.2])[1]! < 0, 'a low a pushes a row down');
 });
 
 t.test('stops early and keeps the best number of trees', async (t) => {

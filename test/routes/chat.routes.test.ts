@@ -493,6 +493,26 @@ t.test('chat on a small catalog', async (t) => {
     );
   });
 
+  await t.test('a title only typed in the chat is never one "you just viewed"', async (t) => {
+    const response = await api.inject({
+      method: 'POST',
+      url: '/v1/chat',
+      ...json({ message: 'a movie like Stranger Things', explain: true, limit: 5 }),
+    });
+    t.equal(response.statusCode, 200, response.body);
+    const answer = response.json<Answer>();
+    const texts = answer.items.map((entry) => entry.explanation?.text ?? '');
+    t.ok(texts.length > 0 && texts.every((text) => text !== ''), texts.join(' | '));
+    t.ok(
+      texts.every((text) => !/just viewed|you enjoyed/.test(text)),
+      `no sentence claims a viewing: ${texts.join(' | ')}`,
+    );
+    t.ok(
+      texts.some((text) => text.includes('Stranger Things')),
+      'the typed title is still cited',
+    );
+  });
+
   await t.test('bad input is a 400 problem naming the field, never a 500', async (t) => {
     for (const [body, field] of [
       [{}, 'body.message'],

@@ -147,11 +147,14 @@ t.test('the ranker in service orders the pages; a variant pins the blend', async
       url: `/v1/users/u0/recommendations?limit=10&variant=${variant}`,
     });
     if (response.statusCode !== 200) t.fail(response.body);
-    return (response.json().items as { itemId: string; reasons: { source: string }[] }[]).map(
-      (item) => item.itemId,
-    );
+    return response.json().items as { itemId: string; signals?: { feature: string; lift: number }[] }[];
   };
-  const learned = await page('learned');
+  const learnedItems = await page('learned');
+  t.ok(
+    learnedItems.every((item) => item.signals?.[0]?.feature === 'popularity' && item.signals[0].lift > 0),
+    'each pick says what set it apart: its (low) popularity',
+  );
+  const learned = learnedItems.map((item) => item.itemId);
   t.equal(learned.length, 10);
   const counts = learned.map((itemId) => popularity.get(itemId)!);
   t.same(
@@ -159,7 +162,12 @@ t.test('the ranker in service orders the pages; a variant pins the blend', async
     [...counts].sort((a, b) => a - b),
     `ordered by popularity, least first: ${counts.join(', ')}`,
   );
-  const blended = await page('blended');
+  const blendedItems = await page('blended');
+  t.ok(
+    blendedItems.every((item) => item.signals === undefined),
+    'a blended page has no signals',
+  );
+  const blended = blendedItems.map((item) => item.itemId);
   t.not(blended.join(), learned.join(), 'the pinned blend orders otherwise');
   const blendedCounts = blended.map((itemId) => popularity.get(itemId)!);
   t.notSame(

@@ -1679,6 +1679,8 @@ export interface components {
             window?: "week" | "all-time";
             /** @description `session`: people watch it right after the evidence (true), or it is close in content (false). */
             coViewed?: boolean;
+            /** @description `session` (chat): the evidence are titles the user named in the conversation, not viewed. */
+            mentioned?: boolean;
             /** @description `search`: the query it matched. */
             query?: string;
             /**
@@ -1688,6 +1690,17 @@ export interface components {
             match?: "title" | "credits" | "labels" | "description" | "any" | "meaning";
             /** @description `fresh`: the release year. */
             releaseYear?: number;
+        };
+        RankingSignal: {
+            /**
+             * @description A feature of the learned ranker: `<source>.<measure>` for the collaborative sources (item-knn, rp3beta, ease), or one of the item (popularity, trending, item.rating, ages), of how it relates to the user (genre.affinity-*, content.*) or of the user.
+             * @enum {string}
+             */
+            feature: "item-knn.score" | "item-knn.relative" | "item-knn.rank" | "item-knn.support" | "item-knn.best" | "rp3beta.score" | "rp3beta.relative" | "rp3beta.rank" | "rp3beta.support" | "rp3beta.best" | "ease.score" | "ease.relative" | "ease.rank" | "ease.support" | "ease.best" | "popularity" | "popularity.rank" | "trending" | "item.rating" | "item.age-days" | "item.release-age-years" | "genre.affinity-mean" | "genre.affinity-max" | "user.history" | "user.mainstream" | "content.similarity" | "content.interest-weight";
+            /** @description The feature's value for this item; null when unknown. */
+            value: number | null;
+            /** @description How far it lifted the item's score above the mean of the candidates (ranker units). */
+            lift: number;
         };
         /**
          * @description A sentence for the viewer on why the item is there; only with `explain=true`.
@@ -1731,6 +1744,8 @@ export interface components {
             item: components["schemas"]["Item"];
             /** @description Where the item came from, strongest first. */
             reasons: components["schemas"]["RecommendationReason"][];
+            /** @description Pages ordered by the learned ranker: the features that lifted this item above the other candidates, strongest first (absent when nothing set it apart, or the blend ordered the page). */
+            signals?: components["schemas"]["RankingSignal"][];
             explanation?: components["schemas"]["Explanation"];
         };
         /**

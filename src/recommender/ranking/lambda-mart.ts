@@ -53,7 +53,9 @@ export const LAMBDA_MART_DEFAULTS: LambdaMartParams = {
 /**
  * The trees, flattened: node n splits on `feature[n]` (rows whose value is at most `threshold[n]`, or
  * missing, go to `left[n]`, the others to `right[n]`), or is a leaf (`feature[n] === -1`) worth `value[n]`.
- * Tree t starts at node `roots[t]`. Plain arrays, so it is stored as JSON.
+ * A split node's `value` is what it would have been worth as a leaf (its rows' Newton step): scoring never
+ * reads it, attribution does (featureContributions). Tree t starts at node `roots[t]`. Plain arrays, so it
+ * is stored as JSON.
  */
 export interface TreeEnsemble {
   width: number;
@@ -98,6 +100,35 @@ function baseScore(base: readonly number[], features: ArrayLike<number>, offset:
     if (!Number.isNaN(x)) score += weight * x;
   }
   return score;
+}
+
+/**
+ * How much each feature moved one row's score (Saabas attribution): the linear base's term of each present
+ * feature, plus, along the row's path through each tree, the change of node value at each split credited
+ * to the split's feature. The contributions and the trees' root values add up to the score.
+ */
+export function featureContributions(
+  model: TreeEnsemble,
+  features: ArrayLike<number>,
+  offset = 0,
+): Float64Array {
+  const contributions = new Float64Array(model.width);
+  for (let f = 0; f < model.base.length; f++) {
+    const x = features[offset + f]!;
+    if (model.base[f] !== 0 && !Number.isNaN(x)) contributions[f]! += model.base[f]! * x;
+  }
+  const { feature, threshold, left, right, value } = model;
+  for (const root of model.roots) {
+    let node = root;
+    while (feature[node]! >= 0) {
+      const f = feature[node]!;
+      const x = features[offset + f]!;
+      const next = x <= threshold[node]! || Number.isNaN(x) ? left[node]! : right[node]!;
+      contributions[f]! += value[next]! - value[node]!;
+      node = next;
+    }
+  }
+  return contributions;
 }
 
 /** Scores of every row of a dataset-shaped feature block. */
@@ -466,6 +497,8 @@ function growTree(
         rowIndex[middle++] = r;
       }
     }
+    // Its worth as a leaf, for attribution, before its histogram becomes a child's.
+    const parentValue = leafValue(leaf);
     // Histogram of the smaller child; the larger one's is the parent's minus it.
     const leftSmaller = middle - leaf.start <= leaf.end - middle;
     const small = leftSmaller ? histogramOf(leaf.start, middle) : histogramOf(middle, leaf.end);
@@ -486,6 +519,7 @@ function growTree(
       split: undefined,
     };
     model.feature[leaf.node] = split.feature;
+    model.value[leaf.node] = parentValue;
     model.threshold[leaf.node] = binning.edges[split.feature]![split.bin]!;
     model.left[leaf.node] = left.node;
     model.right[leaf.node] = right.node;
