@@ -7,6 +7,7 @@ import { encodeRankingArtifact } from './ranking/ranking-artifact.ts';
 import {
   buildRankingCatalog,
   type LoggedInteraction,
+  type ShownList,
   type RankerTrainingReport,
   type RankingModel,
   trainRanker,
@@ -49,6 +50,8 @@ export interface RankerTrainingRequest {
   itemYears: Float32Array<ArrayBuffer>;
   /** The ranker in service, to measure the new one against. */
   previous?: RankingModel | undefined;
+  /** Lists shown to users and what they acted on (impressions joined to later events). */
+  impressions?: ShownList[] | undefined;
 }
 
 export interface TrainedRanker {
@@ -135,7 +138,10 @@ export function trainRankerFrom(
     });
   }
   const facts = { itemIds: input.itemIds, genres: request.itemGenres, releaseYears: request.itemYears };
-  const { model, report } = trainRanker(log, facts, { previous: request.previous });
+  const { model, report } = trainRanker(log, facts, {
+    previous: request.previous,
+    impressions: request.impressions,
+  });
   const { catalog } = buildRankingCatalog(log, facts);
   const artifact = encodeRankingArtifact({ itemIds: input.itemIds, catalog }) as Uint8Array<ArrayBuffer>;
   return { model, report, artifact };

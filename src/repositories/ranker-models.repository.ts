@@ -1,5 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 import type { Database } from '../db/database.ts';
+import type { ShownList } from '../recommender/ranking/ranker-training.ts';
 
 // The learned rankers each training stores (src/services/model-training.service.ts) and every process
 // loads (src/services/model-snapshot.service.ts).
@@ -91,4 +92,51 @@ export async function findRankingFacts(
 ): Promise<Map<string, { genres: string[]; releaseYear: number | null }>> {
   const rows = await db.selectFrom('items').select(['id', 'genres', 'release_year']).execute();
   return new Map(rows.map((row) => [row.id, { genres: row.genres, releaseYear: row.release_year }]));
+}
+
+/**
+ * The most recent lists shown to known users on which they then acted: each recommendationId's impressions
+ * in page order, with, per item, whether a positive event (of `types`) carrying that recommendationId
+ * followed. Lists without any such event are left out (nothing to learn from them).
+ */
+export async function findShownLists(
+  db: Kysely<Database>,
+  types: readonly string[],
+  limit: number,
+): Promise<ShownList[]> {
+  if (types.length === 0 || limit <= 0) return [];
+  const rows = await sql<{
+    user_id: string;
+    shown_at: Date | string;
+    item_ids: string[];
+    positions: number[];
+    clicked: boolean[];
+  }>`
+    WITH acted AS (
+      SELECT DISTINCT recommendation_id, item_id FROM events
+      WHERE recommendation_id IS NOT NULL AND type = ANY(${[...types]}::text[])
+    ), lists AS (
+      SELECT recommendation_id, max(created_at) AS latest FROM recommendation_impressions
+      WHERE user_id IS NOT NULL
+        AND recommendation_id IN (SELECT recommendation_id FROM acted)
+      GROUP BY recommendation_id
+      ORDER BY latest DESC
+      LIMIT ${limit}
+    )
+    SELECT shown.user_id, min(shown.created_at) AS shown_at,
+      array_agg(shown.item_id ORDER BY shown.position) AS item_ids,
+      array_agg(shown.position ORDER BY shown.position) AS positions,
+      array_agg(acted.item_id IS NOT NULL ORDER BY shown.position) AS clicked
+    FROM recommendation_impressions shown
+    JOIN lists ON lists.recommendation_id = shown.recommendation_id
+    LEFT JOIN acted ON acted.recommendation_id = shown.recommendation_id AND acted.item_id = shown.item_id
+    WHERE shown.user_id IS NOT NULL
+    GROUP BY shown.recommendation_id, shown.user_id`.execute(db);
+  return rows.rows.map((row) => ({
+    userId: row.user_id,
+    time: new Date(row.shown_at).getTime(),
+    itemIds: row.item_ids,
+    positions: row.positions.map(Number),
+    clicked: row.clicked,
+  }));
 }

@@ -141,6 +141,14 @@ const rankerDescriptionSchema = z.object({
         'source alone, and `previous` (the ranker in service then).',
     ),
   heldBackUsers: z.number().int(),
+  impressionLists: z
+    .number()
+    .int()
+    .describe('Shown lists with a click it learned from (impressions joined to the events that followed).'),
+  clicks: z
+    .number()
+    .int()
+    .describe('The clicks (plays, likes...) on those lists, weighted for position bias.'),
   trees: z.number().int(),
   trainingSeconds: z.number(),
   strongestFeatures: z
@@ -231,9 +239,11 @@ export const modelStatusSchema = z
             trainedAt: '2026-12-01T20:03:00.000Z',
             serving: true,
             verdict:
-              'serving: NDCG@10 0.209 on 175 held-back users, against 0.184 for item-knn, the best alternative',
+              'serving: NDCG@10 0.209 on 175 held-back queries, against 0.184 for item-knn, the best alternative',
             heldBack: { ranker: 0.209, fusion: 0.174, 'item-knn': 0.184, rp3beta: 0.159, ease: 0.158 },
             heldBackUsers: 175,
+            impressionLists: 0,
+            clicks: 0,
             trees: 189,
             trainingSeconds: 62.1,
             strongestFeatures: [

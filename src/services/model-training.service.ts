@@ -16,6 +16,7 @@ import {
 import {
   findRankingFacts,
   findServingRankerModel,
+  findShownLists,
   insertRankerModel,
   listRankerModels,
   type StoredRanker,
@@ -127,6 +128,11 @@ export interface TrainingOptions {
 // Trainings under way in this process, by database: the advisory lock cannot tell them apart on the
 // embedded database's single session.
 const trainingHere = new WeakSet<Kysely<Database>>();
+/**
+ * Shown lists with a click the ranker learns from, the most recent first: about 10 rows each, so at most
+ * 200,000 rows next to the event log's queries.
+ */
+const MAX_SHOWN_LISTS = 20_000;
 
 /**
  * Trains the collaborative model from the events table and replaces item_neighbours with the result
@@ -206,7 +212,9 @@ async function train(
   const eventsTotal = await countEvents(db);
   const { rankerEvents, ...data } = await readPositiveEvents(db, config, coveredSeq, options);
   const ranker =
-    config.ranker === 'learned' ? await rankerRequest(db, data.itemIds, rankerEvents) : undefined;
+    config.ranker === 'learned'
+      ? await rankerRequest(db, positiveEventTypes(config.eventWeights), data.itemIds, rankerEvents)
+      : undefined;
   const read = performance.now();
 
   // The matrix and the models are seconds of CPU: on a thread of their own, so this process keeps serving.
@@ -353,6 +361,9 @@ export interface RankerDescription {
   /** NDCG@10 on the users held back from its trees: it, the fusion it starts from, each source alone. */
   heldBack: Record<string, number>;
   heldBackUsers: number;
+  /** Shown lists with a click that it learned from (impressions joined to later events), and their clicks. */
+  impressionLists: number;
+  clicks: number;
   trees: number;
   trainingSeconds: number;
   /** The features its trees lean on most, with their share of the split gain. */
@@ -391,6 +402,8 @@ function describeRanker(ranker: StoredRanker): RankerDescription {
       ),
     ),
     heldBackUsers: report.heldBackQueries ?? 0,
+    impressionLists: report.impressionQueries ?? 0,
+    clicks: report.clicks ?? 0,
     trees: report.trees ?? 0,
     trainingSeconds: report.seconds ?? 0,
     strongestFeatures: report.importance ?? [],
@@ -411,10 +424,15 @@ export function likedEvent(type: string, value: number | null): boolean {
 /** The catalog facts and the ranker in service, for the training thread. */
 async function rankerRequest(
   db: Kysely<Database>,
+  positiveTypes: readonly string[],
   itemIds: readonly string[],
   events: { eventRatings: Float32Array<ArrayBuffer>; eventLiked: Uint8Array<ArrayBuffer> },
 ): Promise<RankerTrainingRequest> {
-  const [facts, previous] = await Promise.all([findRankingFacts(db), findServingRankerModel(db)]);
+  const [facts, previous, impressions] = await Promise.all([
+    findRankingFacts(db),
+    findServingRankerModel(db),
+    findShownLists(db, positiveTypes, MAX_SHOWN_LISTS),
+  ]);
   const genreIds = new Map<string, number>();
   const genreId = (genre: string) => {
     let id = genreIds.get(genre);
@@ -426,6 +444,7 @@ async function rankerRequest(
     itemGenres: itemIds.map((itemId) => (facts.get(itemId)?.genres ?? []).map(genreId)),
     itemYears: Float32Array.from(itemIds, (itemId) => facts.get(itemId)?.releaseYear ?? Number.NaN),
     previous: previous as RankingModel | undefined,
+    impressions,
   };
 }
 

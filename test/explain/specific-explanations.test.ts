@@ -4,7 +4,7 @@
  * viewed" of a title only typed in a chat, and follow the learned ranker's strongest signal.
  */
 import t from 'tap';
-import { sharedTraits } from '../../src/explain/shared-traits.ts';
+import { type TraitSource, sharedTraits } from '../../src/explain/shared-traits.ts';
 import {
   type EvidenceItems,
   type ExplainableItem,
@@ -24,7 +24,7 @@ const heat = {
   description:
     'A detective hunts a crew of professional thieves planning one last bank heist in Los Angeles.',
 };
-const evidence: EvidenceItems = new Map([
+const evidence: EvidenceItems = new Map<string, TraitSource & { title: string }>([
   ['heat', heat],
   [
     'alien',

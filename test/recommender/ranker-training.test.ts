@@ -2,11 +2,14 @@ import t from 'tap';
 import { LAMBDA_MART_DEFAULTS } from '../../src/recommender/ranking/lambda-mart.ts';
 import {
   type LoggedInteraction,
+  type ShownList,
   buildRankingCatalog,
+  clickWeight,
   isHeldBack,
+  shownListsDataset,
   trainRanker,
 } from '../../src/recommender/ranking/ranker-training.ts';
-import { RANKING_FEATURES } from '../../src/recommender/ranking/ranking-features.ts';
+import { RANKING_FEATURES, rankingRows } from '../../src/recommender/ranking/ranking-features.ts';
 
 /**
  * 400 users, 60 items in three tastes of 20: each user watches 12 items of their taste (and 2 of the
@@ -73,4 +76,80 @@ t.test('the catalog: EASE up to its size, popularity, trending and ratings from 
   t.equal(catalog.popularity[i0], new Set(log.filter((e) => e.itemId === 'i0').map((e) => e.userId)).size);
   t.ok(catalog.rating && catalog.rating[i0]! > 0.4 && catalog.rating[i0]! < 1, 'shrunk mean rating');
   t.ok(catalog.trending[i0]! > 0);
+});
+
+t.test(
+  'shown lists: one query per list with a click, clicks weighted by position, history before the list',
+  async (t) => {
+    const log = syntheticLog();
+    const { catalog } = buildRankingCatalog(log, facts);
+    const users = Array.from({ length: 400 }, (_, u) => `u${u}`);
+    const kept = users.find((userId) => !isHeldBack(userId))!;
+    const heldBack = users.find(isHeldBack)!;
+    const events = log.filter((event) => event.userId === kept).sort((a, b) => a.time - b.time);
+    // Shown after their 5th event: the 6th and later are not theirs yet.
+    const time = events[5]!.time;
+    const shownIds = ['i50', 'i51', 'i52', 'i53'].filter(
+      (id) => !events.slice(0, 5).some((e) => e.itemId === id),
+    );
+    const list = (userId: string, clicked: boolean[]): ShownList => ({
+      userId,
+      time,
+      itemIds: [...shownIds, 'not-in-catalog'],
+      positions: [...shownIds, 'x'].map((_, at) => at + 3),
+      clicked: [...clicked, true],
+    });
+    const clickedAt = 1;
+    const clicks = shownIds.map((_, at) => at === clickedAt);
+    const data = shownListsDataset(
+      log,
+      facts,
+      catalog,
+      [
+        list(kept, clicks),
+        list(
+          kept,
+          shownIds.map(() => false),
+        ),
+        list(heldBack, clicks),
+      ],
+      (userId) => !isHeldBack(userId),
+    );
+    t.equal(data.queryOffsets.length - 1, 1, "only the kept user's list with a click in the catalog");
+    t.same([...data.labels], clicks.map(Number), 'labelled by the clicks, in the order shown');
+    t.same(
+      [...data.weights!].map((w) => w.toFixed(4)),
+      clicks.map((clicked, at) => (clicked ? clickWeight(at + 3) : 1).toFixed(4)),
+      "a click weighs the inverse of its position's examination chance",
+    );
+    t.ok(
+      clickWeight(0) === 1 && clickWeight(9) > clickWeight(1) && clickWeight(1000) === 10,
+      'weights grow, capped',
+    );
+    const history = events.slice(0, 5).map((event) => facts.itemIds.indexOf(event.itemId));
+    const expected = rankingRows(
+      catalog,
+      { items: history, weights: history.map(() => 1), now: events[4]!.time },
+      { perSource: 0, popular: 0, extra: shownIds.map((id) => facts.itemIds.indexOf(id)) },
+    );
+    t.same([...data.features], [...expected.features], 'features from the history before the list only');
+  },
+);
+
+t.test('a training counts the shown lists it learned from', async (t) => {
+  const log = syntheticLog();
+  const lists: ShownList[] = Array.from({ length: 60 }, (_, u) => ({
+    userId: `u${u}`,
+    time: Date.UTC(2026, 0, 1) + (u * 20 + 7) * 60_000,
+    itemIds: ['i1', 'i21', 'i41'],
+    positions: [0, 1, 2],
+    clicked: [u % 3 === 0, u % 3 === 1, u % 3 === 2],
+  }));
+  const { report } = trainRanker(log, facts, {
+    params: { ...LAMBDA_MART_DEFAULTS, trees: 20, minLeafRows: 20 },
+    cuts: 1,
+    impressions: lists,
+  });
+  t.ok(report.impressionQueries > 30, `${report.impressionQueries} lists`);
+  t.equal(report.clicks, report.impressionQueries, 'one click each');
 });

@@ -1457,7 +1457,7 @@ export interface components {
          *           "id": "3",
          *           "trainedAt": "2026-12-01T20:03:00.000Z",
          *           "serving": true,
-         *           "verdict": "serving: NDCG@10 0.209 on 175 held-back users, against 0.184 for item-knn, the best alternative",
+         *           "verdict": "serving: NDCG@10 0.209 on 175 held-back queries, against 0.184 for item-knn, the best alternative",
          *           "heldBack": {
          *             "ranker": 0.209,
          *             "fusion": 0.174,
@@ -1466,6 +1466,8 @@ export interface components {
          *             "ease": 0.158
          *           },
          *           "heldBackUsers": 175,
+         *           "impressionLists": 0,
+         *           "clicks": 0,
          *           "trees": 189,
          *           "trainingSeconds": 62.1,
          *           "strongestFeatures": [
@@ -1571,6 +1573,10 @@ export interface components {
                         [key: string]: number;
                     };
                     heldBackUsers: number;
+                    /** @description Shown lists with a click it learned from (impressions joined to the events that followed). */
+                    impressionLists: number;
+                    /** @description The clicks (plays, likes...) on those lists, weighted for position bias. */
+                    clicks: number;
                     trees: number;
                     trainingSeconds: number;
                     /** @description The features its trees lean on most, with their share of the split gain. */
@@ -1591,6 +1597,10 @@ export interface components {
                         [key: string]: number;
                     };
                     heldBackUsers: number;
+                    /** @description Shown lists with a click it learned from (impressions joined to the events that followed). */
+                    impressionLists: number;
+                    /** @description The clicks (plays, likes...) on those lists, weighted for position bias. */
+                    clicks: number;
                     trees: number;
                     trainingSeconds: number;
                     /** @description The features its trees lean on most, with their share of the split gain. */

@@ -18,6 +18,11 @@ export interface RankingDataset {
   /** Graded relevance, 0 for irrelevant. */
   labels: Float32Array;
   queryOffsets: Uint32Array;
+  /**
+   * Per row, how much its pairs count when it is the more relevant row of the pair (1 without): inverse
+   * propensity weights for clicks, so a click low on a page counts for the examinations it did not get.
+   */
+  weights?: Float32Array | undefined;
 }
 
 export interface LambdaMartParams {
@@ -281,7 +286,7 @@ function lambdaGradients(
 ): void {
   gradients.fill(0);
   hessians.fill(0);
-  const { labels } = data;
+  const { labels, weights } = data;
   for (let q = 0; q + 1 < data.queryOffsets.length; q++) {
     const start = data.queryOffsets[q]!;
     const end = data.queryOffsets[q + 1]!;
@@ -293,6 +298,7 @@ function lambdaGradients(
     for (let a = start; a < end; a++) {
       const labelA = labels[a]!;
       if (labelA === 0) continue;
+      const weight = weights ? weights[a]! : 1;
       for (let b = start; b < end; b++) {
         if (labels[b]! >= labelA) continue;
         const delta =
@@ -300,8 +306,8 @@ function lambdaGradients(
             Math.abs(discount(positionOf.get(a)!) - discount(positionOf.get(b)!))) /
           ideal;
         const rho = 1 / (1 + Math.exp(scores[a]! - scores[b]!));
-        const push = rho * delta;
-        const curvature = Math.max(rho * (1 - rho) * delta, 1e-12);
+        const push = weight * rho * delta;
+        const curvature = Math.max(weight * rho * (1 - rho) * delta, 1e-12);
         gradients[a]! += push;
         gradients[b]! -= push;
         hessians[a]! += curvature;

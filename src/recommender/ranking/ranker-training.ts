@@ -47,6 +47,21 @@ export interface LoggedInteraction {
   liked: boolean;
 }
 
+/**
+ * A list the engine showed a user (a recommendationId's impressions), and which of its items they then
+ * played, completed, liked or clicked from it (a positive event carrying that recommendationId).
+ */
+export interface ShownList {
+  userId: string;
+  /** When it was shown, epoch ms: the user's features come from their events before it. */
+  time: number;
+  /** The items in the order shown, and their positions on the page (0 first). */
+  itemIds: readonly string[];
+  positions: readonly number[];
+  /** Per item, whether the user acted on it from this list. */
+  clicked: readonly boolean[];
+}
+
 export interface CatalogFacts {
   /** Every item, in the order of the dense indices. */
   itemIds: readonly string[];
@@ -73,6 +88,15 @@ export const RANKER_CANDIDATES: CandidateOptions = { perSource: 100, popular: 50
 const MAX_QUERIES_PER_CUT = 2_000;
 /** One user in HELD_BACK_MODULUS is held back from the trees (20 %). */
 const HELD_BACK_MODULUS = 5;
+/**
+ * Position bias: the chance a user looks at position p is taken as (1 / (p + 1))^POSITION_BIAS_POWER (the
+ * shape click models fit on result pages), so a click at position p weighs its inverse, at most
+ * MAX_CLICK_WEIGHT (a click at the bottom of a long page must not outweigh the rest of the log).
+ */
+const POSITION_BIAS_POWER = 0.7;
+const MAX_CLICK_WEIGHT = 10;
+export const clickWeight = (position: number) =>
+  Math.min(MAX_CLICK_WEIGHT, (position + 1) ** POSITION_BIAS_POWER);
 /** A week, the half-life of the trending statistic. */
 const TRENDING_HALF_LIFE_MS = 7 * 86_400_000;
 /** Ratings an item needs before its mean counts half: the shrinkage of item.rating. */
@@ -94,10 +118,16 @@ export interface RankingModel {
 }
 
 export interface RankerTrainingReport {
-  /** Queries (users) and rows (candidates) the trees learned from, and the held-back queries. */
+  /**
+   * Queries (users' later events, and shown lists with a click) and rows (candidates) the trees learned
+   * from, and the held-back queries (the same of the held-back users).
+   */
   queries: number;
   rows: number;
   heldBackQueries: number;
+  /** Of the queries, the shown lists with a click (impressions joined to later events), and their clicks. */
+  impressionQueries: number;
+  clicks: number;
   trees: number;
   /**
    * NDCG@10 on the held-back users: the ranker, the fusion it starts from, each source alone, and the ranker
@@ -119,6 +149,8 @@ export interface RankerTrainingOptions {
   cuts?: number;
   /** The ranker in service, measured on the same held-back users when its features are the same. */
   previous?: RankingModel | undefined;
+  /** Lists shown to users and what they did with them: queries of their own, weighted for position bias. */
+  impressions?: readonly ShownList[] | undefined;
 }
 
 /**
@@ -227,6 +259,7 @@ export function trainRanker(
   const eventOf = (rating: Rating) => liked.get(rating.itemId)!;
   const trainParts: RankingDataset[] = [];
   const heldBackParts: RankingDataset[] = [];
+  let impressionPart: RankingDataset | undefined;
   let remaining = asRatings;
   for (let cut = 0; cut < cuts; cut++) {
     const split = splitLatestPerUser(remaining);
@@ -239,7 +272,15 @@ export function trainRanker(
     const later = new Map(sampled.map(([userId, list]) => [userId, list.map(eventOf)]));
     trainParts.push(datasetOf(matrix, catalog, later, (userId) => !isHeldBack(userId)));
     // Only the latest cut measures: it is the closest to what serving will face.
-    if (cut === 0) heldBackParts.push(datasetOf(matrix, catalog, later, isHeldBack));
+    if (cut === 0) {
+      heldBackParts.push(datasetOf(matrix, catalog, later, isHeldBack));
+      // The shown lists use this cut's catalog (item statistics from before the users' latest events); the
+      // held-back users' lists measure too: the ranker must put what they acted on above what they passed.
+      const shown = options.impressions ?? [];
+      impressionPart = shownListsDataset(log, facts, catalog, shown, (userId) => !isHeldBack(userId));
+      trainParts.push(impressionPart);
+      heldBackParts.push(shownListsDataset(log, facts, catalog, shown, isHeldBack));
+    }
     remaining = split.train;
   }
   const train = concatDatasets(trainParts);
@@ -277,6 +318,8 @@ export function trainRanker(
       queries: train.queryOffsets.length - 1,
       rows: train.labels.length,
       heldBackQueries: heldBack.queryOffsets.length - 1,
+      impressionQueries: impressionPart ? impressionPart.queryOffsets.length - 1 : 0,
+      clicks: impressionPart ? impressionPart.labels.reduce((sum, label) => sum + label, 0) : 0,
       trees: result.model.roots.length,
       heldBack: {
         ranker: meanNdcg(
@@ -324,7 +367,7 @@ export function promotionVerdict(report: RankerTrainingReport): { serving: boole
   if (report.heldBackQueries < MIN_HELD_BACK_QUERIES)
     return {
       serving: false,
-      verdict: `not serving: ${report.heldBackQueries} held-back users with a later liked event, fewer than the ${MIN_HELD_BACK_QUERIES} a comparison needs`,
+      verdict: `not serving: ${report.heldBackQueries} held-back queries (users with a later liked event, lists with a click), fewer than the ${MIN_HELD_BACK_QUERIES} a comparison needs`,
     };
   const [bestName, bestValue] = Object.entries(others)
     .filter((entry): entry is [string, number] => entry[1] !== undefined)
@@ -333,11 +376,11 @@ export function promotionVerdict(report: RankerTrainingReport): { serving: boole
   if (ranker > bestValue)
     return {
       serving: true,
-      verdict: `serving: NDCG@10 ${figure(ranker)} on ${report.heldBackQueries} held-back users, against ${figure(bestValue)} for ${name}, the best alternative`,
+      verdict: `serving: NDCG@10 ${figure(ranker)} on ${report.heldBackQueries} held-back queries, against ${figure(bestValue)} for ${name}, the best alternative`,
     };
   return {
     serving: false,
-    verdict: `not serving: NDCG@10 ${figure(ranker)} on ${report.heldBackQueries} held-back users, not above ${figure(bestValue)} for ${name}`,
+    verdict: `not serving: NDCG@10 ${figure(ranker)} on ${report.heldBackQueries} held-back queries, not above ${figure(bestValue)} for ${name}`,
   };
 }
 
@@ -381,19 +424,96 @@ function datasetOf(
   };
 }
 
+/**
+ * One query per shown list with a click, of the users `include` lets in: its rows are the items shown
+ * (those in the catalog and not already in the user's history), labelled 1 when acted on, the clicks
+ * weighted by the inverse of their position's examination chance (clickWeight). The user's features come
+ * from their events before the list was shown.
+ */
+export function shownListsDataset(
+  log: readonly LoggedInteraction[],
+  facts: CatalogFacts,
+  catalog: RankingCatalog,
+  lists: readonly ShownList[],
+  include: (userId: string) => boolean,
+): RankingDataset {
+  const itemIndex = new Map(facts.itemIds.map((itemId, at) => [itemId, at]));
+  const byUser = new Map<string, LoggedInteraction[]>();
+  for (const list of lists) if (include(list.userId)) byUser.set(list.userId, []);
+  for (const event of log) byUser.get(event.userId)?.push(event);
+  const blocks: Float32Array[] = [];
+  const labels: number[] = [];
+  const weights: number[] = [];
+  const offsets = [0];
+  for (const list of lists) {
+    const events = byUser.get(list.userId);
+    if (!events || !list.clicked.some(Boolean)) continue;
+    const history = new Set<number>();
+    let now = -Infinity;
+    for (const event of events)
+      if (event.time < list.time) {
+        const at = itemIndex.get(event.itemId);
+        if (at !== undefined) history.add(at);
+        now = Math.max(now, event.time);
+      }
+    const shown = new Map<number, { clicked: boolean; position: number }>();
+    list.itemIds.forEach((itemId, at) => {
+      const index = itemIndex.get(itemId);
+      if (index !== undefined && !shown.has(index))
+        shown.set(index, { clicked: list.clicked[at] === true, position: list.positions[at] ?? at });
+    });
+    const items = [...history];
+    const rows = rankingRows(
+      catalog,
+      { items, weights: new Float32Array(items.length).fill(1), now: Number.isFinite(now) ? now : list.time },
+      { perSource: 0, popular: 0, extra: shown.keys() },
+    );
+    if (!rows.items.some((i) => shown.get(i)?.clicked)) continue;
+    blocks.push(rows.features);
+    for (const i of rows.items) {
+      const { clicked, position } = shown.get(i)!;
+      labels.push(clicked ? 1 : 0);
+      weights.push(clicked ? clickWeight(position) : 1);
+    }
+    offsets.push(labels.length);
+  }
+  const features = new Float32Array(labels.length * RANKING_FEATURE_COUNT);
+  let at = 0;
+  for (const block of blocks) {
+    features.set(block, at);
+    at += block.length;
+  }
+  return {
+    features,
+    width: RANKING_FEATURE_COUNT,
+    labels: Float32Array.from(labels),
+    queryOffsets: Uint32Array.from(offsets),
+    weights: Float32Array.from(weights),
+  };
+}
+
 function concatDatasets(parts: readonly RankingDataset[]): RankingDataset {
   const rows = parts.reduce((sum, part) => sum + part.labels.length, 0);
   const features = new Float32Array(rows * RANKING_FEATURE_COUNT);
   const labels = new Float32Array(rows);
+  const weighted = parts.some((part) => part.weights);
+  const weights = weighted ? new Float32Array(rows).fill(1) : undefined;
   const offsets = [0];
   let at = 0;
   for (const part of parts) {
     features.set(part.features, at * RANKING_FEATURE_COUNT);
     labels.set(part.labels, at);
+    if (weights && part.weights) weights.set(part.weights, at);
     for (let q = 1; q < part.queryOffsets.length; q++) offsets.push(at + part.queryOffsets[q]!);
     at += part.labels.length;
   }
-  return { features, width: RANKING_FEATURE_COUNT, labels, queryOffsets: Uint32Array.from(offsets) };
+  return {
+    features,
+    width: RANKING_FEATURE_COUNT,
+    labels,
+    queryOffsets: Uint32Array.from(offsets),
+    ...(weights && { weights }),
+  };
 }
 
 function tableOf(similar: (i: number) => ScoredItem[], items: number): NeighbourTable {
