@@ -300,6 +300,9 @@ const environmentSchema = z.object({
   // Off by default: on movielens-100k one slot in 10 cost NDCG@10 0.007 (0.160 -> 0.153); turn it on to keep
   // learning about tastes a profile does not show yet.
   MARQUEE_EXPLORATION_SLOTS: integerInRange(0, 10, 0),
+  // One position in 10 for the closest new item (added since the last training) when there is one: the
+  // collaborative sources and the learned ranker cannot know it yet. Movielens evaluations have none.
+  MARQUEE_NEW_ITEM_SLOTS: integerInRange(0, 10, 1),
   MARQUEE_VARIANTS: variantsSchema,
   MARQUEE_COLLABORATIVE_MODEL: z.preprocess(
     (value) => (value === '' || value === undefined ? 'item-knn' : value),
@@ -494,6 +497,8 @@ export interface RecommenderConfig {
   readonly maxPerGenre: number;
   /** Positions of a page given to an exploration pick. */
   readonly explorationSlots: number;
+  /** Positions in 10 kept for the closest new item (MARQUEE_NEW_ITEM_SLOTS). */
+  readonly newItemSlots: number;
   /** A/B test variants by name; a user's variant is picked by a stable hash of their id. */
   readonly variants: Readonly<
     Record<
@@ -645,6 +650,7 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
       maxPerSeries: env.MARQUEE_MAX_PER_SERIES,
       maxPerGenre: env.MARQUEE_MAX_PER_GENRE,
       explorationSlots: env.MARQUEE_EXPLORATION_SLOTS,
+      newItemSlots: env.MARQUEE_NEW_ITEM_SLOTS,
       variants: env.MARQUEE_VARIANTS,
       collaborativeModel: env.MARQUEE_COLLABORATIVE_MODEL,
       ranker: env.MARQUEE_RANKER,

@@ -15,6 +15,11 @@ export interface RankableCandidate {
   /** Unit vector; without one, similarity falls back to shared genres alone. */
   embedding: Float32Array | undefined;
   signals?: RankingSignal[] | undefined;
+  /**
+   * An item added since the last training that is among the closest in content to the user: how close (its
+   * content score). Only these take new-item slots.
+   */
+  newItemContent?: number | undefined;
 }
 
 export interface RerankOptions {
@@ -30,6 +35,11 @@ export interface RerankOptions {
   explorationSlots: number;
   /** Seeds the exploration picks: the same seed, the same picks. */
   seed: string;
+  /**
+   * Positions in each run of EXPLORATION_EVERY kept for the closest new item (newItemContent), when there is
+   * one: a new release close to the user's taste reaches the page before anyone has watched it.
+   */
+  newItemSlots?: number | undefined;
 }
 
 /**
@@ -42,6 +52,8 @@ const EXPLORATION_POOL_START = 100;
 export const EXPLORATION_EVERY = 10;
 /** Where in each run of EXPLORATION_EVERY the exploration picks go (0-based), first slot first. */
 const SLOT_ORDER = [7, 4, 9, 2, 5, 8, 3, 6, 1, 0];
+/** Where in each run the new-item slots go, first slot first (clear of the first exploration slots). */
+const NEW_ITEM_SLOT_ORDER = [2, 6, 0, 8, 3, 5, 1, 9, 4, 7];
 
 /**
  * Picks `size` items greedily: at each step the candidate with the best
@@ -88,6 +100,16 @@ export function rerank(
     options.seed,
   );
   const explored = new Set<number>();
+  const newItemPositions = new Set<number>();
+  for (let start = 0; start < size; start += EXPLORATION_EVERY)
+    for (const offset of NEW_ITEM_SLOT_ORDER.slice(0, options.newItemSlots ?? 0))
+      if (start + offset < size && !explorationPositions.has(start + offset))
+        newItemPositions.add(start + offset);
+  const newItems = candidates
+    .map((candidate, index) => ({ index, content: candidate.newItemContent }))
+    .filter((entry): entry is { index: number; content: number } => entry.content !== undefined)
+    .sort((a, b) => b.content - a.content || a.index - b.index)
+    .map((entry) => entry.index);
 
   const breaksCap = (index: number) => {
     const candidate = candidates[index]!;
@@ -131,6 +153,13 @@ export function rerank(
       const pick = explorationPool.find((index) => !taken[index] && !breaksCap(index));
       if (pick !== undefined) {
         explored.add(pick);
+        take(pick);
+        continue;
+      }
+    }
+    if (newItemPositions.has(picked.length)) {
+      const pick = newItems.find((index) => !taken[index] && !breaksCap(index));
+      if (pick !== undefined) {
         take(pick);
         continue;
       }

@@ -65,6 +65,8 @@ export const MAX_RANKED = 200;
 const PER_SOURCE = 100;
 /** The learned ranker's best rows that get their signals (strongestSignals): more than a page's window. */
 const SIGNALLED_ROWS = 100;
+/** The best-ranked candidates a new item must be as close to the user's taste as, to take a new-item slot. */
+const NEW_ITEM_REFERENCE = 10;
 /** How much more content similarity counts for an item with no interactions yet (cold start). */
 const COLD_ITEM_CONTENT_BOOST = 4;
 /** Consumed items looked up per user for exclusion (most recent first). */
@@ -335,6 +337,7 @@ async function rankForUser(
     seed: `${userId}:${variant}`,
     negative: user.negative,
     dislikedGenres,
+    taste: mainInterest(user.interests)?.vector,
   });
 }
 
@@ -350,6 +353,9 @@ interface RankOptions {
   negative?: Float32Array | undefined;
   dislikedGenres?: ReadonlySet<string> | undefined;
   explorationSlots?: number | undefined;
+  newItemSlots?: number | undefined;
+  /** The user's main interest (unit vector): new items as close to it as the page may take new-item slots. */
+  taste?: Float32Array | undefined;
 }
 
 /**
@@ -447,6 +453,12 @@ function learnedCandidates(
   return ranked.sort(byScoreThenId);
 }
 
+function mainInterest(interests: readonly Interest[]): Interest | undefined {
+  let main: Interest | undefined;
+  for (const interest of interests) if (!main || interest.weight > main.weight) main = interest;
+  return main;
+}
+
 function scaled<K extends string>(
   shares: Partial<Record<K, number>>,
   factor: number,
@@ -478,7 +490,7 @@ async function rankBlended(
     for (const found of rows) found.embedding = vectors.get(found.id);
   }
   const byId = new Map(rows.map((row) => [row.id, row]));
-  const rankable: RankableCandidate[] = [];
+  const rankable: (RankableCandidate & { isNew?: boolean })[] = [];
   for (const candidate of blended) {
     const found = byId.get(candidate.itemId);
     if (!found) continue;
@@ -492,9 +504,11 @@ async function rankBlended(
       genres: found.genres,
       seriesId: found.seriesId,
       embedding: found.embedding,
+      ...(found.isNew && { isNew: true }),
     });
   }
   rankable.sort(byScoreThenId);
+  if (options.taste) markCloseNewItems(rankable, options.taste);
   const ranked = rerank(rankable, {
     size: options.window,
     diversity: options.diversity,
@@ -502,6 +516,7 @@ async function rankBlended(
     maxPerGenre: deps.config.maxPerGenre,
     explorationSlots: options.explorationSlots ?? deps.config.explorationSlots,
     seed: options.seed,
+    newItemSlots: options.newItemSlots ?? deps.config.newItemSlots,
   });
   return {
     items: scaleScores(
@@ -513,6 +528,35 @@ async function rankBlended(
       })),
     ),
   };
+}
+
+/**
+ * Marks the new items (added since the last training, so unknown to the collaborative models and the
+ * ranker) that are at least as close in content to the user's main interest as the lower quartile of the
+ * best-ranked known items: they may take a new-item slot (rerank), nearest first. Close to the user's
+ * taste, not merely new.
+ */
+function markCloseNewItems(rankable: (RankableCandidate & { isNew?: boolean })[], taste: Float32Array): void {
+  const closeness = (embedding: Float32Array | undefined) => {
+    if (!embedding || embedding.length !== taste.length) return undefined;
+    let dot = 0;
+    for (let d = 0; d < taste.length; d++) dot += embedding[d]! * taste[d]!;
+    return dot;
+  };
+  const reference = rankable
+    .filter((candidate) => !candidate.isNew)
+    .slice(0, NEW_ITEM_REFERENCE)
+    .map((candidate) => closeness(candidate.embedding))
+    .filter((value) => value !== undefined)
+    .sort((a, b) => a - b);
+  if (reference.length === 0) return;
+  // The lower quartile: a new item must be closer than most of what the page shows anyway.
+  const bar = reference[Math.floor(reference.length / 4)]!;
+  for (const candidate of rankable) {
+    if (!candidate.isNew) continue;
+    const value = closeness(candidate.embedding);
+    if (value !== undefined && value >= bar) candidate.newItemContent = value;
+  }
 }
 
 /**

@@ -247,3 +247,21 @@ t.test('MMR computes similarities lazily and picks exactly what the eager versio
     { numRuns: 300, seed: 20261202 },
   );
 });
+
+t.test('rerank: a new item close to the taste takes the new-item slot; others wait their turn', async (t) => {
+  const list = Array.from({ length: 30 }, (_, n) => candidate(`k${n}`, 1 - n / 100, [`g${n}`]));
+  list.push({ ...candidate('new-close', 0.05, ['x']), newItemContent: 0.9 });
+  list.push({ ...candidate('new-closer', 0.04, ['y']), newItemContent: 0.95 });
+  list.push(candidate('new-far', 0.5, ['z']));
+  const ids = (slots: number, size = 10) =>
+    rerank(list, { ...base, size, newItemSlots: slots }).map((entry) => entry.itemId);
+  const one = ids(1);
+  t.equal(one[2], 'new-closer', 'the closest new item takes position 2');
+  t.notOk(one.includes('new-close'), 'one slot in 10: the next new item waits');
+  t.equal(ids(1, 20)[12], 'new-close', 'and takes the slot of the next 10');
+  t.notOk(
+    ids(0).some((id) => id.startsWith('new-c')),
+    'no slot: new items keep their scores',
+  );
+  t.same(ids(1, 20).slice(0, 10), one, 'a deeper page continues the same list');
+});
