@@ -48,6 +48,12 @@ export interface RankerTrainingRequest {
   itemGenres: number[][];
   /** Release year of each item of `itemIds`, NaN unknown. */
   itemYears: Float32Array<ArrayBuffer>;
+  /** Type id of each item, NaN unknown. */
+  itemTypes?: Float32Array<ArrayBuffer> | undefined;
+  /** People ids of each item: directors first, then the cast in billing order. */
+  itemCredits?: number[][] | undefined;
+  /** Content vectors of the items, `dimension` floats each (zeros: none). */
+  itemVectors?: { dimension: number; data: Float32Array<ArrayBuffer> } | undefined;
   /** The ranker in service, to measure the new one against. */
   previous?: RankingModel | undefined;
   /** Lists shown to users and what they acted on (impressions joined to later events). */
@@ -137,7 +143,14 @@ export function trainRankerFrom(
       liked: request.eventLiked[e] === 1,
     });
   }
-  const facts = { itemIds: input.itemIds, genres: request.itemGenres, releaseYears: request.itemYears };
+  const facts = {
+    itemIds: input.itemIds,
+    genres: request.itemGenres,
+    releaseYears: request.itemYears,
+    types: request.itemTypes,
+    credits: request.itemCredits,
+    vectors: request.itemVectors,
+  };
   const { model, report } = trainRanker(log, facts, {
     previous: request.previous,
     impressions: request.impressions,

@@ -86,12 +86,25 @@ export async function listRankerModels(db: Kysely<Database>, limit: number): Pro
   }));
 }
 
-/** Genres and release year of every item (the ranker's catalog facts), one round trip. */
+/** Genres, release year, type and credits of every item (the ranker's catalog facts), one round trip. */
 export async function findRankingFacts(
   db: Kysely<Database>,
-): Promise<Map<string, { genres: string[]; releaseYear: number | null }>> {
-  const rows = await db.selectFrom('items').select(['id', 'genres', 'release_year']).execute();
-  return new Map(rows.map((row) => [row.id, { genres: row.genres, releaseYear: row.release_year }]));
+): Promise<
+  Map<
+    string,
+    { genres: string[]; releaseYear: number | null; type: string; credits: { name: string; role: string }[] }
+  >
+> {
+  const rows = await db
+    .selectFrom('items')
+    .select(['id', 'genres', 'release_year', 'type', 'credits'])
+    .execute();
+  return new Map(
+    rows.map((row) => [
+      row.id,
+      { genres: row.genres, releaseYear: row.release_year, type: row.type, credits: row.credits },
+    ]),
+  );
 }
 
 /**

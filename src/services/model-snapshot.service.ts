@@ -95,6 +95,8 @@ export interface ModelSnapshot {
   readonly ranker: LoadedRanker | undefined;
   /** The vectors of these items (those it does not hold are read and kept); absent when an item has none. */
   vectorsOf(itemIds: readonly string[]): Promise<Map<string, Float32Array>>;
+  /** The vector of an item this process holds in memory (no database read); undefined otherwise. */
+  heldVector(itemId: string): Float32Array | undefined;
   /**
    * The items nearest to `vector` by cosine similarity, nearest first, none of `excludeIds`; undefined while
    * the vector index is not in memory (ask pgvector). Unfiltered: the caller checks its filters after.
@@ -393,6 +395,9 @@ export function startModelSnapshot(options: ModelSnapshotOptions): ModelSnapshot
         keep(rows);
       }
       return found;
+    },
+    heldVector(itemId) {
+      return vectors?.get(itemId);
     },
     nearest(vector, query) {
       if (!index || index.graph.dimension !== vector.length) return undefined;

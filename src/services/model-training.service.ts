@@ -9,6 +9,7 @@ import type {
   RankerTrainingRequest,
 } from '../recommender/collaborative-training.ts';
 import {
+  CREDITS_PER_ITEM,
   promotionVerdict,
   type RankerTrainingReport,
   type RankingModel,
@@ -25,6 +26,7 @@ import type { RankerChoice } from '../config.ts';
 import { startTrainingThread } from '../recommender/collaborative-training.thread.ts';
 import { internId } from '../recommender/interactions.ts';
 import { getMetaValue, setMetaValue } from '../repositories/meta.repository.ts';
+import { streamItemVectors } from '../repositories/model-snapshot.repository.ts';
 import {
   analyzeEventsIfEmbedded,
   countEvents,
@@ -428,24 +430,62 @@ async function rankerRequest(
   itemIds: readonly string[],
   events: { eventRatings: Float32Array<ArrayBuffer>; eventLiked: Uint8Array<ArrayBuffer> },
 ): Promise<RankerTrainingRequest> {
-  const [facts, previous, impressions] = await Promise.all([
+  const [facts, previous, impressions, itemVectors] = await Promise.all([
     findRankingFacts(db),
     findServingRankerModel(db),
     findShownLists(db, positiveTypes, MAX_SHOWN_LISTS),
+    readItemVectors(db, itemIds),
   ]);
-  const genreIds = new Map<string, number>();
-  const genreId = (genre: string) => {
-    let id = genreIds.get(genre);
-    if (id === undefined) genreIds.set(genre, (id = genreIds.size));
-    return id;
+  const genreId = idsOf<string>();
+  const typeId = idsOf<string>();
+  const personId = idsOf<string>();
+  const people = (credits: readonly { name: string; role: string }[]) => {
+    const directors = credits.filter((credit) => /direct/i.test(credit.role));
+    const others = credits.filter((credit) => !/direct/i.test(credit.role));
+    return [...directors, ...others]
+      .slice(0, CREDITS_PER_ITEM)
+      .map((credit) => personId(credit.name.trim().toLowerCase()));
   };
   return {
     ...events,
     itemGenres: itemIds.map((itemId) => (facts.get(itemId)?.genres ?? []).map(genreId)),
     itemYears: Float32Array.from(itemIds, (itemId) => facts.get(itemId)?.releaseYear ?? Number.NaN),
+    itemTypes: Float32Array.from(itemIds, (itemId) => {
+      const type = facts.get(itemId)?.type;
+      return type === undefined ? Number.NaN : typeId(type);
+    }),
+    itemCredits: itemIds.map((itemId) => people(facts.get(itemId)?.credits ?? [])),
+    itemVectors,
     previous: previous as RankingModel | undefined,
     impressions,
   };
+}
+
+/** Dense ids for the distinct values seen, in order of appearance. */
+function idsOf<K>(): (key: K) => number {
+  const ids = new Map<K, number>();
+  return (key) => {
+    let id = ids.get(key);
+    if (id === undefined) ids.set(key, (id = ids.size));
+    return id;
+  };
+}
+
+/** The items' content vectors in one block (zeros for an item without one); undefined when none has one. */
+async function readItemVectors(
+  db: Kysely<Database>,
+  itemIds: readonly string[],
+): Promise<{ dimension: number; data: Float32Array<ArrayBuffer> } | undefined> {
+  const index = new Map(itemIds.map((itemId, at) => [itemId, at]));
+  let block: { dimension: number; data: Float32Array<ArrayBuffer> } | undefined;
+  for await (const page of streamItemVectors(db))
+    for (const row of page) {
+      const at = index.get(row.itemId);
+      if (at === undefined) continue;
+      block ??= { dimension: row.vector.length, data: new Float32Array(itemIds.length * row.vector.length) };
+      if (row.vector.length === block.dimension) block.data.set(row.vector, at * block.dimension);
+    }
+  return block;
 }
 
 function* neighbourRows(itemIds: readonly string[], lists: NeighbourLists): Generator<ItemNeighbourRow> {

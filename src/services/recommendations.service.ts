@@ -330,7 +330,16 @@ async function rankForUser(
   );
   const ranker = settings.ranker === 'learned' && known ? deps.model?.ranker : undefined;
   const blended = blendCandidates(lists, weights);
-  const candidates = ranker ? learnedCandidates(ranker, user, new Set(exclude), blended, titleOf) : blended;
+  const candidates = ranker
+    ? learnedCandidates(
+        ranker,
+        (itemId) => deps.model?.heldVector(itemId),
+        user,
+        new Set(exclude),
+        blended,
+        titleOf,
+      )
+    : blended;
   return rankBlended(deps, candidates, request, {
     window,
     diversity: request.diversity ?? (known ? settings.diversity : Math.max(settings.diversity, 0.3)),
@@ -366,22 +375,23 @@ interface RankOptions {
  */
 function learnedCandidates(
   ranker: LoadedRanker,
+  heldVector: (itemId: string) => Float32Array | undefined,
   user: LoadedUser,
   exclude: ReadonlySet<string>,
   blended: readonly BlendedCandidate[],
   titleOf: TitleOf,
 ): BlendedCandidate[] {
   const { itemIndex, artifact, model } = ranker;
-  // As in training: every item the user engaged with, once, weight 1 (the profile's interactions are the
-  // strongest 200; the consumed items reach further back).
+  // As in training: every item the user engaged with, once, weight 1, latest first (the consumed items,
+  // most recent first, reach further back than the profile's strongest 200 interactions).
   const history = new Set<number>();
-  for (const { itemId, weight } of user.interactions) {
-    const at = itemIndex.get(itemId);
-    if (at !== undefined && weight > 0) history.add(at);
-  }
   for (const itemId of user.consumed) {
     const at = itemIndex.get(itemId);
     if (at !== undefined) history.add(at);
+  }
+  for (const { itemId, weight } of user.interactions) {
+    const at = itemIndex.get(itemId);
+    if (at !== undefined && weight > 0) history.add(at);
   }
   const items = [...history];
   const excluded = new Set<number>();
@@ -396,8 +406,10 @@ function learnedCandidates(
   }
   // Ages are counted from the user's latest event, as in training (where it is the cut): from today, an
   // imported history would make every item decades old.
+  // Content similarity reads the vectors this process holds (none held: the feature is missing).
+  const catalog = { ...artifact.catalog, vectorOf: (at: number) => heldVector(artifact.itemIds[at]!) };
   const rows = rankingRows(
-    artifact.catalog,
+    catalog,
     { items, weights: items.map(() => 1), now: user.lastEventAt ?? Date.now() },
     { ...RANKER_CANDIDATES, exclude: excluded, extra },
   );

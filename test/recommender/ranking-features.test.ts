@@ -96,25 +96,46 @@ t.test('features: scores, ranks and support per source; statistics; genre affini
   t.ok(Number.isNaN(row(5)('genre.affinity-mean')), 'no genres: missing');
 });
 
-t.test('content similarity: the best interest, and its share of the weight', async (t) => {
-  const withVectors: RankingCatalog = {
+t.test('content similarity to the history, type and credits affinity', async (t) => {
+  // Unit vectors: items 0 and 1 (the history) point along x and y; 4 is between them, 2 along z.
+  const vectors: Record<number, number[]> = {
+    0: [1, 0, 0],
+    1: [0, 1, 0],
+    2: [0, 0, 1],
+    4: [Math.SQRT1_2, Math.SQRT1_2, 0],
+  };
+  const withContent: RankingCatalog = {
     ...catalog,
-    similarity: (item, vector) => (item === 4 ? vector[0] : undefined),
+    vectorOf: (item) => vectors[item],
+    // Types: 0, 1 and 4 are movies (0), 2 a series (1). People: 0 and 4 share person 7.
+    types: [0, 0, 1, 0, 0, Number.NaN],
+    creditPtr: [0, 1, 1, 1, 1, 3, 3],
+    creditIndex: [7, 8, 7],
   };
   const rows = rankingRows(
-    withVectors,
-    {
-      items: [1],
-      weights: [1],
-      now: NOW,
-      interests: [
-        { vector: Float32Array.of(0.2), weight: 3 },
-        { vector: Float32Array.of(0.9), weight: 1 },
-      ],
-    },
+    withContent,
+    { items: [0, 1], weights: [1, 1], now: NOW },
     { perSource: 10, popular: 0 },
   );
-  const at = [...rows.items].indexOf(4) * RANKING_FEATURE_COUNT;
-  t.equal(Math.round(rows.features[at + column('content.similarity')]! * 10) / 10, 0.9);
-  t.equal(rows.features[at + column('content.interest-weight')], 0.25);
+  const value = (item: number, name: (typeof RANKING_FEATURES)[number]) =>
+    rows.features[[...rows.items].indexOf(item) * RANKING_FEATURE_COUNT + column(name)]!;
+  t.equal(Math.round(value(4, 'content.similarity') * 1000) / 1000, 1, 'along the mean of the history');
+  t.equal(Math.round(value(2, 'content.similarity') * 1000) / 1000, 0, 'orthogonal to it');
+  t.ok(Number.isNaN(value(5, 'content.similarity')), 'no vector: missing');
+  t.equal(value(4, 'type.affinity'), 1, 'all the history is movies');
+  t.equal(value(2, 'type.affinity'), 0, 'none of it is series');
+  t.ok(Number.isNaN(value(5, 'type.affinity')), 'unknown type: missing');
+  t.equal(value(4, 'credits.affinity'), 0.5, 'person 7 is on half the history');
+  t.ok(Number.isNaN(value(2, 'credits.affinity')), 'no credits: missing');
+  const cold = rankingRows(
+    catalog,
+    { items: [0, 1], weights: [1, 1], now: NOW },
+    { perSource: 10, popular: 0 },
+  );
+  t.ok(
+    [...cold.items].every((_, row) =>
+      Number.isNaN(cold.features[row * RANKING_FEATURE_COUNT + column('content.similarity')]!),
+    ),
+    'a catalog without vectors leaves it missing',
+  );
 });

@@ -33,7 +33,7 @@ t.test(
         method: 'GET',
         url: `/v1/items?genre=${encodeURIComponent(genre)}&limit=100`,
       });
-      t.equal(response.statusCode, 200, response.body);
+      t.equal(response.statusCode, 200, response.statusCode === 200 ? 'answered' : response.body);
       return response.json<{ items: { id: string }[] }>().items.map((item) => item.id);
     };
     const anime = await idsOf('Anime Series');
@@ -106,7 +106,7 @@ t.test(
         method: 'GET',
         url: `/v1/users/${userId}/recommendations?limit=10&explain=true`,
       });
-      t.equal(response.statusCode, 200, response.body);
+      t.equal(response.statusCode, 200, response.statusCode === 200 ? 'answered' : response.body);
       return response.json<Page>();
     };
     let reached = 0;

@@ -69,6 +69,28 @@ export interface CatalogFacts {
   genres: readonly (readonly number[])[];
   /** Release year per item index, NaN unknown. */
   releaseYears: ArrayLike<number>;
+  /** Type id per item index (movie, series...), NaN unknown. */
+  types?: ArrayLike<number> | undefined;
+  /** People ids per item index: its directors and first cast (CREDITS_PER_ITEM). */
+  credits?: readonly (readonly number[])[] | undefined;
+  /** Content vectors (unit), `dimension` per item index; an all-zero row is an item without one. */
+  vectors?: { dimension: number; data: Float32Array } | undefined;
+}
+
+/** People of an item the ranker's credits affinity reads: directors first, then the cast in billing order. */
+export const CREDITS_PER_ITEM = 6;
+
+/** Item i's vector in a facts block, undefined for a zero row. */
+export function vectorReader(
+  vectors: CatalogFacts['vectors'],
+): ((itemIndex: number) => Float32Array | undefined) | undefined {
+  if (!vectors || vectors.dimension === 0) return undefined;
+  const { dimension, data } = vectors;
+  return (itemIndex) => {
+    const start = itemIndex * dimension;
+    if (start + dimension > data.length || (data[start] === 0 && data[start + 1] === 0)) return undefined;
+    return data.subarray(start, start + dimension);
+  };
 }
 
 /** Neighbours kept per item and source. */
@@ -195,6 +217,8 @@ export function buildRankingCatalog(
       .filter((i) => popularity[i]! > 0)
       .sort((a, b) => popularity[b]! - popularity[a]! || a - b),
   );
+  const popularityRank = new Float32Array(n).fill(Number.NaN);
+  popularityRanking.forEach((item, rank) => (popularityRank[item] = rank));
   const ratingSum = new Float64Array(n);
   const ratingCount = new Float64Array(n);
   let allSum = 0;
@@ -214,6 +238,12 @@ export function buildRankingCatalog(
     genreIndex.push(...(facts.genres[i] ?? []));
     genrePtr[i + 1] = genreIndex.length;
   }
+  const creditPtr = new Uint32Array(n + 1);
+  const creditIndex: number[] = [];
+  for (let i = 0; i < n; i++) {
+    creditIndex.push(...(facts.credits?.[i] ?? []).slice(0, CREDITS_PER_ITEM));
+    creditPtr[i + 1] = creditIndex.length;
+  }
   const catalog: RankingCatalog = {
     items: n,
     sources,
@@ -224,6 +254,11 @@ export function buildRankingCatalog(
     releaseYear: Float32Array.from({ length: n }, (_, i) => facts.releaseYears[i] ?? Number.NaN),
     genrePtr,
     genreIndex: Uint32Array.from(genreIndex),
+    types: Float32Array.from({ length: n }, (_, i) => facts.types?.[i] ?? Number.NaN),
+    creditPtr,
+    creditIndex: Uint32Array.from(creditIndex),
+    popularityRank,
+    vectorOf: vectorReader(facts.vectors),
     ...(allCount > 0 && {
       rating: Float32Array.from(ratingSum, (sum, i) =>
         ratingCount[i]! > 0
@@ -240,7 +275,13 @@ export function rankingUserOf(matrix: InteractionMatrix, u: number): RankingUser
   const row = userRow(matrix, u);
   let now = 0;
   for (const time of row.times) now = Math.max(now, time);
-  return { items: row.items, weights: new Float32Array(row.items.length).fill(1), now };
+  // Latest first, as serving passes a user's history (content similarity reads the first few).
+  const order = Array.from(row.items, (_, at) => at).sort((a, b) => row.times[b]! - row.times[a]! || a - b);
+  return {
+    items: Uint32Array.from(order, (at) => row.items[at]!),
+    weights: new Float32Array(row.items.length).fill(1),
+    now,
+  };
 }
 
 export function trainRanker(
@@ -450,7 +491,8 @@ export function shownListsDataset(
     if (!events || !list.clicked.some(Boolean)) continue;
     const history = new Set<number>();
     let now = -Infinity;
-    for (const event of events)
+    // Latest first, as serving passes a user's history.
+    for (const event of [...events].sort((a, b) => b.time - a.time))
       if (event.time < list.time) {
         const at = itemIndex.get(event.itemId);
         if (at !== undefined) history.add(at);

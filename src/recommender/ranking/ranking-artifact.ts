@@ -47,6 +47,10 @@ export function encodeRankingArtifact({ itemIds, catalog }: RankingArtifact): Ui
     ['genreIndex', 'u32', catalog.genreIndex],
   );
   if (catalog.rating) arrays.push(['rating', 'f32', catalog.rating]);
+  if (catalog.types) arrays.push(['types', 'f32', catalog.types]);
+  if (catalog.creditPtr && catalog.creditIndex)
+    arrays.push(['creditPtr', 'u32', catalog.creditPtr], ['creditIndex', 'u32', catalog.creditIndex]);
+  if (catalog.popularityRank) arrays.push(['popularityRank', 'f32', catalog.popularityRank]);
   const header: Header = {
     format: 1,
     itemIds: [...itemIds],
@@ -110,6 +114,10 @@ export function decodeRankingArtifact(bytes: Uint8Array): RankingArtifact {
     genrePtr: get('genrePtr'),
     genreIndex: get('genreIndex'),
     ...(arrays.has('rating') && { rating: get('rating') }),
+    // Absent from artefacts stored before they were added: their features are then missing.
+    ...(arrays.has('types') && { types: get('types') }),
+    ...(arrays.has('creditPtr') && { creditPtr: get('creditPtr'), creditIndex: get('creditIndex') }),
+    ...(arrays.has('popularityRank') && { popularityRank: get('popularityRank') }),
   };
   if (catalog.genrePtr.length !== items + 1 || catalog.popularity.length !== items)
     throw new Error('ranking artefact: arrays do not match the item count');
@@ -136,6 +144,10 @@ export function rankingCatalogBytes(catalog: RankingCatalog): number {
     catalog.genrePtr,
     catalog.genreIndex,
     catalog.rating ?? [],
+    catalog.types ?? [],
+    catalog.creditPtr ?? [],
+    catalog.creditIndex ?? [],
+    catalog.popularityRank ?? [],
   ])
     add(values);
   return bytes;

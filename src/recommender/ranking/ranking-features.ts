@@ -29,10 +29,11 @@ const ITEM_AND_USER_FEATURES = [
   'item.release-age-years',
   'genre.affinity-mean',
   'genre.affinity-max',
+  'type.affinity',
+  'credits.affinity',
   'user.history',
   'user.mainstream',
   'content.similarity',
-  'content.interest-weight',
 ] as const;
 export type RankingFeature =
   | `${CollaborativeSourceName}.${(typeof PER_SOURCE_FEATURES)[number]}`
@@ -70,16 +71,24 @@ export interface RankingCatalog {
   /** Genre ids of item i: `genreIndex[genrePtr[i]]` to `genreIndex[genrePtr[i + 1] - 1]`. */
   readonly genrePtr: ArrayLike<number>;
   readonly genreIndex: ArrayLike<number>;
-  /** Cosine similarity of an item to a unit vector, undefined when either has no vector. */
-  readonly similarity?: ((itemIndex: number, vector: Float32Array) => number | undefined) | undefined;
+  /** Type id of each item (movie, series, episode...), NaN unknown. */
+  readonly types?: ArrayLike<number> | undefined;
+  /** People ids credited on item i (its directors and first cast), as genrePtr / genreIndex. */
+  readonly creditPtr?: ArrayLike<number> | undefined;
+  readonly creditIndex?: ArrayLike<number> | undefined;
+  /** Each item's position in popularityRanking, NaN for items without a positive event. */
+  readonly popularityRank?: ArrayLike<number> | undefined;
+  /** An item's content vector (unit), undefined when it has none: content.similarity reads it. */
+  readonly vectorOf?: ((itemIndex: number) => ArrayLike<number> | undefined) | undefined;
 }
 
 export interface RankingUser {
-  /** History item indices and their weights (positive: liked; the ranker scores from these). */
+  /**
+   * History item indices and their weights (positive: liked; the ranker scores from these), the strongest
+   * or most recent first: content similarity reads the first CONTENT_HISTORY.
+   */
   readonly items: ArrayLike<number>;
   readonly weights: ArrayLike<number>;
-  /** The user's interest vectors (unit), heaviest first. */
-  readonly interests?: readonly { vector: Float32Array; weight: number }[] | undefined;
   /** Now, in epoch ms: item ages are counted from it. */
   readonly now: number;
 }
@@ -154,22 +163,30 @@ export function rankingRows(
   }
   for (const item of options.extra ?? []) if (item < catalog.items && !blocked(item)) candidates.add(item);
 
-  // The user's genre affinity: the share of their history weight on each genre.
+  // The user's genre, type and people affinities: the share of their history weight on each.
   const affinity = new Map<number, number>();
+  const typeAffinity = new Map<number, number>();
+  const creditAffinity = new Map<number, number>();
   let mainstream = 0;
   for (let h = 0; h < user.items.length; h++) {
     const item = user.items[h]!;
-    const weight = Math.max(0, user.weights[h]!);
+    const share = Math.max(0, user.weights[h]!) / (totalWeight || 1);
     mainstream += Math.log1p(catalog.popularity[item] ?? 0);
     for (let g = catalog.genrePtr[item]!; g < catalog.genrePtr[item + 1]!; g++) {
       const genre = catalog.genreIndex[g]!;
-      affinity.set(genre, (affinity.get(genre) ?? 0) + weight / (totalWeight || 1));
+      affinity.set(genre, (affinity.get(genre) ?? 0) + share);
     }
+    const type = catalog.types?.[item];
+    if (type !== undefined && !Number.isNaN(type))
+      typeAffinity.set(type, (typeAffinity.get(type) ?? 0) + share);
+    if (catalog.creditPtr && catalog.creditIndex)
+      for (let c = catalog.creditPtr[item]!; c < catalog.creditPtr[item + 1]!; c++) {
+        const person = catalog.creditIndex[c]!;
+        creditAffinity.set(person, (creditAffinity.get(person) ?? 0) + share);
+      }
   }
   mainstream = user.items.length > 0 ? mainstream / user.items.length : Number.NaN;
-  const popularityRank = new Map<number, number>();
-  for (let p = 0; p < catalog.popularityRanking.length; p++)
-    popularityRank.set(catalog.popularityRanking[p]!, p);
+  const taste = catalog.vectorOf ? meanVector(catalog.vectorOf, user) : undefined;
 
   const items = Uint32Array.from(candidates);
   const evidence = new Int32Array(items.length).fill(-1);
@@ -185,8 +202,6 @@ export function rankingRows(
   });
   const width = RANKING_FEATURE_COUNT;
   const features = new Float32Array(items.length * width).fill(Number.NaN);
-  const interests = user.interests ?? [];
-  const interestTotal = interests.reduce((sum, interest) => sum + Math.max(0, interest.weight), 0) || 1;
   items.forEach((item, row) => {
     const at = row * width;
     COLLABORATIVE_SOURCES.forEach((name, s) => {
@@ -206,8 +221,8 @@ export function rankingRows(
     });
     const popularity = catalog.popularity[item] ?? 0;
     features[at + FEATURE.popularity] = Math.log1p(popularity);
-    const rank = popularityRank.get(item);
-    features[at + FEATURE['popularity.rank']] = rank === undefined ? Number.NaN : Math.log2(2 + rank);
+    const rank = popularityRankOf(catalog, item);
+    features[at + FEATURE['popularity.rank']] = Number.isNaN(rank) ? Number.NaN : Math.log2(2 + rank);
     features[at + FEATURE.trending] = Math.log1p(catalog.trending[item] ?? 0);
     const rating = catalog.rating?.[item];
     if (rating !== undefined) features[at + FEATURE['item.rating']] = rating;
@@ -229,23 +244,62 @@ export function rankingRows(
       features[at + FEATURE['genre.affinity-mean']] = affinitySum / genres;
       features[at + FEATURE['genre.affinity-max']] = affinityMax;
     }
+    const type = catalog.types?.[item];
+    if (type !== undefined && !Number.isNaN(type))
+      features[at + FEATURE['type.affinity']] = typeAffinity.get(type) ?? 0;
+    if (catalog.creditPtr && catalog.creditIndex && catalog.creditPtr[item + 1]! > catalog.creditPtr[item]!) {
+      let best = 0;
+      for (let c = catalog.creditPtr[item]!; c < catalog.creditPtr[item + 1]!; c++)
+        best = Math.max(best, creditAffinity.get(catalog.creditIndex[c]!) ?? 0);
+      features[at + FEATURE['credits.affinity']] = best;
+    }
     features[at + FEATURE['user.history']] = Math.log1p(user.items.length);
     features[at + FEATURE['user.mainstream']] = Math.log1p(popularity) - mainstream;
-    if (catalog.similarity && interests.length > 0) {
-      let best = Number.NaN;
-      let weight = Number.NaN;
-      for (const interest of interests) {
-        const similarity = catalog.similarity(item, interest.vector);
-        if (similarity !== undefined && !(similarity <= best)) {
-          best = similarity;
-          weight = Math.max(0, interest.weight) / interestTotal;
-        }
+    if (taste) {
+      const vector = catalog.vectorOf!(item);
+      if (vector && vector.length === taste.length) {
+        let dot = 0;
+        for (let d = 0; d < taste.length; d++) dot += taste[d]! * vector[d]!;
+        features[at + FEATURE['content.similarity']] = dot;
       }
-      features[at + FEATURE['content.similarity']] = best;
-      features[at + FEATURE['content.interest-weight']] = weight;
     }
   });
   return { items, evidence, features };
+}
+
+/** History items the user's content vector (the mean of theirs) is made from, strongest or latest first. */
+export const CONTENT_HISTORY = 50;
+
+/** The unit mean of the first CONTENT_HISTORY history items' vectors, undefined when none has one. */
+function meanVector(
+  vectorOf: (itemIndex: number) => ArrayLike<number> | undefined,
+  user: RankingUser,
+): Float64Array | undefined {
+  let sum: Float64Array | undefined;
+  for (let h = 0; h < Math.min(user.items.length, CONTENT_HISTORY); h++) {
+    if (!(user.weights[h]! > 0)) continue;
+    const vector = vectorOf(user.items[h]!);
+    if (!vector) continue;
+    sum ??= new Float64Array(vector.length);
+    if (vector.length !== sum.length) continue;
+    for (let d = 0; d < vector.length; d++) sum[d]! += vector[d]!;
+  }
+  if (!sum) return undefined;
+  let norm = 0;
+  for (const value of sum) norm += value * value;
+  if (norm === 0) return undefined;
+  const scale = 1 / Math.sqrt(norm);
+  for (let d = 0; d < sum.length; d++) sum[d]! *= scale;
+  return sum;
+}
+
+/** An item's position in the popularity ranking, NaN when it has no positive event. */
+function popularityRankOf(catalog: RankingCatalog, item: number): number {
+  if (catalog.popularityRank) return catalog.popularityRank[item] ?? Number.NaN;
+  // Catalogs built before the ranks were stored: a search of the ranking (rare; artefacts carry the ranks).
+  for (let p = 0; p < catalog.popularityRanking.length; p++)
+    if (catalog.popularityRanking[p] === item) return p;
+  return Number.NaN;
 }
 
 /** score(j) = Σ_h w_h · sim(h, j), with how many history items vote for j and the strongest single vote. */
