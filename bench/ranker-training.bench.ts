@@ -3,25 +3,34 @@
  * 100,000 items (popularity and activity skewed like real catalogs, each user's events in time order, a
  * taste per user: 80 % of their events in one of 500 clusters of items), through the same pure code the training thread
  * runs: trainRanker (two temporal cuts, each training item-kNN and RP3beta; EASE is beyond its size) and
- * buildRankingCatalog with its artefact. Prints seconds, peak resident memory and the artefact's size.
+ * buildRankingCatalog with its artefact. Items have 256-d unit vectors (random, nearer within a cluster),
+ * types and credits, so every feature is computed. Prints seconds, peak resident memory and the artefact's
+ * size; then what serving costs per page: for --pages users, the learned ranker's candidates and feature
+ * rows (rankingRows, as the API builds them), their scores and the signals of the best 100, timed apart.
  *
- * Run: node bench/ranker-training.bench.ts [--events 1000000] [--items 100000] [--users 50000]
+ * Run: node bench/ranker-training.bench.ts [--events 1000000] [--items 100000] [--users 50000] [--pages 1000]
  */
 import { performance } from 'node:perf_hooks';
 import { resourceUsage } from 'node:process';
 import { parseArgs } from 'node:util';
+import { scoreRows } from '../src/recommender/ranking/lambda-mart.ts';
 import { encodeRankingArtifact } from '../src/recommender/ranking/ranking-artifact.ts';
 import {
   buildRankingCatalog,
   type LoggedInteraction,
+  RANKER_CANDIDATES,
+  rankingUserOf,
   trainRanker,
 } from '../src/recommender/ranking/ranker-training.ts';
+import { RANKING_FEATURE_COUNT, rankingRows } from '../src/recommender/ranking/ranking-features.ts';
+import { strongestSignals } from '../src/recommender/ranking/ranking-signals.ts';
 
 const { values: args } = parseArgs({
   options: {
     events: { type: 'string', default: '1000000' },
     items: { type: 'string', default: '100000' },
     users: { type: 'string', default: '50000' },
+    pages: { type: 'string', default: '1000' },
   },
 });
 const EVENTS = Number(args.events);
@@ -64,12 +73,38 @@ console.log(
     `${ITEMS.toLocaleString('en')} items, built in ${((performance.now() - started) / 1000).toFixed(1)} s`,
 );
 
-const facts = { itemIds, genres, releaseYears };
+// Unit vectors: a cluster's direction plus noise, so content similarity means something.
+const DIMENSION = 256;
+const vectors = new Float32Array(ITEMS * DIMENSION);
+const clusterDirection = Array.from({ length: 500 }, () =>
+  Float32Array.from({ length: DIMENSION }, () => random() - 0.5),
+);
+for (let i = 0; i < ITEMS; i++) {
+  const direction = clusterDirection[Math.floor(i / (ITEMS / 500))]!;
+  let norm = 0;
+  for (let d = 0; d < DIMENSION; d++) {
+    const value = direction[d]! + (random() - 0.5) * 0.8;
+    vectors[i * DIMENSION + d] = value;
+    norm += value * value;
+  }
+  const scale = 1 / Math.sqrt(norm);
+  for (let d = 0; d < DIMENSION; d++) vectors[i * DIMENSION + d]! *= scale;
+}
+const types = itemIds.map((_, i) => i % 3);
+const credits = itemIds.map((_, i) => [i % 5_000, (i * 13) % 20_000, (i * 31) % 20_000]);
+const facts = {
+  itemIds,
+  genres,
+  releaseYears,
+  types,
+  credits,
+  vectors: { dimension: DIMENSION, data: vectors },
+};
 let phase = performance.now();
-const { report } = trainRanker(log, facts);
+const { report, model } = trainRanker(log, facts);
 const trainSeconds = (performance.now() - phase) / 1000;
 phase = performance.now();
-const { catalog } = buildRankingCatalog(log, facts);
+const { catalog, matrix } = buildRankingCatalog(log, facts);
 const artifact = encodeRankingArtifact({ itemIds, catalog });
 const catalogSeconds = (performance.now() - phase) / 1000;
 console.log(
@@ -86,3 +121,43 @@ console.log(
     .join(', ')}`,
 );
 console.log(`peak resident memory: ${(resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
+
+// Serving: what a page of the learned ranker costs in this process, users sampled across activity.
+const PAGES = Number(args.pages);
+const timings = {
+  rows: [] as number[],
+  score: [] as number[],
+  signals: [] as number[],
+  total: [] as number[],
+};
+let candidates = 0;
+for (let p = 0; p < PAGES; p++) {
+  const u = Math.floor(random() * matrix.userIds.length);
+  const user = rankingUserOf(matrix, u);
+  const t0 = performance.now();
+  const rows = rankingRows(catalog, user, RANKER_CANDIDATES);
+  const t1 = performance.now();
+  const scores = scoreRows(model.trees, rows.features, RANKING_FEATURE_COUNT);
+  const t2 = performance.now();
+  const best = [...scores.keys()].sort((a, b) => scores[b]! - scores[a]!).slice(0, 100);
+  strongestSignals(model.trees, rows.features, best);
+  const t3 = performance.now();
+  timings.rows.push(t1 - t0);
+  timings.score.push(t2 - t1);
+  timings.signals.push(t3 - t2);
+  timings.total.push(t3 - t0);
+  candidates += rows.items.length;
+}
+const quantile = (values: number[], q: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+};
+const line = (name: string, values: number[]) =>
+  `${name} p50 ${quantile(values, 0.5).toFixed(2)} ms, p99 ${quantile(values, 0.99).toFixed(2)} ms, mean ${(
+    values.reduce((sum, value) => sum + value, 0) / values.length
+  ).toFixed(2)} ms`;
+console.log(
+  `serving, ${PAGES} pages (${(candidates / PAGES).toFixed(0)} candidates a page on average, ${model.trees.roots.length} trees):`,
+);
+for (const name of ['rows', 'score', 'signals', 'total'] as const)
+  console.log(`  ${line(name, timings[name])}`);
