@@ -73,14 +73,13 @@ export async function collaborativeCandidates(
         .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
         .slice(0, 2)
         .map(([id]) => id);
-      const names = quoted(evidenceItemIds, titleOf);
       return {
         itemId,
         score,
         detail:
           source === 'session'
-            ? `Often watched right after ${names || 'what you just viewed'}`
-            : `People who watched ${names || 'what you watched'} also watched this`,
+            ? `Often watched right after ${quoted(evidenceItemIds, titleOf) || 'what you just viewed'}`
+            : coViewingDetail(evidenceItemIds, titleOf),
         evidenceItemIds,
         ...(source === 'session' && { coViewed: true }),
       };
@@ -88,6 +87,11 @@ export async function collaborativeCandidates(
     .sort((a, b) => b.score - a.score || (a.itemId < b.itemId ? -1 : 1))
     .slice(0, query.limit);
   return list(source, candidates);
+}
+
+/** The `detail` of a collaborative reason: the co-viewing behind it, naming the evidence. */
+export function coViewingDetail(evidenceItemIds: readonly string[], titleOf: TitleOf): string {
+  return `People who watched ${quoted(evidenceItemIds, titleOf) || 'what you watched'} also watched this`;
 }
 
 export interface Interest {

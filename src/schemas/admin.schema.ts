@@ -141,6 +141,13 @@ const rankerDescriptionSchema = z.object({
         'source alone, and `previous` (the ranker in service then).',
     ),
   heldBackUsers: z.number().int(),
+  heldBackLater: z
+    .record(z.string(), z.number())
+    .describe(
+      'The same comparison on a global cut in time: models from the events before the latest 10 %, the ' +
+        "held-back users' later events as labels (reported; the promotion does not use it yet).",
+    ),
+  heldBackLaterUsers: z.number().int(),
   impressionLists: z
     .number()
     .int()
@@ -242,6 +249,8 @@ export const modelStatusSchema = z
               'serving: NDCG@10 0.209 on 175 held-back queries, against 0.184 for item-knn, the best alternative',
             heldBack: { ranker: 0.209, fusion: 0.174, 'item-knn': 0.184, rp3beta: 0.159, ease: 0.158 },
             heldBackUsers: 175,
+            heldBackLater: { ranker: 0.121, fusion: 0.118, 'item-knn': 0.117, rp3beta: 0.11, ease: 0.124 },
+            heldBackLaterUsers: 41,
             impressionLists: 0,
             clicks: 0,
             trees: 189,

@@ -363,6 +363,9 @@ export interface RankerDescription {
   /** NDCG@10 on the users held back from its trees: it, the fusion it starts from, each source alone. */
   heldBack: Record<string, number>;
   heldBackUsers: number;
+  /** The same on a global cut in time (models before the latest 10 % of events, labels after). */
+  heldBackLater: Record<string, number>;
+  heldBackLaterUsers: number;
   /** Shown lists with a click that it learned from (impressions joined to later events), and their clicks. */
   impressionLists: number;
   clicks: number;
@@ -391,6 +394,12 @@ export async function describeRankers(db: Kysely<Database>, setting: RankerChoic
   };
 }
 
+function numbersOf(record: object | undefined): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(record ?? {}).filter((entry): entry is [string, number] => typeof entry[1] === 'number'),
+  );
+}
+
 function describeRanker(ranker: StoredRanker): RankerDescription {
   const report = (ranker.report ?? {}) as Partial<RankerTrainingReport>;
   return {
@@ -398,12 +407,10 @@ function describeRanker(ranker: StoredRanker): RankerDescription {
     trainedAt: ranker.trainedAt.toISOString(),
     serving: ranker.serving,
     verdict: ranker.verdict,
-    heldBack: Object.fromEntries(
-      Object.entries(report.heldBack ?? {}).filter(
-        (entry): entry is [string, number] => typeof entry[1] === 'number',
-      ),
-    ),
+    heldBack: numbersOf(report.heldBack),
     heldBackUsers: report.heldBackQueries ?? 0,
+    heldBackLater: numbersOf(report.later),
+    heldBackLaterUsers: report.laterQueries ?? 0,
     impressionLists: report.impressionQueries ?? 0,
     clicks: report.clicks ?? 0,
     trees: report.trees ?? 0,

@@ -19,6 +19,7 @@ import {
   type Interest,
   type StoreQuery,
   type TitleOf,
+  coViewingDetail,
   collaborativeCandidates,
   editorialCandidates,
   freshCandidates,
@@ -443,12 +444,7 @@ function learnedCandidates(
           : [
               {
                 source: 'collaborative',
-                detail: `People who watched ${
-                  evidence
-                    .map((id) => titleOf(id))
-                    .filter(Boolean)
-                    .map((title) => `"${title}"`)[0] ?? 'what you watched'
-                } also watched this`,
+                detail: coViewingDetail(evidence, titleOf),
                 evidenceItemIds: evidence,
               },
             ],

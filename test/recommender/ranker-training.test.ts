@@ -6,6 +6,7 @@ import {
   buildRankingCatalog,
   clickWeight,
   isHeldBack,
+  promotionVerdict,
   shownListsDataset,
   trainRanker,
 } from '../../src/recommender/ranking/ranker-training.ts';
@@ -66,6 +67,33 @@ t.test('trains on temporal cuts, holds a slice of users back, and reports agains
   );
   t.ok(report.heldBack.ranker > 0.3, 'it ranks the liked items of the taste high');
   t.ok(report.importance.length > 0 && report.importance.every((f) => f.share > 0 && f.share <= 1));
+  // The synthetic users come one after another: the latest 10 % of the log are the last users' events, so
+  // the held-back ones among them that also came before the cut make the later check.
+  t.equal(report.laterQueries, 0, 'users one after another: too few held-back users span the global cut');
+  t.equal(report.later, undefined);
+  // The same users, their events interleaved in time: every user has events on both sides of the cut.
+  const interleaved = log.map((event, at) => ({
+    ...event,
+    time: Date.UTC(2026, 0, 1) + ((at % 14) * 400 + Math.floor(at / 14)) * 60_000,
+  }));
+  const { report: spanning } = trainRanker(interleaved, facts, {
+    params: { ...LAMBDA_MART_DEFAULTS, trees: 20, patience: 20, minLeafRows: 20 },
+    cuts: 1,
+  });
+  t.ok(spanning.laterQueries > 10, `${spanning.laterQueries} held-back users on the global cut`);
+  t.ok(
+    spanning.later && spanning.later.ranker > 0 && spanning.later['item-knn'] !== undefined,
+    'measured there',
+  );
+  const verdict = promotionVerdict({
+    ...report,
+    heldBackQueries: 30,
+    heldBack: { ranker: 0.3, fusion: 0.2 },
+    laterQueries: 25,
+    later: { ranker: 0.1, fusion: 0.15, ease: 0.12 },
+  });
+  t.equal(verdict.serving, true, 'the global cut is reported, not deciding');
+  t.match(verdict.verdict, /global cut in time \(25 held-back users\): 0\.100 against 0\.150 for fusion/);
 });
 
 t.test('the catalog: EASE up to its size, popularity, trending and ratings from the log', async (t) => {

@@ -1466,6 +1466,14 @@ export interface components {
          *             "ease": 0.158
          *           },
          *           "heldBackUsers": 175,
+         *           "heldBackLater": {
+         *             "ranker": 0.121,
+         *             "fusion": 0.118,
+         *             "item-knn": 0.117,
+         *             "rp3beta": 0.11,
+         *             "ease": 0.124
+         *           },
+         *           "heldBackLaterUsers": 41,
          *           "impressionLists": 0,
          *           "clicks": 0,
          *           "trees": 189,
@@ -1573,6 +1581,11 @@ export interface components {
                         [key: string]: number;
                     };
                     heldBackUsers: number;
+                    /** @description The same comparison on a global cut in time: models from the events before the latest 10 %, the held-back users' later events as labels (reported; the promotion does not use it yet). */
+                    heldBackLater: {
+                        [key: string]: number;
+                    };
+                    heldBackLaterUsers: number;
                     /** @description Shown lists with a click it learned from (impressions joined to the events that followed). */
                     impressionLists: number;
                     /** @description The clicks (plays, likes...) on those lists, weighted for position bias. */
@@ -1597,6 +1610,11 @@ export interface components {
                         [key: string]: number;
                     };
                     heldBackUsers: number;
+                    /** @description The same comparison on a global cut in time: models from the events before the latest 10 %, the held-back users' later events as labels (reported; the promotion does not use it yet). */
+                    heldBackLater: {
+                        [key: string]: number;
+                    };
+                    heldBackLaterUsers: number;
                     /** @description Shown lists with a click it learned from (impressions joined to the events that followed). */
                     impressionLists: number;
                     /** @description The clicks (plays, likes...) on those lists, weighted for position bias. */
@@ -1706,7 +1724,7 @@ export interface components {
              * @description A feature of the learned ranker: `<source>.<measure>` for the collaborative sources (item-knn, rp3beta, ease), or one of the item (popularity, trending, item.rating, ages), of how it relates to the user (genre.affinity-*, content.*) or of the user.
              * @enum {string}
              */
-            feature: "item-knn.score" | "item-knn.relative" | "item-knn.rank" | "item-knn.support" | "item-knn.best" | "rp3beta.score" | "rp3beta.relative" | "rp3beta.rank" | "rp3beta.support" | "rp3beta.best" | "ease.score" | "ease.relative" | "ease.rank" | "ease.support" | "ease.best" | "popularity" | "popularity.rank" | "trending" | "item.rating" | "item.age-days" | "item.release-age-years" | "genre.affinity-mean" | "genre.affinity-max" | "user.history" | "user.mainstream" | "content.similarity" | "content.interest-weight";
+            feature: "item-knn.score" | "item-knn.relative" | "item-knn.rank" | "item-knn.support" | "item-knn.best" | "rp3beta.score" | "rp3beta.relative" | "rp3beta.rank" | "rp3beta.support" | "rp3beta.best" | "ease.score" | "ease.relative" | "ease.rank" | "ease.support" | "ease.best" | "popularity" | "popularity.rank" | "trending" | "item.rating" | "item.age-days" | "item.release-age-years" | "genre.affinity-mean" | "genre.affinity-max" | "type.affinity" | "credits.affinity" | "user.history" | "user.mainstream" | "content.similarity";
             /** @description The feature's value for this item; null when unknown. */
             value: number | null;
             /** @description How far it lifted the item's score above the mean of the candidates (ranker units). */

@@ -158,6 +158,12 @@ export interface RankerTrainingReport {
   heldBack: { ranker: number; fusion: number; previous?: number } & Partial<
     Record<CollaborativeSourceName, number>
   >;
+  /**
+   * The same comparison for the held-back users on a global cut in time (models from the events before the
+   * latest 10 %, labels after): reported, not yet part of the promotion.
+   */
+  laterQueries: number;
+  later?: RankerTrainingReport['heldBack'];
   /** The features the trees lean on most, with their share of the split gain. */
   importance: { feature: string; share: number }[];
   /** The whole training, and the boosting of the trees alone (the rest: models and features). */
@@ -337,22 +343,11 @@ export function trainRanker(
   const treeSeconds = (performance.now() - boosting) / 1000;
   const importance = featureImportance(result.model, result.gains);
   const total = importance.reduce((sum, gain) => sum + gain, 0) || 1;
-  const sourceNdcg: Partial<Record<CollaborativeSourceName | 'previous', number>> = {};
-  for (const name of COLLABORATIVE_SOURCES) {
-    const column = RANKING_FEATURES.indexOf(`${name}.score`);
-    const scores = Float64Array.from({ length: heldBack.labels.length }, (_, r) => {
-      const value = heldBack.features[r * RANKING_FEATURE_COUNT + column]!;
-      return Number.isNaN(value) ? -Infinity : value;
-    });
-    if (scores.some((score) => score > -Infinity)) sourceNdcg[name] = meanNdcg(heldBack, scores, params.k);
-  }
-  const previous = options.previous;
-  if (previous?.trees && sameFeatures(previous.features))
-    sourceNdcg.previous = meanNdcg(
-      heldBack,
-      scoreRows(previous.trees, heldBack.features, RANKING_FEATURE_COUNT),
-      params.k,
-    );
+  const previous =
+    options.previous?.trees && sameFeatures(options.previous.features) ? options.previous : undefined;
+  const compare = (data: RankingDataset) => compareRankers(data, result.model, previous, params.k);
+  // The held-back users again, on a global cut in time: models from the events before it, labels after.
+  const later = laterHeldBackDataset(log, facts);
   return {
     model: { features: [...RANKING_FEATURES], trees: result.model },
     report: {
@@ -362,19 +357,9 @@ export function trainRanker(
       impressionQueries: impressionPart ? impressionPart.queryOffsets.length - 1 : 0,
       clicks: impressionPart ? impressionPart.labels.reduce((sum, label) => sum + label, 0) : 0,
       trees: result.model.roots.length,
-      heldBack: {
-        ranker: meanNdcg(
-          heldBack,
-          scoreRows(result.model, heldBack.features, RANKING_FEATURE_COUNT),
-          params.k,
-        ),
-        fusion: meanNdcg(
-          heldBack,
-          scoreRows({ ...result.model, roots: [] }, heldBack.features, RANKING_FEATURE_COUNT),
-          params.k,
-        ),
-        ...sourceNdcg,
-      },
+      heldBack: compare(heldBack),
+      laterQueries: later.queryOffsets.length - 1,
+      ...(later.queryOffsets.length > 1 && { later: compare(later) }),
       importance: [...importance.entries()]
         .filter(([, gain]) => gain > 0)
         .sort((a, b) => b[1] - a[1])
@@ -394,6 +379,61 @@ export function sameFeatures(features: unknown): boolean {
   );
 }
 
+/** NDCG@k on a dataset of the ranker, the fusion it starts from, each source alone and the previous ranker. */
+function compareRankers(
+  data: RankingDataset,
+  trees: TreeEnsemble,
+  previous: RankingModel | undefined,
+  k: number,
+): RankerTrainingReport['heldBack'] {
+  const compared: RankerTrainingReport['heldBack'] = {
+    ranker: meanNdcg(data, scoreRows(trees, data.features, RANKING_FEATURE_COUNT), k),
+    fusion: meanNdcg(data, scoreRows({ ...trees, roots: [] }, data.features, RANKING_FEATURE_COUNT), k),
+  };
+  for (const name of COLLABORATIVE_SOURCES) {
+    const column = RANKING_FEATURES.indexOf(`${name}.score`);
+    const scores = Float64Array.from({ length: data.labels.length }, (_, r) => {
+      const value = data.features[r * RANKING_FEATURE_COUNT + column]!;
+      return Number.isNaN(value) ? -Infinity : value;
+    });
+    if (scores.some((score) => score > -Infinity)) compared[name] = meanNdcg(data, scores, k);
+  }
+  if (previous)
+    compared.previous = meanNdcg(data, scoreRows(previous.trees, data.features, RANKING_FEATURE_COUNT), k);
+  return compared;
+}
+
+/**
+ * Share of the log after the global cut of the later check: the held-back users' events after it are the
+ * labels, the models come from everything before it. Per-user cuts (what the trees learn from) predict a
+ * user's next items whenever they came; this asks whether the ranker also predicts the catalog's next weeks.
+ */
+const LATER_SHARE = 0.1;
+
+function laterHeldBackDataset(log: readonly LoggedInteraction[], facts: CatalogFacts): RankingDataset {
+  const times = log.map((event) => event.time).sort((a, b) => a - b);
+  const cut = times[Math.floor(times.length * (1 - LATER_SHARE))];
+  const before = log.filter((event) => cut === undefined || event.time < cut);
+  const known = new Set(before.map((event) => event.userId));
+  const later = new Map<string, LoggedInteraction[]>();
+  for (const event of log)
+    if (cut !== undefined && event.time >= cut && isHeldBack(event.userId) && known.has(event.userId))
+      later.set(event.userId, [...(later.get(event.userId) ?? []), event]);
+  // Too few to compare (movielens-100k has 2): not worth the models a catalog before the cut needs.
+  if (later.size < MIN_HELD_BACK_QUERIES) return emptyDataset();
+  const { matrix, catalog } = buildRankingCatalog(before, facts);
+  return datasetOf(matrix, catalog, later, isHeldBack);
+}
+
+function emptyDataset(): RankingDataset {
+  return {
+    features: new Float32Array(0),
+    width: RANKING_FEATURE_COUNT,
+    labels: new Float32Array(0),
+    queryOffsets: Uint32Array.of(0),
+  };
+}
+
 /** Held-back users a comparison needs before it may promote a ranker. */
 const MIN_HELD_BACK_QUERIES = 20;
 
@@ -403,17 +443,35 @@ const MIN_HELD_BACK_QUERIES = 20;
  * the ranker in service. Otherwise the ranker in service (or the blend) stays, and the verdict says why.
  */
 export function promotionVerdict(report: RankerTrainingReport): { serving: boolean; verdict: string } {
-  const { ranker, ...others } = report.heldBack;
+  const decided = verdictOnHeldBack(report);
+  return { ...decided, verdict: `${decided.verdict}${laterNote(report)}` };
+}
+
+/** What the global cut in time says, for the verdict (reported, not yet deciding). */
+function laterNote(report: RankerTrainingReport): string {
+  const later = report.later;
+  if (!later || report.laterQueries === 0) return '';
+  const [name, value] = bestAlternative(later);
+  return `; on a global cut in time (${report.laterQueries} held-back users): ${later.ranker.toFixed(3)} against ${value.toFixed(3)} for ${name}`;
+}
+
+function bestAlternative(compared: RankerTrainingReport['heldBack']): [string, number] {
+  const { ranker: _ranker, ...others } = compared;
+  const [name, value] = Object.entries(others)
+    .filter((entry): entry is [string, number] => entry[1] !== undefined)
+    .sort((a, b) => b[1] - a[1])[0] ?? ['none', 0];
+  return [name === 'previous' ? 'the ranker in service' : name, value];
+}
+
+function verdictOnHeldBack(report: RankerTrainingReport): { serving: boolean; verdict: string } {
+  const { ranker } = report.heldBack;
   const figure = (value: number) => value.toFixed(3);
   if (report.heldBackQueries < MIN_HELD_BACK_QUERIES)
     return {
       serving: false,
       verdict: `not serving: ${report.heldBackQueries} held-back queries (users with a later liked event, lists with a click), fewer than the ${MIN_HELD_BACK_QUERIES} a comparison needs`,
     };
-  const [bestName, bestValue] = Object.entries(others)
-    .filter((entry): entry is [string, number] => entry[1] !== undefined)
-    .sort((a, b) => b[1] - a[1])[0] ?? ['none', 0];
-  const name = bestName === 'previous' ? 'the ranker in service' : bestName;
+  const [name, bestValue] = bestAlternative(report.heldBack);
   if (ranker > bestValue)
     return {
       serving: true,
