@@ -418,6 +418,13 @@ function informative(clause: Clause): boolean {
   }
 }
 
+/** The people a sentence names: those of the first role shared (directors before cast), and whether several. */
+function leadingPeople(traits: SharedTraits) {
+  const role = traits.people[0]?.role;
+  const who = traits.people.filter((person) => person.role === role);
+  return { role, who, many: who.length > 1 };
+}
+
 /** The traits a clause may name: those it measured for the title it cites first. */
 function sharedOf(clause: Clause): SharedTraits | undefined {
   if (clause.kind !== 'collaborative' && clause.kind !== 'vector' && clause.kind !== 'session')
@@ -625,10 +632,8 @@ const english: Phrasebook = (() => {
     shared(clause, pick, withGenres) {
       const traits = sharedOf(clause);
       if (!traits) return undefined;
-      const { people, themes, genres } = traits;
-      const role = people[0]?.role;
-      const who = people.filter((person) => person.role === role);
-      const many = who.length > 1;
+      const { themes, genres } = traits;
+      const { role, who, many } = leadingPeople(traits);
       switch (role) {
         case 'director':
           return pick([`both are directed by ${names(who)}`, `${names(who)} directed both`]);
@@ -866,10 +871,8 @@ const french: Phrasebook = (() => {
     shared(clause, pick, withGenres) {
       const traits = sharedOf(clause);
       if (!traits) return undefined;
-      const { people, themes, genres } = traits;
-      const role = people[0]?.role;
-      const who = people.filter((person) => person.role === role);
-      const many = who.length > 1;
+      const { themes, genres } = traits;
+      const { role, who, many } = leadingPeople(traits);
       switch (role) {
         case 'director':
           return pick([

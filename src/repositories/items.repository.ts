@@ -115,16 +115,5 @@ export async function findEvidenceItems(
     .select(['id', 'title', 'genres', 'tags', 'credits', 'description'])
     .where('id', '=', sql<string>`ANY(${[...ids]}::text[])`)
     .execute();
-  return new Map(
-    rows.map((row) => [
-      row.id,
-      {
-        title: row.title,
-        genres: row.genres,
-        tags: row.tags,
-        credits: row.credits,
-        description: row.description,
-      },
-    ]),
-  );
+  return new Map(rows.map(({ id, ...evidence }) => [id, evidence]));
 }

@@ -509,6 +509,16 @@ function datasetOf(
     for (const i of rows.items) labels.push(relevant.has(i) ? 1 : 0);
     offsets.push(labels.length);
   }
+  return packDataset(blocks, labels, offsets);
+}
+
+/** One dataset from the queries' feature blocks, their labels, offsets and (optional) row weights. */
+function packDataset(
+  blocks: readonly Float32Array[],
+  labels: readonly number[],
+  offsets: readonly number[],
+  weights?: readonly number[],
+): RankingDataset {
   const features = new Float32Array(labels.length * RANKING_FEATURE_COUNT);
   let at = 0;
   for (const block of blocks) {
@@ -520,6 +530,7 @@ function datasetOf(
     width: RANKING_FEATURE_COUNT,
     labels: Float32Array.from(labels),
     queryOffsets: Uint32Array.from(offsets),
+    ...(weights && { weights: Float32Array.from(weights) }),
   };
 }
 
@@ -577,19 +588,7 @@ export function shownListsDataset(
     }
     offsets.push(labels.length);
   }
-  const features = new Float32Array(labels.length * RANKING_FEATURE_COUNT);
-  let at = 0;
-  for (const block of blocks) {
-    features.set(block, at);
-    at += block.length;
-  }
-  return {
-    features,
-    width: RANKING_FEATURE_COUNT,
-    labels: Float32Array.from(labels),
-    queryOffsets: Uint32Array.from(offsets),
-    weights: Float32Array.from(weights),
-  };
+  return packDataset(blocks, labels, offsets, weights);
 }
 
 function concatDatasets(parts: readonly RankingDataset[]): RankingDataset {
