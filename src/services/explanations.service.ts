@@ -91,20 +91,24 @@ export async function explainItems(
     items.flatMap((entry) => entry.reasons.flatMap((reason) => reason.evidenceItemIds)),
   );
   const evidence = await findEvidenceItems(db, [...evidenceIds]);
-  const coViewers = await countCoViewers(db, coViewedPairs(items), deps.settings.positiveTypes);
+  // Counted only when a template is written (not for a page the LLM or the cache explains), once a page.
+  let coViewers: Promise<Map<string, number>> | undefined;
   // One page, one variety: the items' sentences take different phrasings, in page order.
   const variety = pageVariety();
-  const template = (entry: RecommendedItem) =>
-    explainWithTemplate(entry, evidence, {
+  const template = async (entry: RecommendedItem) => {
+    coViewers ??= countCoViewers(db, coViewedPairs(items), deps.settings.positiveTypes);
+    const counted = await coViewers;
+    return explainWithTemplate(entry, evidence, {
       ...request,
       variety,
-      coViewers: (itemId, evidenceId) => coViewers.get(coViewerKey(itemId, evidenceId)),
+      coViewers: (itemId, evidenceId) => counted.get(coViewerKey(itemId, evidenceId)),
     });
+  };
   const fallBack = async (entries: readonly RecommendedItem[], reason: string) => {
     for (const entry of entries) {
       if (settled.has(entry.itemId)) continue;
       if (llm) deps.metrics?.llmFallbacks.inc({ purpose: 'explain', reason });
-      await settle(entry.itemId, template(entry));
+      await settle(entry.itemId, await template(entry));
     }
   };
   if (!llm || items.length === 0) {
