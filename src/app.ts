@@ -17,6 +17,7 @@ import type { DatabaseHandle } from './db/connect.ts';
 import { cachePlugin } from './plugins/cache.plugin.ts';
 import { databasePlugin } from './plugins/database.plugin.ts';
 import { authPlugin } from './plugins/auth.plugin.ts';
+import { loadSheddingPlugin } from './plugins/load-shedding.plugin.ts';
 import { metricsPlugin } from './plugins/metrics.plugin.ts';
 import { embeddingPlugin } from './plugins/embedding.plugin.ts';
 import { importsPlugin } from './plugins/imports.plugin.ts';
@@ -115,6 +116,10 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(errorHandlerPlugin);
   await app.register(databasePlugin, { database: deps.database });
   const metrics = createAppMetrics();
+  await app.register(loadSheddingPlugin, {
+    maxDatabaseQueue: deps.config.maxDatabaseQueue,
+    busyResponses: metrics.busyResponses,
+  });
   await app.register(cachePlugin, { cache: instrumentCache(deps.cache, metrics.cacheOperations) });
   await app.register(securityPlugin, { corsOrigins: deps.config.corsOrigins });
   await app.register(authPlugin, {

@@ -369,6 +369,9 @@ const environmentSchema = z.object({
   ),
   // Longest a request may take from routing to the last byte of its answer; past it, 503.
   MARQUEE_REQUEST_TIMEOUT_MS: integerInRange(100, 600_000, 30_000),
+  // Callers of one process waiting for a database connection beyond which a new request is refused at once
+  // with 503 busy (load shedding), rather than queued until the pool's connection time-out.
+  MARQUEE_MAX_DATABASE_QUEUE: integerInRange(1, 100_000, 64),
   // Hours a chat session lives after its last message; an expired one is a 404 and is purged hourly.
   MARQUEE_CHAT_SESSION_TTL_HOURS: integerInRange(1, 8_760, 24),
   MARQUEE_EVENT_RETENTION_DAYS: z.preprocess(
@@ -440,6 +443,8 @@ export interface Config {
   /** Fastify's trustProxy: which proxies' X-Forwarded-For headers name the client. */
   readonly trustProxy: boolean | number | string;
   readonly requestTimeoutMs: number;
+  /** Callers waiting for a database connection beyond which requests are shed with 503 busy. */
+  readonly maxDatabaseQueue: number;
   /** Events older than this many days are deleted on a schedule; undefined keeps them forever. */
   readonly eventRetentionDays: number | undefined;
   readonly chat: {
@@ -670,6 +675,7 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
     corsOrigins: env.MARQUEE_CORS_ORIGINS,
     trustProxy: env.MARQUEE_TRUST_PROXY,
     requestTimeoutMs: env.MARQUEE_REQUEST_TIMEOUT_MS,
+    maxDatabaseQueue: env.MARQUEE_MAX_DATABASE_QUEUE,
     eventRetentionDays: env.MARQUEE_EVENT_RETENTION_DAYS,
     chat: { sessionTtlHours: env.MARQUEE_CHAT_SESSION_TTL_HOURS, budgetMs: env.MARQUEE_CHAT_BUDGET_MS },
     rateLimits: {

@@ -78,3 +78,45 @@ export class ServiceUnavailableError extends HttpProblem {
     this.retryAfterSeconds = retryAfterSeconds;
   }
 }
+
+/** What made the service refuse a request as busy: the label of `marquee_busy_responses_total`. */
+export type BusyReason = 'database-queue' | 'statement-timeout' | 'handler-timeout';
+
+const BUSY_DETAILS: Record<BusyReason, string> = {
+  'database-queue': 'The service is busy: too many requests are waiting for the database. Retry shortly.',
+  'statement-timeout': 'The service is busy: the database took longer than allowed to answer. Retry shortly.',
+  'handler-timeout': 'The service is busy: the request took longer than this server allows. Retry shortly.',
+};
+
+/**
+ * Overload, not an outage: the database answers but requests queue for it (or the answer took too long).
+ * A 503 with a short Retry-After that clients and load balancers can tell from `unavailable`.
+ */
+export class ServiceBusyError extends HttpProblem {
+  readonly status = 503;
+  readonly slug = 'busy';
+  readonly title = 'The service is busy';
+  readonly retryAfterSeconds: number;
+  readonly reason: BusyReason;
+
+  constructor(reason: BusyReason, options?: { cause?: unknown; retryAfterSeconds?: number }) {
+    super(BUSY_DETAILS[reason], options?.cause === undefined ? undefined : { cause: options.cause });
+    this.reason = reason;
+    this.retryAfterSeconds = options?.retryAfterSeconds ?? 1;
+  }
+}
+
+/**
+ * The overload an error stands for, if it is one: a ServiceBusyError, the route's time running out
+ * (Fastify's handler time-out) or a statement cancelled by the database's `statement_timeout`.
+ */
+export function asBusyError(error: unknown): ServiceBusyError | undefined {
+  if (error instanceof ServiceBusyError) return error;
+  if (!(error instanceof Error)) return undefined;
+  const code = (error as { code?: unknown }).code;
+  if (code === 'FST_ERR_HANDLER_TIMEOUT') return new ServiceBusyError('handler-timeout', { cause: error });
+  if (code === '57014' && error.message.includes('statement timeout')) {
+    return new ServiceBusyError('statement-timeout', { cause: error });
+  }
+  return undefined;
+}

@@ -16,6 +16,7 @@ export interface AppMetrics {
   readonly llmTokens: Counter<'purpose' | 'kind'>;
   readonly llmDuration: Histogram<'purpose' | 'outcome'>;
   readonly llmFallbacks: Counter<'purpose' | 'reason'>;
+  readonly busyResponses: Counter<'reason'>;
 }
 
 export function createAppMetrics(): AppMetrics {
@@ -85,6 +86,14 @@ export function createAppMetrics(): AppMetrics {
       name: 'marquee_llm_fallbacks_total',
       help: 'Answers written without the LLM (templates, the rule-based parser), by purpose and reason.',
       labelNames: ['purpose', 'reason'],
+      registers: [registry],
+    }),
+    busyResponses: new Counter({
+      name: 'marquee_busy_responses_total',
+      help:
+        'Requests answered 503 busy (overload, not an outage), by reason: database-queue (shed at arrival or a ' +
+        'connection wait timed out), statement-timeout, handler-timeout.',
+      labelNames: ['reason'],
       registers: [registry],
     }),
   };

@@ -17,6 +17,7 @@ export async function generateOpenApiDocument(): Promise<Record<string, unknown>
   const database: DatabaseHandle = {
     db,
     mode: 'postgres',
+    load: { waiting: 0, inUse: 0, saturated: false },
     ping: () => Promise.reject(new Error('not connected')),
     close: () => db.destroy(),
   };

@@ -15,6 +15,7 @@ import * as m0013 from './0013_model_snapshot_change_indexes.ts';
 import * as m0014 from './0014_item_search_documents.ts';
 import * as m0015 from './0015_ranker_models.ts';
 import * as m0016 from './0016_recommendation_feedback.ts';
+import * as m0017 from './0017_search_document_changes.ts';
 
 // An explicit list rather than a folder scan: it works the same from src (type stripping) and dist, and a
 // migration cannot be picked up by accident. Names sort in the order they must run.
@@ -35,4 +36,5 @@ export const migrations: Record<string, Migration> = {
   '0014_item_search_documents': m0014,
   '0015_ranker_models': m0015,
   '0016_recommendation_feedback': m0016,
+  '0017_search_document_changes': m0017,
 };

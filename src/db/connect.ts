@@ -3,6 +3,7 @@ import { Kysely, PGliteDialect, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { type Config, DEFAULT_HNSW_EF_SEARCH } from '../config.ts';
 import { applySessionSettings, vectorSearchSettings } from '../repositories/vector-index.repository.ts';
+import { type DatabaseLoad, withConnectionQueue } from './connection-queue.ts';
 import type { Database } from './database.ts';
 import { lockDataDir } from './data-dir-lock.ts';
 import { RemotePGlite } from './pglite-remote.ts';
@@ -15,6 +16,8 @@ export interface DatabaseHandle {
   readonly mode: DatabaseMode;
   /** The pg pool's live counts (served mode), for metrics. */
   readonly pool?: { readonly totalCount: number; readonly idleCount: number; readonly waitingCount: number };
+  /** Callers waiting for a connection, and whether every connection is in use (load shedding, /readyz). */
+  readonly load: DatabaseLoad;
   /** Round trip to the database; throws when it is unreachable. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -43,7 +46,9 @@ async function connectEmbedded(
     await unlock();
     throw error;
   }
-  const db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite }) });
+  // One session, which Kysely lends to one caller at a time.
+  const queue = withConnectionQueue(new PGliteDialect({ pglite }), 1);
+  const db = new Kysely<Database>({ dialect: queue.dialect });
   // One session for the life of the database: its settings are made once.
   await applySessionSettings(db, settings).catch(async (error: unknown) => {
     await db.destroy();
@@ -54,6 +59,7 @@ async function connectEmbedded(
   return {
     db,
     mode: 'embedded',
+    load: queue.load,
     ping: async () => {
       await sql`SELECT 1`.execute(db);
     },
@@ -89,11 +95,13 @@ async function connectPostgres(
   // pool drops the client and connects a new one for the next query.
   pool.on('error', () => {});
   pool.on('connect', (client) => client.on('error', () => {}));
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const queue = withConnectionQueue(new PostgresDialect({ pool }), poolSize);
+  const db = new Kysely<Database>({ dialect: queue.dialect });
   const handle: DatabaseHandle = {
     db,
     mode: 'postgres',
     pool,
+    load: queue.load,
     ping: async () => {
       await sql`SELECT 1`.execute(db);
     },

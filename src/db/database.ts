@@ -67,8 +67,10 @@ export interface EventsTable {
 /** The search document of an item (db/migrations/0014), written by triggers on items. */
 export interface ItemSearchDocumentsTable {
   item_id: string;
-  /** tsvector as text: only ever searched and ranked in SQL. */
+  /** tsvector: searched and ranked in SQL, or read as text into each process's in-memory index. */
   document: string;
+  /** When the document last changed (migration 0017). */
+  updated_at: Generated<Date>;
 }
 
 export interface ItemEmbeddingsTable {

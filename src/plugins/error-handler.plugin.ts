@@ -7,6 +7,7 @@ import {
   HttpProblem,
   NotFoundError,
   PROBLEM_TYPE_PREFIX,
+  asBusyError,
   ServiceUnavailableError,
   TooManyRequestsError,
   UnauthorizedError,
@@ -15,6 +16,7 @@ import {
 import type { Problem } from '../schemas/problem.schema.ts';
 
 const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
+const BUSY_TYPE = `${PROBLEM_TYPE_PREFIX}busy`;
 
 // Error codes that mean the database cannot be reached right now (as opposed to a bad query):
 // connection refused/reset, Postgres shutting down or starting (57P01, 57P03), connection exceptions (08xxx).
@@ -57,20 +59,14 @@ const FASTIFY_STATUS_PROBLEMS: Record<number, { slug: string; title: string }> =
 export const errorHandlerPlugin = fp(
   async (app: FastifyInstance) => {
     app.setErrorHandler((error: FastifyError, request, reply) => {
-      const problem = toProblem(error, request);
-      if (problem.status >= 500) {
+      const { body: problem, retryAfterSeconds } = toProblem(error, request);
+      if (problem.status >= 500 && problem.type !== BUSY_TYPE) {
         request.log.error({ err: error }, 'request failed');
       } else {
         request.log.info({ status: problem.status, problem: problem.detail }, 'request rejected');
       }
       if (error instanceof UnauthorizedError) reply.header('www-authenticate', 'Bearer realm="marquee"');
-      if (error instanceof TooManyRequestsError) reply.header('retry-after', String(error.retryAfterSeconds));
-      if (error instanceof ServiceUnavailableError || problem.type === `${PROBLEM_TYPE_PREFIX}unavailable`) {
-        reply.header(
-          'retry-after',
-          String(error instanceof ServiceUnavailableError ? error.retryAfterSeconds : 5),
-        );
-      }
+      if (retryAfterSeconds !== undefined) reply.header('retry-after', String(retryAfterSeconds));
       return sendProblem(reply, problem);
     });
 
@@ -172,7 +168,30 @@ function sendProblem(reply: FastifyReply, problem: Problem) {
   return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(problem);
 }
 
-function toProblem(error: FastifyError, request: FastifyRequest): Problem {
+/** The problem an error answers with, and the Retry-After it carries when retrying later can help. */
+function toProblem(
+  error: FastifyError,
+  request: FastifyRequest,
+): { body: Problem; retryAfterSeconds?: number | undefined } {
+  const busy = asBusyError(error);
+  if (busy) return { body: problemFrom(busy, request), retryAfterSeconds: busy.retryAfterSeconds };
+  if (isDatabaseUnavailable(error)) {
+    return {
+      body: problemFrom(
+        new ServiceUnavailableError('The database is unreachable right now; retry shortly.'),
+        request,
+      ),
+      retryAfterSeconds: 5,
+    };
+  }
+  const retryAfterSeconds =
+    error instanceof TooManyRequestsError || error instanceof ServiceUnavailableError
+      ? error.retryAfterSeconds
+      : undefined;
+  return { body: problemOf(error, request), retryAfterSeconds };
+}
+
+function problemOf(error: FastifyError, request: FastifyRequest): Problem {
   if (error instanceof HttpProblem) return problemFrom(error, request);
 
   if (error.validation) {
@@ -189,20 +208,6 @@ function toProblem(error: FastifyError, request: FastifyRequest): Problem {
       return [{ path, message: issue.message ?? 'is not valid' }];
     });
     return problemFrom(new ValidationError(errors), request);
-  }
-
-  if (error.code === 'FST_ERR_HANDLER_TIMEOUT') {
-    return problemFrom(
-      new ServiceUnavailableError('The request took longer than this server allows; retry shortly.'),
-      request,
-    );
-  }
-
-  if (isDatabaseUnavailable(error)) {
-    return problemFrom(
-      new ServiceUnavailableError('The database is unreachable right now; retry shortly.'),
-      request,
-    );
   }
 
   const status = typeof error.statusCode === 'number' ? error.statusCode : 500;

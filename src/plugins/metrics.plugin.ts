@@ -35,6 +35,15 @@ export const metricsPlugin = fp(
         },
       });
     }
+    const { load } = app.database;
+    new Gauge({
+      name: 'marquee_db_waiting_requests',
+      help: 'Queries and transactions of this process waiting for a database connection (pool or embedded session).',
+      registers: [registry],
+      collect() {
+        this.set(load.waiting);
+      },
+    });
     app.decorate('metrics', metrics);
 
     app.addHook('onResponse', async (request, reply) => {
@@ -49,7 +58,7 @@ export const metricsPlugin = fp(
     app.get(
       '/metrics',
       {
-        config: { access: requireScope('admin') },
+        config: { access: requireScope('admin'), shedWhenBusy: false },
         schema: {
           operationId: 'getMetrics',
           summary: 'Prometheus metrics',

@@ -3,6 +3,7 @@ import fp from 'fastify-plugin';
 import type { RecommenderConfig } from '../config.ts';
 import { createPageCache, type PageCache } from '../services/page-cache.ts';
 import { startModelSnapshot } from '../services/model-snapshot.service.ts';
+import { type SearchIndex, startSearchIndex } from '../services/search-index.service.ts';
 import type { RecommenderDeps } from '../services/recommendations.service.ts';
 
 declare module 'fastify' {
@@ -11,6 +12,8 @@ declare module 'fastify' {
     recommender: RecommenderDeps;
     /** Cached pages: invalidate a user's after their events, everyone's after catalog or model changes. */
     pageCache: PageCache;
+    /** The search documents as an in-memory inverted index (searches without filters rank there). */
+    searchIndex: SearchIndex;
   }
 }
 
@@ -26,6 +29,21 @@ export const recommenderPlugin = fp(
       onNeighboursChanged: () => pageCache.invalidateCatalog(),
     });
     app.addHook('onClose', () => model.stop());
+    const memoryLimitBytes = options.recommender.modelMemoryBytes;
+    const searchIndex = startSearchIndex({
+      db: app.db,
+      // What the model leaves of MARQUEE_MODEL_MEMORY_MB; it loads first.
+      memoryAvailableBytes: () => {
+        if (memoryLimitBytes <= 0) return 0;
+        const held = model.status();
+        const { neighbourLists, itemVectors, vectorIndex, ranker } = held;
+        return memoryLimitBytes - neighbourLists.bytes - itemVectors.bytes - vectorIndex.bytes - ranker.bytes;
+      },
+      loadAfter: model.refresh(),
+      logger: app.log,
+    });
+    app.addHook('onClose', () => searchIndex.stop());
+    app.decorate('searchIndex', searchIndex);
     app.decorate('recommender', {
       db: app.db,
       config: options.recommender,

@@ -178,6 +178,23 @@ export async function findRankableItems(
   });
 }
 
+/** The titles of those of `ids` that pass the filters (and exist), by id. */
+export async function findItemTitles(
+  db: Kysely<Database>,
+  ids: readonly string[],
+  filters: ItemFilters,
+  { now }: { now?: Date | undefined } = {},
+): Promise<Map<string, string>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db
+    .selectFrom('items')
+    .select(['items.id', 'items.title'])
+    .where('items.id', '=', sql<string>`ANY(${[...ids]}::text[])`)
+    .where(itemFilterCondition(filters, now))
+    .execute();
+  return new Map(rows.map((row) => [row.id, row.title]));
+}
+
 export interface RankableCandidateRow {
   id: string;
   genres: string[];

@@ -60,3 +60,81 @@ export async function findTextMatches(
     .execute();
   return rows.map((row) => ({ ...row, rank: Number(row.rank) }));
 }
+
+/** A stored search document in Postgres's text form, as the in-memory index reads it. */
+export interface SearchDocumentRow {
+  itemId: string;
+  document: string;
+}
+
+// Documents per keyset page: 5,000 of about 1.5 kB of text each.
+const DOCUMENT_PAGE_SIZE = 5_000;
+
+/** Every stored search document, a keyset page at a time in item id order. */
+export async function* streamSearchDocuments(db: Kysely<Database>): AsyncGenerator<SearchDocumentRow[]> {
+  let after: string | undefined;
+  for (;;) {
+    const rows = await db
+      .selectFrom('item_search_documents')
+      .select(['item_id as itemId', sql<string>`document::text`.as('document')])
+      .$if(after !== undefined, (query) => query.where('item_id', '>', after!))
+      .orderBy('item_id')
+      .limit(DOCUMENT_PAGE_SIZE)
+      .execute();
+    if (rows.length === 0) return;
+    yield rows;
+    if (rows.length < DOCUMENT_PAGE_SIZE) return;
+    after = rows[rows.length - 1]!.itemId;
+  }
+}
+
+/** Documents written at or after `since`, oldest first, at most `limit`. */
+export async function findSearchDocumentsChangedSince(
+  db: Kysely<Database>,
+  since: Date,
+  limit: number,
+): Promise<SearchDocumentRow[]> {
+  return db
+    .selectFrom('item_search_documents')
+    .select(['item_id as itemId', sql<string>`document::text`.as('document')])
+    .where('updated_at', '>=', since)
+    .orderBy('updated_at')
+    .limit(limit)
+    .execute();
+}
+
+/** When a document last changed, undefined when there are none. */
+export async function findLatestSearchDocumentChange(db: Kysely<Database>): Promise<Date | undefined> {
+  const row = await db
+    .selectFrom('item_search_documents')
+    .select((eb) => eb.fn.max('updated_at').as('changedAt'))
+    .executeTakeFirst();
+  return row?.changedAt ? new Date(row.changedAt) : undefined;
+}
+
+/** How many documents there are: what the memory cap is checked on before a whole load. */
+export async function countSearchDocuments(db: Kysely<Database>): Promise<number> {
+  const row = await db
+    .selectFrom('item_search_documents')
+    .select((eb) => eb.fn.countAll<string>().as('count'))
+    .executeTakeFirst();
+  return Number(row?.count ?? 0);
+}
+
+/**
+ * One round trip before an in-memory search: the query as Postgres parses it (websearch syntax, English
+ * stemming and stop words, in tsquery's text form) and when a document last changed.
+ */
+export async function parseSearchQuery(
+  db: Kysely<Database>,
+  text: string,
+): Promise<{ tsquery: string; documentsChangedAt: Date | undefined }> {
+  const result = await sql<{ tsquery: string; changed_at: Date | string | null }>`
+    SELECT websearch_to_tsquery('english', ${text}::text)::text AS tsquery,
+      (SELECT max(updated_at) FROM item_search_documents) AS changed_at`.execute(db);
+  const row = result.rows[0];
+  return {
+    tsquery: row?.tsquery ?? '',
+    documentsChangedAt: row?.changed_at ? new Date(row.changed_at) : undefined,
+  };
+}

@@ -141,7 +141,10 @@ export const adminRoutes: FastifyPluginAsyncZod = async (app) => {
     async () => ({
       ...(await app.modelTraining.status()),
       ranker: await app.modelTraining.rankers(),
-      inMemory: app.recommender.model?.status() ?? notHeld('no in-memory model in this process'),
+      inMemory: {
+        ...(app.recommender.model?.status() ?? notHeld('no in-memory model in this process')),
+        searchIndex: app.searchIndex.status(),
+      },
     }),
   );
 };

@@ -35,6 +35,7 @@ export const searchRoutes: FastifyPluginAsyncZod = async (app) => {
           db: app.db,
           space: app.embedding.policy.space,
           model: app.recommender.model,
+          searchIndex: app.searchIndex,
           embedQuery: async (text) => {
             try {
               const embedder = await app.embedding.embedder();

@@ -218,6 +218,10 @@ export const modelStatusSchema = z
         itemVectors: inMemoryPartSchema,
         vectorIndex: inMemoryPartSchema,
         ranker: inMemoryPartSchema,
+        searchIndex: inMemoryPartSchema.describe(
+          'The search documents as an inverted index: searches without filters rank there (phrases and ' +
+            'filtered searches in Postgres).',
+        ),
       })
       .describe(
         'What the process that answered holds in memory (each process holds its own copy of what the database ' +
@@ -293,6 +297,14 @@ export const modelStatusSchema = z
             bytes: 1452000,
             loadedAt: '2026-12-01T20:03:01.000Z',
             lastLoadMs: 35,
+            reason: null,
+          },
+          searchIndex: {
+            held: true,
+            items: 3883,
+            bytes: 2100000,
+            loadedAt: '2026-12-01T19:58:01.000Z',
+            lastLoadMs: 120,
             reason: null,
           },
         },

@@ -6,9 +6,15 @@ import type { EmbeddingSpace } from '../db/embedding-space.ts';
 import { hasFilters, type ItemFilters } from '../recommender/item-filters.ts';
 import type { SearchMatch } from '../recommender/blend.ts';
 import { type FusedItem, type RankedList, reciprocalRankFusion } from '../recommender/rank-fusion.ts';
-import { findNearestItems, findRankableItems } from '../repositories/candidates.repository.ts';
+import {
+  findItemRows,
+  findItemSummaries,
+  findItemTitles,
+  findNearestItems,
+} from '../repositories/candidates.repository.ts';
 import { findTextMatches, type TextMatch } from '../repositories/search.repository.ts';
 import type { ModelSnapshot } from './model-snapshot.service.ts';
+import type { SearchIndex } from './search-index.service.ts';
 import { findUserProfile } from '../repositories/user-profiles.repository.ts';
 import type { RecommendedItem } from '../schemas/recommendations.schema.ts';
 import { toItem } from './items.service.ts';
@@ -40,7 +46,9 @@ export interface SearchDependencies {
   /** The space item vectors (and so profile vectors) live in; a profile from another space is ignored. */
   space: EmbeddingSpace;
   /** The model in memory: its vector index answers unfiltered searches (pgvector the others). */
-  model?: Pick<ModelSnapshot, 'nearest'> | undefined;
+  model?: Pick<ModelSnapshot, 'nearest' | 'vectorsOf'> | undefined;
+  /** The search documents in memory: they rank unfiltered searches (Postgres the others, and phrases). */
+  searchIndex?: Pick<SearchIndex, 'matches'> | undefined;
   now?: Date;
 }
 
@@ -59,34 +67,36 @@ export interface SearchResults {
 export async function searchItems(deps: SearchDependencies, request: SearchRequest): Promise<SearchResults> {
   const { db, now } = deps;
   const query = { limit: SEARCH_LIST_DEPTH, filters: request.filters, now };
-  const [textMatches, nearest, stored] = await Promise.all([
-    findTextMatches(db, request.query, query),
+  const filtered = hasFilters(request.filters);
+  const [foundMatches, nearest, stored] = await Promise.all([
+    (filtered ? undefined : deps.searchIndex)
+      ?.matches(request.query, SEARCH_LIST_DEPTH)
+      .then((matches) => matches ?? findTextMatches(db, request.query, query)) ??
+      findTextMatches(db, request.query, query),
     deps
       .embedQuery(request.query)
       .then(async (vector) =>
         vector
-          ? ((hasFilters(request.filters)
-              ? undefined
-              : deps.model?.nearest(vector, { ...query, excludeIds: [] })) ??
+          ? ((filtered ? undefined : deps.model?.nearest(vector, { ...query, excludeIds: [] })) ??
             findNearestItems(db, vector, query))
           : [],
       ),
     request.userId ? findUserProfile(db, request.userId) : undefined,
   ]);
 
+  const candidateIds = [...new Set([...foundMatches.map((m) => m.itemId), ...nearest.map((n) => n.itemId)])];
+  // Which candidates pass the filters (and still exist), with their titles: whole rows only for the page.
+  const titles = await findItemTitles(db, candidateIds, request.filters, { now });
+  // Matches from memory carry no title (and one without a row, an item deleted since the index last caught
+  // up, goes).
+  const textMatches: TextMatch[] = foundMatches.flatMap((match) => {
+    const title = 'title' in match ? match.title : titles.get(match.itemId);
+    return typeof title === 'string' ? [{ ...match, title }] : [];
+  });
   const titleMatches = rankTitleMatches(request.query, textMatches);
-  const candidateIds = [...new Set([...textMatches.map((m) => m.itemId), ...nearest.map((n) => n.itemId)])];
-  const rows = await findRankableItems(db, candidateIds, request.filters, { now });
-  const rowsById = new Map(rows.map((entry) => [entry.row.id, entry]));
 
   const interest = stored && heaviestInterest(stored.profile, stored.embedding_model, deps.space);
-  const tasteIds = interest
-    ? rows
-        .filter((entry) => entry.embedding !== undefined)
-        .map((entry) => ({ id: entry.row.id, similarity: cosine(interest.vector, entry.embedding!) }))
-        .sort((a, b) => b.similarity - a.similarity || (a.id < b.id ? -1 : 1))
-        .map((entry) => entry.id)
-    : [];
+  const tasteIds = interest ? await closestFirst(deps, [...titles.keys()], interest.vector) : [];
 
   const queryLists: RankedList<ListName>[] = [
     { name: 'text', weight: LIST_WEIGHTS.text, ids: textMatches.map((match) => match.itemId) },
@@ -94,7 +104,7 @@ export async function searchItems(deps: SearchDependencies, request: SearchReque
     { name: 'vector', weight: LIST_WEIGHTS.vector, ids: nearest.map((entry) => entry.itemId) },
   ];
   const order = (lists: RankedList<ListName>[]) => {
-    const fused = reciprocalRankFusion(lists).filter((item) => rowsById.has(item.id));
+    const fused = reciprocalRankFusion(lists).filter((item) => titles.has(item.id));
     // Whole-title matches first; each part keeps the fused order.
     return [
       ...fused.filter((item) => titleMatches.exact.has(item.id)),
@@ -106,22 +116,50 @@ export async function searchItems(deps: SearchDependencies, request: SearchReque
   const queryOnly = interest ? new Map(order(queryLists).map((item, index) => [item.id, index])) : undefined;
 
   const textById = new Map(textMatches.map((match) => [match.itemId, match]));
+  const shown = ordered.slice(0, request.limit);
+  const rows = await findItemRows(
+    db,
+    shown.map((item) => item.id),
+  );
   return {
     searchId: randomUUID(),
     items: scaleScores(
-      ordered.slice(0, request.limit).map((item, index) => {
+      shown.flatMap((item, index) => {
+        const row = rows.get(item.id);
+        if (!row) return []; // deleted meanwhile
         const raisedByTaste =
           interest && (queryOnly?.get(item.id) ?? Infinity) > index ? interest : undefined;
-        return {
-          itemId: item.id,
-          score: item.score,
-          item: toItem(rowsById.get(item.id)!.row),
-          reasons: reasonsFor(item, request.query, textById.get(item.id), raisedByTaste),
-        };
+        return [
+          {
+            itemId: item.id,
+            score: item.score,
+            item: toItem(row),
+            reasons: reasonsFor(item, request.query, textById.get(item.id), raisedByTaste),
+          },
+        ];
       }),
     ),
     nextCursor: null,
   };
+}
+
+/** Item ids by closeness to `vector` (cosine), closest first; items without a vector are left out. */
+async function closestFirst(
+  deps: SearchDependencies,
+  itemIds: readonly string[],
+  vector: readonly number[],
+): Promise<string[]> {
+  const vectors = deps.model
+    ? await deps.model.vectorsOf(itemIds)
+    : new Map(
+        [...(await findItemSummaries(deps.db, itemIds, { withEmbeddings: true }))].flatMap(([id, summary]) =>
+          summary.embedding ? [[id, summary.embedding] as const] : [],
+        ),
+      );
+  return [...vectors]
+    .map(([id, itemVector]) => ({ id, similarity: cosine(vector, itemVector) }))
+    .sort((a, b) => b.similarity - a.similarity || (a.id < b.id ? -1 : 1))
+    .map((entry) => entry.id);
 }
 
 /**

@@ -29,6 +29,7 @@ t.test('migrations run once: a second run applies nothing', async (t) => {
     '0014_item_search_documents',
     '0015_ranker_models',
     '0016_recommendation_feedback',
+    '0017_search_document_changes',
   ]);
   t.same(await migrateToLatest(database.db), []);
   const tables = await sql<{ table_name: string }>`
@@ -88,6 +89,7 @@ if (servedMode) {
           '0014_item_search_documents',
           '0015_ranker_models',
           '0016_recommendation_feedback',
+          '0017_search_document_changes',
         ],
         'exactly one replica ran the migrations',
       );

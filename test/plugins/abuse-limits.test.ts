@@ -189,7 +189,7 @@ t.test('/metrics counts cache hits and misses of the app cache', async (t) => {
   t.match(body, /marquee_cache_operations_total\{operation="set",result="done"\} 1/);
 });
 
-t.test('a request that runs past MARQUEE_REQUEST_TIMEOUT_MS gets a 503 problem at once', async (t) => {
+t.test('a request that runs past MARQUEE_REQUEST_TIMEOUT_MS gets a 503 busy problem at once', async (t) => {
   const config = testConfig({ MARQUEE_REQUEST_TIMEOUT_MS: '100' });
   const app = await buildApp({
     config,
@@ -206,7 +206,8 @@ t.test('a request that runs past MARQUEE_REQUEST_TIMEOUT_MS gets a 503 problem a
   const started = performance.now();
   const response = await app.inject({ method: 'GET', url: '/slow' });
   t.equal(response.statusCode, 503);
-  t.equal(response.json().type, 'urn:marquee:problem:unavailable');
+  t.equal(response.json().type, 'urn:marquee:problem:busy', 'a slow answer is overload, not an outage');
+  t.equal(response.headers['retry-after'], '1');
   t.match(response.json().detail, /took longer than this server allows/);
   t.ok(performance.now() - started < 350, 'answered before the handler finished');
   t.ok(aborted, 'the handler was told to stop (request.signal)');

@@ -52,7 +52,7 @@ export interface paths {
         };
         /**
          * Readiness
-         * @description Checks the database and the cache. 200 when the database answers (the cache may be degraded: requests then run uncached); 503 when the database is unreachable.
+         * @description Checks the database and the cache. 200 when the database answers (the cache may be degraded: requests then run uncached), also when it is busy (every connection in use: the process sheds what it cannot queue with 503 busy, and taking it out of rotation would only move its load to replicas on the same database); 503 when the database is unreachable.
          */
         get: operations["getReadiness"];
         put?: never;
@@ -1313,7 +1313,8 @@ export interface components {
          *         "database": {
          *           "status": "ok",
          *           "mode": "embedded",
-         *           "latencyMs": 0.4
+         *           "latencyMs": 0.4,
+         *           "waiting": 0
          *         },
          *         "cache": {
          *           "status": "ok",
@@ -1324,18 +1325,20 @@ export interface components {
          */
         Readiness: {
             /**
-             * @description unavailable when the database cannot be reached; degraded when the cache cannot.
+             * @description unavailable when the database cannot be reached; busy when it answers but every connection is in use and the check query waited past its time (overload: requests beyond the queue get 503 busy, the process stays ready); degraded when the cache cannot be reached.
              * @enum {string}
              */
-            status: "ok" | "degraded" | "unavailable";
+            status: "ok" | "degraded" | "busy" | "unavailable";
             checks: {
                 database: {
                     /** @enum {string} */
-                    status: "ok" | "degraded" | "unavailable";
+                    status: "ok" | "busy" | "unavailable";
                     /** @enum {string} */
                     mode: "embedded" | "postgres";
-                    /** @description Round-trip time of the check query. */
+                    /** @description Round-trip time of the check query (up to its 2 s time-out). */
                     latencyMs: number;
+                    /** @description Requests of this process waiting for a database connection when the check ended. */
+                    waiting: number;
                 };
                 cache: {
                     /** @enum {string} */
@@ -1523,6 +1526,14 @@ export interface components {
          *           "loadedAt": "2026-12-01T20:03:01.000Z",
          *           "lastLoadMs": 35,
          *           "reason": null
+         *         },
+         *         "searchIndex": {
+         *           "held": true,
+         *           "items": 3883,
+         *           "bytes": 2100000,
+         *           "loadedAt": "2026-12-01T19:58:01.000Z",
+         *           "lastLoadMs": 120,
+         *           "reason": null
          *         }
          *       }
          *     }
@@ -1673,6 +1684,21 @@ export interface components {
                     reason: string | null;
                 };
                 ranker: {
+                    /** @description In memory; false: pages read it from the database. */
+                    held: boolean;
+                    /** @description Items it holds (vectors, or lists). */
+                    items: number;
+                    /** @description About how much memory it takes. */
+                    bytes: number;
+                    /** @description When it was last loaded whole. */
+                    loadedAt: string | null;
+                    /** @description How long that load took. */
+                    lastLoadMs: number | null;
+                    /** @description Why it is not held, when it is not. */
+                    reason: string | null;
+                };
+                /** @description The search documents as an inverted index: searches without filters rank there (phrases and filtered searches in Postgres). */
+                searchIndex: {
                     /** @description In memory; false: pages read it from the database. */
                     held: boolean;
                     /** @description Items it holds (vectors, or lists). */
@@ -2257,7 +2283,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The database answers; the cache may be degraded. */
+            /** @description The database answers or is busy; the cache may be degraded. */
             200: {
                 headers: {
                     [name: string]: unknown;

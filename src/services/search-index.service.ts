@@ -1,0 +1,170 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/database.ts';
+import { parseTsquery, TextIndex, type TextIndexMatch } from '../recommender/text-index.ts';
+import {
+  countSearchDocuments,
+  findLatestSearchDocumentChange,
+  findSearchDocumentsChangedSince,
+  parseSearchQuery,
+  streamSearchDocuments,
+} from '../repositories/search.repository.ts';
+
+/**
+ * Documents written this long before the latest change seen are read again: a transaction's rows carry the
+ * time it wrote them, and it may commit after a search that already saw a newer one.
+ */
+const LATE_COMMIT_MARGIN_MS = 60_000;
+/** Changed documents held beside the index; beyond, the whole index is rebuilt (and SQL answers meanwhile). */
+const MAX_CHANGED_DOCUMENTS = 10_000;
+/** Whole rebuilds at most this often (a bulk import changes documents faster than rebuilds are worth). */
+const MIN_RELOAD_INTERVAL_MS = 60_000;
+
+export interface SearchIndexStatus {
+  held: boolean;
+  items: number;
+  bytes: number;
+  loadedAt: string | null;
+  lastLoadMs: number | null;
+  reason: string | null;
+}
+
+/**
+ * The catalog's search documents held in this process as an inverted index (src/recommender/text-index.ts): a
+ * cache of item_search_documents, loaded whole at start, caught up with the documents written since before
+ * each search (the same round trip that parses the query), so every replica answers from the same documents.
+ */
+export interface SearchIndex {
+  /**
+   * The `limit` best items for a websearch-style query, best first; undefined when this process does not hold
+   * the index (not loaded yet, beyond the memory cap, catching up after a bulk write) or the query needs what
+   * only Postgres evaluates (phrases): the caller asks Postgres.
+   */
+  matches(text: string, limit: number): Promise<TextIndexMatch[] | undefined>;
+  status(): SearchIndexStatus;
+  /** Resolves once a load under way has ended. */
+  settled(): Promise<void>;
+  stop(): void;
+}
+
+export interface SearchIndexOptions {
+  db: Kysely<Database>;
+  /** Bytes the index may take (what MARQUEE_MODEL_MEMORY_MB leaves after the model); 0 keeps it in SQL. */
+  memoryAvailableBytes: () => number;
+  /** Loading starts once this resolves (the model's first load, which has the first claim on memory). */
+  loadAfter?: Promise<unknown>;
+  logger: { info(object: object, message: string): void; warn(object: object, message: string): void };
+}
+
+export function startSearchIndex(options: SearchIndexOptions): SearchIndex {
+  const { db, logger } = options;
+  let index: TextIndex | undefined;
+  let seenChangedAt: Date | undefined;
+  /** More documents changed than the index keeps beside it: SQL answers until the rebuild. */
+  let behind = false;
+  let lastLoadStarted = -Infinity;
+  let loading: Promise<void> | undefined;
+  let catchingUp: Promise<void> | undefined;
+  let stopped = false;
+  const status: SearchIndexStatus = {
+    held: false,
+    items: 0,
+    bytes: 0,
+    loadedAt: null,
+    lastLoadMs: null,
+    reason: 'not loaded yet',
+  };
+
+  async function load(): Promise<void> {
+    const started = performance.now();
+    lastLoadStarted = started;
+    // Read before the documents: a document written during the load is read again by the next search.
+    const documentsChangedAt = await findLatestSearchDocumentChange(db);
+    const available = options.memoryAvailableBytes();
+    const documents = await countSearchDocuments(db);
+    const builder = TextIndex.builder();
+    let added = 0;
+    for await (const page of streamSearchDocuments(db)) {
+      if (stopped) return;
+      for (const row of page) builder.add(row.itemId, row.document);
+      added += page.length;
+      // The first page tells how big the whole index will be.
+      const estimate = TextIndex.estimateBytes(documents, (builder.postings / added) * documents);
+      if (estimate > available) {
+        index = undefined;
+        Object.assign(status, { held: false, items: 0, bytes: 0, reason: overCap(estimate, available) });
+        return;
+      }
+      // Let requests run between pages.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    index = builder.finish();
+    seenChangedAt = documentsChangedAt;
+    behind = false;
+    Object.assign(status, {
+      held: true,
+      items: index.size,
+      bytes: index.bytes,
+      loadedAt: new Date().toISOString(),
+      lastLoadMs: Math.round(performance.now() - started),
+      reason: null,
+    });
+    logger.info(
+      { items: index.size, bytes: index.bytes, ms: status.lastLoadMs },
+      'in-memory search index loaded',
+    );
+  }
+
+  function startLoad(): void {
+    if (loading || stopped || options.memoryAvailableBytes() <= 0) return;
+    loading = load()
+      .catch((error: unknown) => {
+        if (!stopped) logger.warn({ err: error }, 'could not load the in-memory search index');
+      })
+      .finally(() => (loading = undefined));
+  }
+
+  async function catchUp(changedAt: Date): Promise<void> {
+    const since = new Date((seenChangedAt?.getTime() ?? 0) - LATE_COMMIT_MARGIN_MS);
+    const rows = await findSearchDocumentsChangedSince(db, since, MAX_CHANGED_DOCUMENTS + 1);
+    if (!index) return;
+    if (rows.length > MAX_CHANGED_DOCUMENTS || index.changedCount + rows.length > MAX_CHANGED_DOCUMENTS) {
+      behind = true;
+      status.reason = 'catching up with a bulk write of documents: searches run in SQL until the rebuild';
+      return;
+    }
+    for (const row of rows) index.apply(row.itemId, row.document);
+    seenChangedAt = changedAt;
+    Object.assign(status, { items: index.size });
+  }
+
+  void Promise.resolve(options.loadAfter).finally(startLoad);
+
+  return {
+    async matches(text, limit) {
+      if (!index) return undefined;
+      const { tsquery, documentsChangedAt } = await parseSearchQuery(db, text);
+      if (behind) {
+        if (performance.now() - lastLoadStarted >= MIN_RELOAD_INTERVAL_MS) startLoad();
+        return undefined;
+      }
+      if (documentsChangedAt && documentsChangedAt.getTime() !== seenChangedAt?.getTime()) {
+        catchingUp ??= catchUp(documentsChangedAt).finally(() => (catchingUp = undefined));
+        await catchingUp;
+        if (behind || !index) return undefined;
+      }
+      const query = parseTsquery(tsquery);
+      // A query of stop words only matches nothing, as in SQL.
+      if (tsquery.trim() === '') return [];
+      return query ? index.search(query, limit) : undefined;
+    },
+    status: () => ({ ...status }),
+    settled: () => loading ?? Promise.resolve(),
+    stop() {
+      stopped = true;
+    },
+  };
+}
+
+function overCap(bytes: number, available: number): string {
+  return `it would take about ${Math.ceil(bytes / 1_048_576)} MB, beyond what MARQUEE_MODEL_MEMORY_MB leaves (${Math.floor(Math.max(0, available) / 1_048_576)} MB)`;
+}
