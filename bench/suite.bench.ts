@@ -149,6 +149,12 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const)
 // ---------------------------------------------------------------------------------------------------------
 // The table.
 
+/** CPU milliseconds a request: the API processes' (the embedded database included) and Postgres's. */
+interface CpuPerRequest {
+  api: number;
+  database: number;
+}
+
 interface Row {
   benchmark: string;
   mode: Mode;
@@ -163,6 +169,7 @@ interface Row {
   ceiling?: LoadResult | undefined;
   floor?: LoadResult | undefined;
   floorName?: string | undefined;
+  cpuMs?: CpuPerRequest | undefined;
   note: string;
 }
 const rows: Row[] = [];
@@ -195,15 +202,18 @@ function printTable(): void {
       `(ceilings and floors ${REFERENCE_MS / 1000} s); API LOG_LEVEL=${args['log-level']}.\n`,
   );
   console.log(
-    '| benchmark | mode | API processes | throughput | p50 ms | p99 ms | API RSS MB | ceiling /s | ' +
-      'of ceiling | floor /s (p50 ms) | of floor | p50 / floor p50 | notes |',
+    '| benchmark | mode | API processes | throughput | p50 ms | p99 ms | CPU ms a request (API + database) | ' +
+      'API RSS MB | ceiling /s | of ceiling | floor /s (p50 ms) | of floor | p50 / floor p50 | notes |',
   );
-  console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+  console.log(
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+  );
   for (const row of rows) {
     const { ceiling, floor } = row;
     console.log(
       `| ${row.benchmark} | ${row.mode} | ${row.processes || '-'} | ${rate(row.perSecond)} ${row.unit} | ` +
-        `${ms(row.p50)} | ${ms(row.p99)} | ${row.memoryMb.map((mb) => Math.round(mb)).join(' + ') || '-'} | ` +
+        `${ms(row.p50)} | ${ms(row.p99)} | ${cpuCell(row.cpuMs)} | ` +
+        `${row.memoryMb.map((mb) => Math.round(mb)).join(' + ') || '-'} | ` +
         `${ceiling ? rate(ceiling.perSecond) : '-'} | ${percent(row.perSecond, ceiling?.perSecond)} | ` +
         `${floor ? `${rate(floor.perSecond)} (${ms(floor.p50)})` : '-'} | ${percent(row.perSecond, floor?.perSecond)} | ` +
         `${floor && row.p50 !== undefined ? `${(row.p50 / floor.p50).toFixed(1)}x` : '-'} | ${row.note} |`,
@@ -213,8 +223,49 @@ function printTable(): void {
     '\nCeiling: a bare Fastify route answering the same requests with a page captured from the API, from ' +
       'memory. Floor: the bare SQL behind the endpoint on the same database, same concurrency, no HTTP ' +
       '(recommendations and similar: the HNSW query, limit 100; search: the full-text and the HNSW query; ' +
-      'events: one INSERT; explanation: the model call alone; mixed: the same blend).',
+      'events: one INSERT; explanation: the model call alone; mixed: the same blend). CPU ms a request: ' +
+      'CPU time of the API processes (embedded: the database thread included) and of the Postgres backends ' +
+      'of the bench database over the measured window (from /proc), over the requests answered in it.',
   );
+  printRatios();
+}
+
+const cpuCell = (cpu: CpuPerRequest | undefined) =>
+  cpu ? `${(cpu.api + cpu.database).toFixed(2)} (${cpu.api.toFixed(2)} + ${cpu.database.toFixed(2)})` : '-';
+
+/** The ratios issue 20 sets targets on, from the rows of this run. */
+function printRatios(): void {
+  const find = (benchmark: string, mode: Mode, processes = 1) =>
+    rows.find((row) => row.benchmark === benchmark && row.mode === mode && row.processes === processes);
+  const lines: string[] = [];
+  for (const mode of MODES) {
+    const uncached = find('recommendations, uncached', mode);
+    const cached = find('recommendations, cached', mode);
+    const similar = find('similar items', mode);
+    const search = find('search', mode);
+    const cpu = (row: Row | undefined) =>
+      row?.cpuMs ? (row.cpuMs.api + row.cpuMs.database).toFixed(2) : '-';
+    lines.push(
+      `- ${mode}: uncached page ${cpu(uncached)} CPU ms (target 5), p99 ${ms(uncached?.p99)} ms (target 100); ` +
+        `uncached throughput ${percent(uncached?.perSecond ?? 0, cached?.perSecond)} of cached (target 20 %); ` +
+        `cached ${percent(cached?.perSecond ?? 0, cached?.ceiling?.perSecond)} of the ceiling (target 80 %); ` +
+        `similar items ${cpu(similar)} CPU ms (target 3); search p50 ${ms(search?.p50)} ms (target 20), ` +
+        `${cpu(search)} CPU ms.`,
+    );
+  }
+  if (MODES.includes('embedded') && MODES.includes('served')) {
+    const ratios = ['recommendations, uncached', 'recommendations, cached', 'similar items', 'search']
+      .map((benchmark) => {
+        const embedded = find(benchmark, 'embedded');
+        const served = find(benchmark, 'served');
+        return embedded && served
+          ? `${benchmark} ${(served.perSecond / embedded.perSecond).toFixed(2)}x`
+          : `${benchmark} -`;
+      })
+      .join(', ');
+    lines.push(`- served throughput over embedded (target at most 2x; the sizes differ): ${ratios}.`);
+  }
+  console.log(`\nTargets of issue 20 in this run:\n${lines.join('\n')}`);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -239,7 +290,7 @@ async function measureApi(
   requests: readonly string[],
   options: Partial<LoadOptions> = {},
   dbName?: string,
-): Promise<{ result: LoadResult; memoryMb: number[] }> {
+): Promise<{ result: LoadResult; memoryMb: number[]; cpuMs: CpuPerRequest }> {
   const cpu = trackCpu(
     () => Object.fromEntries(apis.map((api, index) => [`api${index + 1}`, api.process.pid])),
     dbName,
@@ -252,18 +303,25 @@ async function measureApi(
   await started;
   const shares = await cpu.stop();
   const memoryMb = await Promise.all(apis.map((api) => rssMb(api.process.pid)));
+  // Cores over the window times its length, over the requests answered in it: CPU milliseconds a request.
+  const perRequest = (cores: number) => (result.perSecond > 0 ? (cores * 1000) / result.perSecond : 0);
+  const cpuMs: CpuPerRequest = {
+    api: perRequest(Object.values(shares.processes).reduce((sum, cores) => sum + cores, 0)),
+    database: perRequest(shares.postgres),
+  };
   log(
     `${label}: ${rate(result.perSecond)}/s, p50 ${ms(result.p50)} ms, p99 ${ms(result.p99)} ms; statuses ` +
       `${JSON.stringify(result.statuses)}, x-cache ${JSON.stringify(result.cache)}, errors ${result.errors}; ` +
       `RSS ${memoryMb.map(Math.round).join(' + ')} MB; CPU cores: ${describeCpu(shares)}, load generator ` +
-      `${(result.cpuSeconds / result.seconds).toFixed(2)}`,
+      `${(result.cpuSeconds / result.seconds).toFixed(2)}; CPU ms a request: API ${cpuMs.api.toFixed(2)}, ` +
+      `database ${cpuMs.database.toFixed(2)}`,
   );
   for (const api of apis) {
     const problems = (await serverLogProblems(api.logFile)).filter((line) => !reportedProblems.has(line));
     for (const line of problems) reportedProblems.add(line);
     if (problems.length > 0) log(`  ${api.base} logged: ${problems.join('\n    ')}`);
   }
-  return { result, memoryMb };
+  return { result, memoryMb, cpuMs };
 }
 
 const referenceOptions = { durationMs: REFERENCE_MS, warmupMs: REFERENCE_WARMUP_MS };
@@ -536,7 +594,7 @@ async function runMode(mode: Mode, logDir: string): Promise<void> {
   const measuredApi: Partial<
     Record<
       'uncached' | 'cached' | 'cachedN' | 'similar' | 'search' | 'explain' | 'mixed1' | 'mixedN',
-      { result: LoadResult; memoryMb: number[]; note: string }
+      { result: LoadResult; memoryMb: number[]; cpuMs: CpuPerRequest; note: string }
     >
   > = {};
   {
@@ -816,6 +874,7 @@ async function runMode(mode: Mode, logDir: string): Promise<void> {
       ceiling: ceilings[reference],
       floor: floors[reference],
       floorName,
+      cpuMs: entry.cpuMs,
       note: notes(entry.note, hitRate(entry.result), failures(entry.result)),
     });
   };

@@ -403,15 +403,23 @@ export function startModelSnapshot(options: ModelSnapshotOptions): ModelSnapshot
       if (!index || index.graph.dimension !== vector.length) return undefined;
       if (query.limit <= 0) return [];
       const excluded = new Set(query.excludeIds);
-      const breadth = Math.min(query.limit + excluded.size, Math.max(query.limit, MAX_SEARCH_BREADTH));
-      const found: { itemId: string; similarity: number }[] = [];
-      for (const { key, similarity } of index.graph.nearest(vector, breadth)) {
-        const itemId = index.of.itemId(key);
-        if (itemId === undefined || excluded.has(itemId)) continue;
-        found.push({ itemId, similarity });
-        if (found.length === query.limit) break;
+      const maxBreadth = Math.min(query.limit + excluded.size, Math.max(query.limit, MAX_SEARCH_BREADTH));
+      // Narrow first: most searches find the page's limit among a few more neighbours than it; only when the
+      // exclusions took too many is the search widened (the cost of a search grows with its breadth).
+      let breadth = Math.min(maxBreadth, query.limit + Math.min(excluded.size, query.limit));
+      for (;;) {
+        const found: { itemId: string; similarity: number }[] = [];
+        const neighbours = index.graph.nearest(vector, breadth);
+        for (const { key, similarity } of neighbours) {
+          const itemId = index.of.itemId(key);
+          if (itemId === undefined || excluded.has(itemId)) continue;
+          found.push({ itemId, similarity });
+          if (found.length === query.limit) break;
+        }
+        if (found.length === query.limit || breadth >= maxBreadth || neighbours.length < breadth)
+          return found;
+        breadth = Math.min(maxBreadth, breadth * 4);
       }
-      return found;
     },
     async settled() {
       while (building) await building.promise;
