@@ -4,6 +4,7 @@ import type { RecommenderConfig } from '../config.ts';
 import { createPageCache, type PageCache } from '../services/page-cache.ts';
 import { startModelSnapshot } from '../services/model-snapshot.service.ts';
 import { type SearchIndex, startSearchIndex } from '../services/search-index.service.ts';
+import { createTopLists } from '../services/top-lists.ts';
 import type { RecommenderDeps } from '../services/recommendations.service.ts';
 
 declare module 'fastify' {
@@ -50,6 +51,7 @@ export const recommenderPlugin = fp(
       embeddingModel: options.embeddingModel,
       pageCache,
       model,
+      topLists: createTopLists(app.db, () => pageCache.statisticsVersion()),
     });
   },
   { name: 'recommender', dependencies: ['database', 'cache'] },

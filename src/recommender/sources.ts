@@ -53,7 +53,8 @@ export async function collaborativeCandidates(
   if (positive.length === 0) return list(source, []);
   const neighbours = await store.neighbours(positive.map((entry) => entry.itemId));
   const excluded = new Set(query.excludeIds);
-  const scores = new Map<string, { score: number; evidence: Map<string, number> }>();
+  // Scores first; the evidence only of the candidates kept (a page reaches thousands of items, keeps 100).
+  const scores = new Map<string, number>();
   for (const { itemId, weight } of positive) {
     const row = neighbours.get(itemId);
     if (!row) continue;
@@ -61,31 +62,38 @@ export async function collaborativeCandidates(
       if (excluded.has(neighbourId)) return;
       const contribution = weight * (row.scores[at] ?? 0);
       if (contribution <= 0) return;
-      const entry = scores.get(neighbourId) ?? { score: 0, evidence: new Map<string, number>() };
-      entry.score += contribution;
-      entry.evidence.set(itemId, (entry.evidence.get(itemId) ?? 0) + contribution);
-      scores.set(neighbourId, entry);
+      scores.set(neighbourId, (scores.get(neighbourId) ?? 0) + contribution);
     });
   }
-  const candidates = [...scores]
-    .map(([itemId, { score, evidence }]) => {
-      const evidenceItemIds = [...evidence]
-        .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
-        .slice(0, 2)
-        .map(([id]) => id);
-      return {
-        itemId,
-        score,
-        detail:
-          source === 'session'
-            ? `Often watched right after ${quoted(evidenceItemIds, titleOf) || 'what you just viewed'}`
-            : coViewingDetail(evidenceItemIds, titleOf),
-        evidenceItemIds,
-        ...(source === 'session' && { coViewed: true }),
-      };
-    })
-    .sort((a, b) => b.score - a.score || (a.itemId < b.itemId ? -1 : 1))
-    .slice(0, query.limit);
+  const kept = [...scores].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, query.limit);
+  const evidence = new Map<string, Map<string, number>>(kept.map(([itemId]) => [itemId, new Map()]));
+  for (const { itemId, weight } of positive) {
+    const row = neighbours.get(itemId);
+    if (!row) continue;
+    row.neighbourIds.forEach((neighbourId, at) => {
+      const votes = evidence.get(neighbourId);
+      if (!votes) return;
+      const contribution = weight * (row.scores[at] ?? 0);
+      if (contribution <= 0) return;
+      votes.set(itemId, (votes.get(itemId) ?? 0) + contribution);
+    });
+  }
+  const candidates = kept.map(([itemId, score]) => {
+    const evidenceItemIds = [...evidence.get(itemId)!]
+      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+      .slice(0, 2)
+      .map(([id]) => id);
+    return {
+      itemId,
+      score,
+      detail:
+        source === 'session'
+          ? `Often watched right after ${quoted(evidenceItemIds, titleOf) || 'what you just viewed'}`
+          : coViewingDetail(evidenceItemIds, titleOf),
+      evidenceItemIds,
+      ...(source === 'session' && { coViewed: true }),
+    };
+  });
   return list(source, candidates);
 }
 

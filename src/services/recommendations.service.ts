@@ -37,12 +37,14 @@ import {
   findRankableCandidates,
   findTopItemsByStat,
   insertImpressions,
+  type ItemStat,
 } from '../repositories/candidates.repository.ts';
 import { findItemNeighbours } from '../repositories/model-data.repository.ts';
 import { findUserProfile } from '../repositories/user-profiles.repository.ts';
 import type { RecommendationPage, RecommendedItem } from '../schemas/recommendations.schema.ts';
 import { toItem } from './items.service.ts';
 import type { LoadedRanker, ModelSnapshot } from './model-snapshot.service.ts';
+import type { TopItems } from './top-lists.ts';
 import { scoreRows } from '../recommender/ranking/lambda-mart.ts';
 import { RANKER_CANDIDATES } from '../recommender/ranking/ranker-training.ts';
 import { RANKING_FEATURE_COUNT, rankingRows } from '../recommender/ranking/ranking-features.ts';
@@ -56,6 +58,8 @@ export interface RecommenderDeps {
   /** The embedding model of this database: profile vectors made in another are ignored. */
   embeddingModel: string;
   pageCache: PageCache;
+  /** The global popular and trending lists this process shares between pages (read once a second). */
+  topLists?: ((stat: ItemStat, query: StoreQuery) => Promise<TopItems>) | undefined;
   /** The model held in memory; without it (or for a part it does not hold) pages read the database. */
   model?: ModelSnapshot | undefined;
 }
@@ -772,7 +776,7 @@ function candidateStore(deps: RecommenderDeps): CandidateStore {
       }
       return found;
     },
-    top: (stat, query) => findTopItemsByStat(db, stat, query),
+    top: (stat, query) => (deps.topLists ? deps.topLists(stat, query) : findTopItemsByStat(db, stat, query)),
     fresh: (vector, query) => findFreshItems(db, vector, query),
     boosted: (query) => findBoostedItems(db, query),
   };

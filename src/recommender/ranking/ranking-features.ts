@@ -116,13 +116,20 @@ export interface RankingRows {
   features: Float32Array;
 }
 
+/**
+ * One collaborative source's votes for the items it reaches from a user's history, in arrays indexed by item
+ * (reused from one user to the next: only the items reached are reset).
+ */
 interface SourceScores {
-  score: Map<number, number>;
-  support: Map<number, number>;
-  best: Map<number, number>;
+  /** The items reached, in the order first reached. */
+  touched: number[];
+  reached: Uint8Array;
+  score: Float64Array;
+  support: Uint32Array;
+  best: Float64Array;
   /** The history item behind `best`. */
-  bestFrom: Map<number, number>;
-  rank: Map<number, number>;
+  bestFrom: Int32Array;
+  rank: Int32Array;
   top: number;
 }
 
@@ -147,11 +154,12 @@ export function rankingRows(
   for (const name of COLLABORATIVE_SOURCES) {
     const table = catalog.sources[name];
     if (!table) continue;
-    const scores = sourceScores(table, user, blocked);
-    const ranked = [...scores.score].sort((a, b) => b[1] - a[1] || a[0] - b[0]);
-    ranked.forEach(([item], rank) => scores.rank.set(item, rank));
-    scores.top = ranked[0]?.[1] ?? 0;
-    for (const [item] of ranked.slice(0, options.perSource)) candidates.add(item);
+    const scores = sourceScores(table, user, blocked, catalog.items);
+    const { score } = scores;
+    const ranked = scores.touched.slice().sort((a, b) => score[b]! - score[a]! || a - b);
+    ranked.forEach((item, rank) => (scores.rank[item] = rank));
+    scores.top = ranked.length > 0 ? score[ranked[0]!]! : 0;
+    for (const item of ranked.slice(0, options.perSource)) candidates.add(item);
     bySource.set(name, scores);
   }
   let popular = 0;
@@ -195,10 +203,11 @@ export function rankingRows(
   items.forEach((item, row) => {
     let strongest = -Infinity;
     for (const scores of bySource.values()) {
-      const vote = scores.best.get(item);
-      if (vote !== undefined && vote > strongest) {
+      if (!scores.reached[item]) continue;
+      const vote = scores.best[item]!;
+      if (vote > strongest) {
         strongest = vote;
-        evidence[row] = scores.bestFrom.get(item)!;
+        evidence[row] = scores.bestFrom[item]!;
       }
     }
   });
@@ -210,16 +219,16 @@ export function rankingRows(
       const scores = bySource.get(name);
       if (!scores) return;
       const base = at + s * PER_SOURCE_FEATURES.length;
-      const score = scores.score.get(item);
-      if (score === undefined) {
+      if (!scores.reached[item]) {
         features[base + 3] = 0;
         return;
       }
+      const score = scores.score[item]!;
       features[base] = score;
       features[base + 1] = scores.top > 0 ? score / scores.top : Number.NaN;
-      features[base + 2] = Math.log2(2 + scores.rank.get(item)!);
-      features[base + 3] = (scores.support.get(item) ?? 0) / Math.max(1, user.items.length);
-      features[base + 4] = scores.best.get(item) ?? Number.NaN;
+      features[base + 2] = Math.log2(2 + scores.rank[item]!);
+      features[base + 3] = scores.support[item]! / Math.max(1, user.items.length);
+      features[base + 4] = scores.best[item]!;
     });
     const popularity = catalog.popularity[item] ?? 0;
     features[at + FEATURE.popularity] = Math.log1p(popularity);
@@ -309,16 +318,40 @@ function popularityRankOf(catalog: RankingCatalog, item: number): number {
   return Number.NaN;
 }
 
-/** score(j) = Σ_h w_h · sim(h, j), with how many history items vote for j and the strongest single vote. */
+/** Each source's arrays, kept between users (rankingRows runs to its end synchronously: one user at a time). */
+const scratch = new WeakMap<NeighbourTable, SourceScores>();
+
+/**
+ * score(j) = Σ_h w_h · sim(h, j), with how many history items vote for j and the strongest single vote, in
+ * the source's arrays (those of the previous user reset first).
+ */
 function sourceScores(
   table: NeighbourTable,
   user: RankingUser,
   blocked: (item: number) => boolean,
+  items: number,
 ): SourceScores {
-  const score = new Map<number, number>();
-  const support = new Map<number, number>();
-  const best = new Map<number, number>();
-  const bestFrom = new Map<number, number>();
+  let scores = scratch.get(table);
+  if (!scores || scores.reached.length < items) {
+    scores = {
+      touched: [],
+      reached: new Uint8Array(items),
+      score: new Float64Array(items),
+      support: new Uint32Array(items),
+      best: new Float64Array(items),
+      bestFrom: new Int32Array(items),
+      rank: new Int32Array(items),
+      top: 0,
+    };
+    scratch.set(table, scores);
+  }
+  const { reached, score, support, best, bestFrom } = scores;
+  for (const item of scores.touched) {
+    reached[item] = 0;
+    score[item] = 0;
+    support[item] = 0;
+  }
+  const touched: number[] = [];
   const rows = table.ptr.length - 1;
   for (let h = 0; h < user.items.length; h++) {
     const item = user.items[h]!;
@@ -326,15 +359,22 @@ function sourceScores(
     if (weight <= 0 || item >= rows) continue;
     for (let n = table.ptr[item]!, end = table.ptr[item + 1]!; n < end; n++) {
       const neighbour = table.index[n]!;
-      if (blocked(neighbour)) continue;
+      if (neighbour >= items || blocked(neighbour)) continue;
       const similarity = table.score[n]!;
-      score.set(neighbour, (score.get(neighbour) ?? 0) + weight * similarity);
-      support.set(neighbour, (support.get(neighbour) ?? 0) + 1);
-      if (similarity > (best.get(neighbour) ?? -Infinity)) {
-        best.set(neighbour, similarity);
-        bestFrom.set(neighbour, item);
+      if (!reached[neighbour]) {
+        reached[neighbour] = 1;
+        touched.push(neighbour);
+        best[neighbour] = similarity;
+        bestFrom[neighbour] = item;
+      } else if (similarity > best[neighbour]!) {
+        best[neighbour] = similarity;
+        bestFrom[neighbour] = item;
       }
+      score[neighbour]! += weight * similarity;
+      support[neighbour]!++;
     }
   }
-  return { score, support, best, bestFrom, rank: new Map(), top: 0 };
+  scores.touched = touched;
+  scores.top = 0;
+  return scores;
 }
