@@ -36,28 +36,10 @@ export function parseTsvector(text: string): DocumentTerm[] {
     while (at < length && text[at] === ' ') at++;
     if (at >= length) break;
     if (text[at] !== "'") throw new Error(`not a tsvector at ${at}`);
-    at++;
-    let lexeme = '';
-    for (;;) {
-      if (at >= length) throw new Error('unterminated lexeme in tsvector');
-      const char = text[at]!;
-      if (char === "'") {
-        if (text[at + 1] === "'") {
-          lexeme += "'";
-          at += 2;
-          continue;
-        }
-        at++;
-        break;
-      }
-      if (char === '\\' && at + 1 < length) {
-        lexeme += text[at + 1];
-        at += 2;
-        continue;
-      }
-      lexeme += char;
-      at++;
-    }
+    const quoted = readQuoted(text, at);
+    if (!quoted) throw new Error('unterminated lexeme in tsvector');
+    const { lexeme } = quoted;
+    at = quoted.end;
     let weightedFrequency = 0;
     let fields = 0;
     if (text[at] === ':') {
@@ -84,6 +66,30 @@ export function parseTsvector(text: string): DocumentTerm[] {
   return terms;
 }
 
+/**
+ * The lexeme quoted at `start` (a `'`) in a tsvector's or tsquery's text form, `''` and backslash escapes
+ * undone, and where the text goes on after it; undefined when the quote is not closed.
+ */
+function readQuoted(text: string, start: number): { lexeme: string; end: number } | undefined {
+  let lexeme = '';
+  let at = start + 1;
+  while (at < text.length) {
+    const char = text[at]!;
+    if (char === "'" && text[at + 1] === "'") {
+      lexeme += "'";
+      at += 2;
+    } else if (char === "'") return { lexeme, end: at + 1 };
+    else if (char === '\\' && at + 1 < text.length) {
+      lexeme += text[at + 1];
+      at += 2;
+    } else {
+      lexeme += char;
+      at++;
+    }
+  }
+  return undefined;
+}
+
 /** A tsquery as a tree: what the index can evaluate (lexemes with and, or, not; no phrases or prefixes). */
 export type TextQuery =
   | { kind: 'lexeme'; lexeme: string }
@@ -105,25 +111,10 @@ export function parseTsquery(text: string): TextQuery | undefined {
       tokens.push(char);
       at++;
     } else if (char === "'") {
-      let lexeme = '';
-      at++;
-      for (;;) {
-        if (at >= text.length) return undefined;
-        const next = text[at]!;
-        if (next === "'" && text[at + 1] === "'") {
-          lexeme += "'";
-          at += 2;
-        } else if (next === "'") {
-          at++;
-          break;
-        } else if (next === '\\' && at + 1 < text.length) {
-          lexeme += text[at + 1];
-          at += 2;
-        } else {
-          lexeme += next;
-          at++;
-        }
-      }
+      const quoted = readQuoted(text, at);
+      if (!quoted) return undefined;
+      const { lexeme } = quoted;
+      at = quoted.end;
       // `:*` (prefix) or `:AB` (weights) follow a lexeme: not evaluated here.
       if (text[at] === ':') return undefined;
       tokens.push(`'${lexeme}`);

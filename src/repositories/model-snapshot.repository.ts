@@ -2,6 +2,7 @@ import { type Kysely, sql } from 'kysely';
 import pgvector from 'pgvector';
 import type { Database } from '../db/database.ts';
 import type { NeighbourListRow } from '../recommender/model-snapshot.ts';
+import { keysetPages } from './keyset-pages.ts';
 
 // What a process reads to hold the model in memory (src/services/model-snapshot.service.ts): versions to
 // poll, and the neighbour lists and item vectors, whole or changed since.
@@ -68,21 +69,21 @@ export async function countModelSnapshotRows(
 }
 
 /** Every neighbour list, a keyset page at a time. */
-export async function* streamNeighbourLists(db: Kysely<Database>): AsyncGenerator<NeighbourListRow[]> {
-  let after: string | undefined;
-  for (;;) {
-    const rows = await db
-      .selectFrom('item_neighbours')
-      .select(['item_id', 'neighbour_ids', 'scores'])
-      .$if(after !== undefined, (query) => query.where('item_id', '>', after!))
-      .orderBy('item_id')
-      .limit(PAGE_SIZE)
-      .execute();
-    if (rows.length === 0) return;
-    yield rows.map(toNeighbourListRow);
-    if (rows.length < PAGE_SIZE) return;
-    after = rows[rows.length - 1]!.item_id;
-  }
+export function streamNeighbourLists(db: Kysely<Database>): AsyncGenerator<NeighbourListRow[]> {
+  return keysetPages(
+    async (after) =>
+      (
+        await db
+          .selectFrom('item_neighbours')
+          .select(['item_id', 'neighbour_ids', 'scores'])
+          .$if(after !== undefined, (query) => query.where('item_id', '>', after!))
+          .orderBy('item_id')
+          .limit(PAGE_SIZE)
+          .execute()
+      ).map(toNeighbourListRow),
+    (row) => row.itemId,
+    PAGE_SIZE,
+  );
 }
 
 /** Neighbour lists written or edited at or after `since`, at most `limit`. */
@@ -107,21 +108,21 @@ export interface ItemVectorRow {
 }
 
 /** Every item vector, a keyset page at a time. */
-export async function* streamItemVectors(db: Kysely<Database>): AsyncGenerator<ItemVectorRow[]> {
-  let after: string | undefined;
-  for (;;) {
-    const rows = await db
-      .selectFrom('item_embeddings')
-      .select(['item_id', 'embedding'])
-      .$if(after !== undefined, (query) => query.where('item_id', '>', after!))
-      .orderBy('item_id')
-      .limit(PAGE_SIZE)
-      .execute();
-    if (rows.length === 0) return;
-    yield rows.map(toItemVectorRow);
-    if (rows.length < PAGE_SIZE) return;
-    after = rows[rows.length - 1]!.item_id;
-  }
+export function streamItemVectors(db: Kysely<Database>): AsyncGenerator<ItemVectorRow[]> {
+  return keysetPages(
+    async (after) =>
+      (
+        await db
+          .selectFrom('item_embeddings')
+          .select(['item_id', 'embedding'])
+          .$if(after !== undefined, (query) => query.where('item_id', '>', after!))
+          .orderBy('item_id')
+          .limit(PAGE_SIZE)
+          .execute()
+      ).map(toItemVectorRow),
+    (row) => row.itemId,
+    PAGE_SIZE,
+  );
 }
 
 /** Item vectors written at or after `since`, at most `limit`. */

@@ -2,6 +2,7 @@ import { type Kysely, type SqlBool, sql } from 'kysely';
 import type { Database } from '../db/database.ts';
 import type { ItemFilters } from '../recommender/item-filters.ts';
 import { itemFilterCondition } from './item-filters.repository.ts';
+import { keysetPages } from './keyset-pages.ts';
 
 export interface TextMatch {
   itemId: string;
@@ -71,21 +72,19 @@ export interface SearchDocumentRow {
 const DOCUMENT_PAGE_SIZE = 5_000;
 
 /** Every stored search document, a keyset page at a time in item id order. */
-export async function* streamSearchDocuments(db: Kysely<Database>): AsyncGenerator<SearchDocumentRow[]> {
-  let after: string | undefined;
-  for (;;) {
-    const rows = await db
-      .selectFrom('item_search_documents')
-      .select(['item_id as itemId', sql<string>`document::text`.as('document')])
-      .$if(after !== undefined, (query) => query.where('item_id', '>', after!))
-      .orderBy('item_id')
-      .limit(DOCUMENT_PAGE_SIZE)
-      .execute();
-    if (rows.length === 0) return;
-    yield rows;
-    if (rows.length < DOCUMENT_PAGE_SIZE) return;
-    after = rows[rows.length - 1]!.itemId;
-  }
+export function streamSearchDocuments(db: Kysely<Database>): AsyncGenerator<SearchDocumentRow[]> {
+  return keysetPages(
+    (after) =>
+      db
+        .selectFrom('item_search_documents')
+        .select(['item_id as itemId', sql<string>`document::text`.as('document')])
+        .$if(after !== undefined, (query) => query.where('item_id', '>', after!))
+        .orderBy('item_id')
+        .limit(DOCUMENT_PAGE_SIZE)
+        .execute(),
+    (row) => row.itemId,
+    DOCUMENT_PAGE_SIZE,
+  );
 }
 
 /** Documents written at or after `since`, oldest first, at most `limit`. */

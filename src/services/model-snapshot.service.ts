@@ -36,7 +36,7 @@ const POLL_MS = 1_000;
  * Rows written this long before the latest change seen are read again: a transaction's rows carry the time
  * it wrote them, and it may commit later than a poll that already saw a newer row.
  */
-const LATE_COMMIT_MARGIN_MS = 60_000;
+export const LATE_COMMIT_MARGIN_MS = 60_000;
 /** Changed rows applied one by one up to this many; beyond, the whole part is reloaded. */
 const MAX_CHANGED_ROWS = 10_000;
 /**
@@ -71,7 +71,8 @@ export interface LoadedRanker {
   itemIndex: ReadonlyMap<string, number>;
 }
 
-interface PartStatus {
+/** What a process holds of one part of the model (and of the search index). */
+export interface PartStatus {
   /** In memory, or read from the database at each page (not loaded yet, or beyond the memory cap). */
   held: boolean;
   items: number;
@@ -454,7 +455,7 @@ export function startModelSnapshot(options: ModelSnapshotOptions): ModelSnapshot
   }
 }
 
-function emptyStatus(reason: string | null): PartStatus {
+export function emptyStatus(reason: string | null): PartStatus {
   return { held: false, items: 0, bytes: 0, loadedAt: null, lastLoadMs: null, reason };
 }
 

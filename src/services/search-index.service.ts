@@ -8,25 +8,13 @@ import {
   parseSearchQuery,
   streamSearchDocuments,
 } from '../repositories/search.repository.ts';
+// Documents written this long before the latest change seen are read again, as the model's rows are.
+import { emptyStatus, LATE_COMMIT_MARGIN_MS, type PartStatus } from './model-snapshot.service.ts';
 
-/**
- * Documents written this long before the latest change seen are read again: a transaction's rows carry the
- * time it wrote them, and it may commit after a search that already saw a newer one.
- */
-const LATE_COMMIT_MARGIN_MS = 60_000;
 /** Changed documents held beside the index; beyond, the whole index is rebuilt (and SQL answers meanwhile). */
 const MAX_CHANGED_DOCUMENTS = 10_000;
 /** Whole rebuilds at most this often (a bulk import changes documents faster than rebuilds are worth). */
 const MIN_RELOAD_INTERVAL_MS = 60_000;
-
-export interface SearchIndexStatus {
-  held: boolean;
-  items: number;
-  bytes: number;
-  loadedAt: string | null;
-  lastLoadMs: number | null;
-  reason: string | null;
-}
 
 /**
  * The catalog's search documents held in this process as an inverted index (src/recommender/text-index.ts): a
@@ -40,7 +28,7 @@ export interface SearchIndex {
    * only Postgres evaluates (phrases): the caller asks Postgres.
    */
   matches(text: string, limit: number): Promise<TextIndexMatch[] | undefined>;
-  status(): SearchIndexStatus;
+  status(): PartStatus;
   /** Resolves once a load under way has ended. */
   settled(): Promise<void>;
   stop(): void;
@@ -65,14 +53,7 @@ export function startSearchIndex(options: SearchIndexOptions): SearchIndex {
   let loading: Promise<void> | undefined;
   let catchingUp: Promise<void> | undefined;
   let stopped = false;
-  const status: SearchIndexStatus = {
-    held: false,
-    items: 0,
-    bytes: 0,
-    loadedAt: null,
-    lastLoadMs: null,
-    reason: 'not loaded yet',
-  };
+  const status = emptyStatus('not loaded yet');
 
   async function load(): Promise<void> {
     const started = performance.now();
