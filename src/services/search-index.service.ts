@@ -122,7 +122,13 @@ export function startSearchIndex(options: SearchIndexOptions): SearchIndex {
 
   return {
     async matches(text, limit) {
-      if (!index) return undefined;
+      if (!index) {
+        // A load that failed or did not fit (the database away at start-up, the model grown) is tried
+        // again, at most once a minute, once the first has run.
+        if (Number.isFinite(lastLoadStarted) && performance.now() - lastLoadStarted >= MIN_RELOAD_INTERVAL_MS)
+          startLoad();
+        return undefined;
+      }
       const { tsquery, documentsChangedAt } = await parseSearchQuery(db, text);
       if (behind) {
         if (performance.now() - lastLoadStarted >= MIN_RELOAD_INTERVAL_MS) startLoad();
