@@ -116,7 +116,7 @@ t.test('migrate brings a fresh database up to date and exits 0', async (t) => {
   const { stdout } = await run(process.execPath, [CLI, 'migrate'], { env: { ...cleanEnv, ...env } });
   t.match(
     stdout,
-    /"migrations":\["0001_initial","0002_api_keys","0003_imports","0004_item_embeddings_next","0005_recommendations","0006_boosted_items_index","0007_chat_sessions","0008_item_title_index","0009_item_document_cost","0010_user_token_revocations","0011_import_progress","0012_live_item_stats","0013_model_snapshot_change_indexes","0014_item_search_documents","0015_ranker_models","0016_recommendation_feedback"\]/,
+    /"migrations":\["0001_initial","0002_api_keys","0003_imports","0004_item_embeddings_next","0005_recommendations","0006_boosted_items_index","0007_chat_sessions","0008_item_title_index","0009_item_document_cost","0010_user_token_revocations","0011_import_progress","0012_live_item_stats","0013_model_snapshot_change_indexes","0014_item_search_documents","0015_ranker_models","0016_recommendation_feedback","0017_search_document_changes"\]/,
   );
   t.match(stdout, /database schema is up to date/);
   const again = await run(process.execPath, [CLI, 'migrate'], { env: { ...cleanEnv, ...env } });
