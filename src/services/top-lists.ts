@@ -23,9 +23,15 @@ export function createTopLists(
   { ttlMs = TOP_LIST_TTL_MS, depth = TOP_LIST_DEPTH }: { ttlMs?: number; depth?: number } = {},
 ): (stat: ItemStat, query: StoreQuery) => Promise<TopItems> {
   const lists = new Map<ItemStat, { readAt: number; version: string; items: Promise<TopItems> }>();
+  // A page asks for both lists at once: they share one read of the version.
+  let versionRead: Promise<string> | undefined;
+  const currentVersion = () => {
+    versionRead ??= statisticsVersion().finally(() => (versionRead = undefined));
+    return versionRead;
+  };
   return async (stat, query) => {
     if (hasFilters(query.filters)) return findTopItemsByStat(db, stat, query);
-    const version = await statisticsVersion();
+    const version = await currentVersion();
     let list = lists.get(stat);
     if (!list || list.version !== version || performance.now() - list.readAt > ttlMs) {
       const items = findTopItemsByStat(db, stat, { limit: depth, filters: query.filters, excludeIds: [] });
