@@ -5,6 +5,7 @@ import { createPageCache, type PageCache } from '../services/page-cache.ts';
 import { startModelSnapshot } from '../services/model-snapshot.service.ts';
 import { type SearchIndex, startSearchIndex } from '../services/search-index.service.ts';
 import { createTopLists } from '../services/top-lists.ts';
+import { type ItemCatalogService, startItemCatalog } from '../services/item-catalog.service.ts';
 import type { RecommenderDeps } from '../services/recommendations.service.ts';
 
 declare module 'fastify' {
@@ -15,6 +16,8 @@ declare module 'fastify' {
     pageCache: PageCache;
     /** The search documents as an in-memory inverted index (searches without filters rank there). */
     searchIndex: SearchIndex;
+    /** Every item's catalog entry in memory (unfiltered pages check their candidates there). */
+    itemCatalog: ItemCatalogService;
   }
 }
 
@@ -31,16 +34,28 @@ export const recommenderPlugin = fp(
     });
     app.addHook('onClose', () => model.stop());
     const memoryLimitBytes = options.recommender.modelMemoryBytes;
+    const modelLoaded = model.refresh();
+    // What the model leaves of MARQUEE_MODEL_MEMORY_MB (it loads first), the catalog, then the search index.
+    const modelBytes = () => {
+      const { neighbourLists, itemVectors, vectorIndex, ranker } = model.status();
+      return neighbourLists.bytes + itemVectors.bytes + vectorIndex.bytes + ranker.bytes;
+    };
+    const itemCatalog = startItemCatalog({
+      db: app.db,
+      memoryAvailableBytes: () => (memoryLimitBytes <= 0 ? 0 : memoryLimitBytes - modelBytes()),
+      loadAfter: modelLoaded,
+      logger: app.log,
+    });
+    app.addHook('onClose', () => itemCatalog.stop());
+    app.decorate('itemCatalog', itemCatalog);
     const searchIndex = startSearchIndex({
       db: app.db,
-      // What the model leaves of MARQUEE_MODEL_MEMORY_MB; it loads first.
-      memoryAvailableBytes: () => {
-        if (memoryLimitBytes <= 0) return 0;
-        const held = model.status();
-        const { neighbourLists, itemVectors, vectorIndex, ranker } = held;
-        return memoryLimitBytes - neighbourLists.bytes - itemVectors.bytes - vectorIndex.bytes - ranker.bytes;
-      },
-      loadAfter: model.refresh(),
+      memoryAvailableBytes: () =>
+        memoryLimitBytes <= 0 ? 0 : memoryLimitBytes - modelBytes() - itemCatalog.status().bytes,
+      loadAfter: modelLoaded.then(
+        () => itemCatalog.settled(),
+        () => undefined,
+      ),
       logger: app.log,
     });
     app.addHook('onClose', () => searchIndex.stop());
@@ -51,7 +66,8 @@ export const recommenderPlugin = fp(
       embeddingModel: options.embeddingModel,
       pageCache,
       model,
-      topLists: createTopLists(app.db, () => pageCache.statisticsVersion()),
+      topLists: createTopLists(app.db),
+      catalog: itemCatalog,
     });
   },
   { name: 'recommender', dependencies: ['database', 'cache'] },

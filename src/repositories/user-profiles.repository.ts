@@ -21,6 +21,32 @@ export async function findUserProfile(
   return db.selectFrom('user_profiles').selectAll().where('user_id', '=', userId).executeTakeFirst();
 }
 
+/**
+ * A user's stored profile (undefined without one) and the distinct items they have events of these types
+ * for, most recent first, at most `limit`: what a page needs of the user, in one round trip.
+ */
+export async function findUserProfileAndConsumed(
+  db: Kysely<Database>,
+  userId: string,
+  consumedTypes: readonly string[],
+  limit: number,
+): Promise<{ profile: UserProfileRow | undefined; consumed: string[] }> {
+  const { rows } = await sql<Partial<UserProfileRow> & { consumed: string[] | null }>`
+    SELECT p.user_id, p.profile, p.embedding_model, p.events_seen, p.last_event_at, p.updated_at,
+      ARRAY(
+        SELECT e.item_id FROM events e
+        WHERE e.user_id = ${userId} AND e.type = ANY(${[...consumedTypes]}::text[])
+        GROUP BY e.item_id ORDER BY max(e.occurred_at) DESC LIMIT ${limit}
+      ) AS consumed
+    FROM (SELECT 1) AS one LEFT JOIN user_profiles p ON p.user_id = ${userId}`.execute(db);
+  const { consumed, ...profile } = rows[0]!;
+  return {
+    profile:
+      profile.user_id === null || profile.user_id === undefined ? undefined : (profile as UserProfileRow),
+    consumed: consumed ?? [],
+  };
+}
+
 /** Writes the profiles in one statement, replacing those already stored; returns how many were written. */
 export async function upsertUserProfiles(
   db: Kysely<Database>,

@@ -144,6 +144,7 @@ export const adminRoutes: FastifyPluginAsyncZod = async (app) => {
       inMemory: {
         ...(app.recommender.model?.status() ?? notHeld('no in-memory model in this process')),
         searchIndex: app.searchIndex.status(),
+        itemCatalog: app.itemCatalog.status(),
       },
     }),
   );

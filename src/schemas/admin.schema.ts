@@ -222,6 +222,10 @@ export const modelStatusSchema = z
           'The search documents as an inverted index: searches without filters rank there (phrases and ' +
             'filtered searches in Postgres).',
         ),
+        itemCatalog: inMemoryPartSchema.describe(
+          "Every item's title, genres, series, availability window, date added and editorial boost: pages " +
+            'without filters check their candidates there (filtered pages in Postgres).',
+        ),
       })
       .describe(
         'What the process that answered holds in memory (each process holds its own copy of what the database ' +
@@ -305,6 +309,14 @@ export const modelStatusSchema = z
             bytes: 2100000,
             loadedAt: '2026-12-01T19:58:01.000Z',
             lastLoadMs: 120,
+            reason: null,
+          },
+          itemCatalog: {
+            held: true,
+            items: 3883,
+            bytes: 810000,
+            loadedAt: '2026-12-01T19:58:01.000Z',
+            lastLoadMs: 60,
             reason: null,
           },
         },

@@ -25,8 +25,8 @@ export interface PageCache {
     ttlSeconds: number,
     compute: () => Promise<T>,
   ): Promise<CachedPage<T>>;
-  /** The versions of the catalog and of the item statistics: what changes when either does. */
-  statisticsVersion(): Promise<string>;
+  /** The versions of the catalog and of the item statistics, in one round trip. */
+  versions(): Promise<{ catalog: string; statistics: string }>;
   /** The user's cached pages are stale (they posted an event). */
   invalidateUser(userId: string): Promise<void>;
   /** Pages made from the item statistics are stale (events were stored or deleted). */
@@ -84,12 +84,12 @@ export function createPageCache(cache: Cache): PageCache {
       const computed = await pending;
       return { json: computed.json, value: computed.value, hit: false };
     },
-    async statisticsVersion() {
+    async versions() {
       const [catalog, statistics] = await cache.getMany<string>([
         CATALOG_VERSION_KEY,
         STATISTICS_VERSION_KEY,
       ]);
-      return `${catalog ?? '0'}:${statistics ?? '0'}`;
+      return { catalog: catalog ?? '0', statistics: statistics ?? '0' };
     },
     async invalidateUser(userId) {
       await cache.set(userVersionKey(userId), randomUUID().slice(0, 8), VERSION_TTL_SECONDS);

@@ -29,7 +29,6 @@ import {
 } from '../recommender/sources.ts';
 import {
   findBoostedItems,
-  findConsumedItemIds,
   findFreshItems,
   findItemSummaries,
   findNearestItems,
@@ -37,14 +36,15 @@ import {
   findRankableCandidates,
   findTopItemsByStat,
   insertImpressions,
-  type ItemStat,
 } from '../repositories/candidates.repository.ts';
 import { findItemNeighbours } from '../repositories/model-data.repository.ts';
-import { findUserProfile } from '../repositories/user-profiles.repository.ts';
+import { findUserProfileAndConsumed } from '../repositories/user-profiles.repository.ts';
 import type { RecommendationPage, RecommendedItem } from '../schemas/recommendations.schema.ts';
 import { toItem } from './items.service.ts';
 import type { LoadedRanker, ModelSnapshot } from './model-snapshot.service.ts';
-import type { TopItems } from './top-lists.ts';
+import type { TopLists } from './top-lists.ts';
+import type { HeldCatalog, ItemCatalogService } from './item-catalog.service.ts';
+import { availableAt } from '../recommender/item-catalog.ts';
 import { scoreRows } from '../recommender/ranking/lambda-mart.ts';
 import { RANKER_CANDIDATES } from '../recommender/ranking/ranker-training.ts';
 import { RANKING_FEATURE_COUNT, rankingRows } from '../recommender/ranking/ranking-features.ts';
@@ -59,7 +59,9 @@ export interface RecommenderDeps {
   embeddingModel: string;
   pageCache: PageCache;
   /** The global popular and trending lists this process shares between pages (read once a second). */
-  topLists?: ((stat: ItemStat, query: StoreQuery) => Promise<TopItems>) | undefined;
+  topLists?: TopLists | undefined;
+  /** Every item's catalog entry held in this process: unfiltered pages check their candidates there. */
+  catalog?: ItemCatalogService | undefined;
   /** The model held in memory; without it (or for a part it does not hold) pages read the database. */
   model?: ModelSnapshot | undefined;
 }
@@ -149,14 +151,15 @@ export async function recommendForSession(
     endpoint: 'session',
     params: { variant, recent: request.recentItemIds, ...pageParams(request) },
     compute: async (window) => {
-      const store = candidateStore(deps);
       const recent = [...new Set(request.recentItemIds)].slice(0, 20);
-      const user = request.userId === undefined ? undefined : await loadUser(deps, request.userId);
+      const [user, held] = await Promise.all([
+        request.userId === undefined ? undefined : loadUser(deps, request.userId),
+        heldState(deps),
+      ]);
+      const store = candidateStore(deps, held);
       const exclude = [...new Set([...recent, ...(request.exclude ?? []), ...(user?.consumed ?? [])])];
       const [summaries, vectors] = await Promise.all([
-        findItemSummaries(deps.db, [...recent, ...(user?.evidenceIds ?? [])], {
-          withEmbeddings: !deps.model,
-        }),
+        itemSummaries(deps, held.catalog, [...recent, ...(user?.evidenceIds ?? [])]),
         deps.model?.vectorsOf(recent),
       ]);
       const titleOf: TitleOf = (id) => summaries.get(id)?.title;
@@ -189,6 +192,7 @@ export async function recommendForSession(
         diversity: request.diversity ?? settings.diversity,
         seed: recent.join(','),
         negative: user?.negative,
+        catalog: held.catalog,
       });
     },
   });
@@ -200,8 +204,8 @@ export async function recommendSimilar(
   itemId: string,
   request: PageRequest,
 ): Promise<PageAnswer> {
-  const summaries = await findItemSummaries(deps.db, [itemId], { withEmbeddings: !deps.model });
-  const seed = summaries.get(itemId);
+  const held = await heldState(deps);
+  const seed = (await itemSummaries(deps, held.catalog, [itemId])).get(itemId);
   if (!seed) throw new NotFoundError(`No item "${itemId}"`);
   return servePage(deps, {
     scope: `similar:${itemId}`,
@@ -212,7 +216,7 @@ export async function recommendSimilar(
     ttlSeconds: deps.config.cacheSeconds.similar,
     params: pageParams(request),
     compute: async (window) => {
-      const store = candidateStore(deps);
+      const store = candidateStore(deps, held);
       const exclude = [itemId, ...(request.exclude ?? [])];
       const query: StoreQuery = { limit: PER_SOURCE, filters: request.filters, excludeIds: exclude };
       const titleOf: TitleOf = (id) => (id === itemId ? seed.title : undefined);
@@ -228,6 +232,7 @@ export async function recommendSimilar(
         diversity: request.diversity ?? 0,
         seed: itemId,
         explorationSlots: 0,
+        catalog: held.catalog,
       });
     },
   });
@@ -248,10 +253,12 @@ interface LoadedUser {
 }
 
 async function loadUser(deps: RecommenderDeps, userId: string): Promise<LoadedUser> {
-  const [row, consumed] = await Promise.all([
-    findUserProfile(deps.db, userId),
-    findConsumedItemIds(deps.db, userId, deps.config.consumedEventTypes, MAX_CONSUMED),
-  ]);
+  const { profile: row, consumed } = await findUserProfileAndConsumed(
+    deps.db,
+    userId,
+    deps.config.consumedEventTypes,
+    MAX_CONSUMED,
+  );
   const profile = row?.profile;
   const vectorsUsable = row !== undefined && row.embedding_model === deps.embeddingModel;
   const interests: Interest[] = vectorsUsable
@@ -309,10 +316,10 @@ async function rankForUser(
   recommendationId: string,
   variant: string,
 ): Promise<RankedList> {
-  const store = candidateStore(deps);
-  const user = await loadUser(deps, userId);
+  const [user, held] = await Promise.all([loadUser(deps, userId), heldState(deps)]);
+  const store = candidateStore(deps, held);
   const exclude = [...new Set([...user.consumed, ...(request.exclude ?? [])])];
-  const summaries = await findItemSummaries(deps.db, user.evidenceIds);
+  const summaries = await itemSummaries(deps, held.catalog, user.evidenceIds);
   const titleOf: TitleOf = (id) => summaries.get(id)?.title;
   const query: StoreQuery = { limit: PER_SOURCE, filters: request.filters, excludeIds: exclude };
   const known = user.interactions.length > 0 || user.interests.length > 0;
@@ -352,6 +359,7 @@ async function rankForUser(
     negative: user.negative,
     dislikedGenres,
     taste: mainInterest(user.interests)?.vector,
+    catalog: held.catalog,
   });
 }
 
@@ -370,6 +378,8 @@ interface RankOptions {
   newItemSlots?: number | undefined;
   /** The user's main interest (unit vector): new items as close to it as the page may take new-item slots. */
   taste?: Float32Array | undefined;
+  /** The catalog held in memory, when it is: candidates are checked there (unfiltered pages). */
+  catalog?: HeldCatalog | undefined;
 }
 
 /**
@@ -491,12 +501,11 @@ async function rankBlended(
   options: RankOptions,
 ): Promise<RankedList> {
   const blended = candidates.slice(0, 600);
-  const rows = await findRankableCandidates(
-    deps.db,
-    blended.map((candidate) => candidate.itemId),
-    request.filters,
-    { withEmbeddings: !deps.model },
-  );
+  const ids = blended.map((candidate) => candidate.itemId);
+  const rows =
+    options.catalog && deps.model && !hasFilters(request.filters)
+      ? await rankableFromCatalog(deps, options.catalog, ids)
+      : await findRankableCandidates(deps.db, ids, request.filters, { withEmbeddings: !deps.model });
   if (deps.model) {
     const vectors = await deps.model.vectorsOf(rows.map((found) => found.id));
     for (const found of rows) found.embedding = vectors.get(found.id);
@@ -653,8 +662,10 @@ async function servePage(deps: RecommenderDeps, options: ServeOptions): Promise<
     },
     ttl,
     async (): Promise<RecommendationPage> => {
-      // Whole pages of 50 so that a deeper page continues the same ranking (the greedy rerank is a prefix).
-      const window = Math.min(MAX_RANKED, Math.ceil((offset + request.limit) / 50) * 50);
+      // Down to this page and one item more (to know whether another page follows): the greedy rerank's
+      // list for a larger window starts with the list for a smaller one, so a deeper page continues the same
+      // ranking, and the re-ranking's cost grows with the window.
+      const window = Math.min(MAX_RANKED, offset + request.limit + 1);
       const ranked = await options.compute(window, recommendationId);
       const shown = ranked.items.slice(offset, offset + request.limit);
       const rows = await findItemRows(
@@ -694,10 +705,9 @@ async function servePage(deps: RecommenderDeps, options: ServeOptions): Promise<
         recommendationId,
         variant: options.variant,
         items,
-        // More can follow when the window had items left, or was full and could go deeper.
+        // More follow when the window held an item beyond this page.
         nextCursor:
-          items.length === request.limit &&
-          (ranked.items.length > next || (ranked.items.length === window && window < MAX_RANKED))
+          items.length === request.limit && ranked.items.length > next
             ? encodeCursor({ o: next, r: recommendationId })
             : null,
       };
@@ -758,8 +768,87 @@ function variantSettings(config: RecommenderConfig, variant: string): VariantSet
   };
 }
 
-function candidateStore(deps: RecommenderDeps): CandidateStore {
+/** What a page reads of the state shared by every page: the versions, and the catalog as of them. */
+interface HeldState {
+  versions: { catalog: string; statistics: string } | undefined;
+  catalog: HeldCatalog | undefined;
+}
+
+/** One read of the versions a page's shared state depends on, and the held catalog brought up to them. */
+async function heldState(deps: RecommenderDeps): Promise<HeldState> {
+  if (!deps.topLists && !deps.catalog) return { versions: undefined, catalog: undefined };
+  const versions = await deps.pageCache.versions();
+  return { versions, catalog: await deps.catalog?.at(versions.catalog) };
+}
+
+/**
+ * Titles and genres of some items (the evidence a page cites), from the held catalog; what it does not hold
+ * (or all of them without it) from the database. Their embeddings too when no model is held.
+ */
+async function itemSummaries(
+  deps: RecommenderDeps,
+  catalog: HeldCatalog | undefined,
+  ids: readonly string[],
+): Promise<Map<string, { title: string; genres: readonly string[]; embedding?: Float32Array | undefined }>> {
+  if (!catalog || !deps.model) return findItemSummaries(deps.db, ids, { withEmbeddings: !deps.model });
+  const found = new Map<string, { title: string; genres: readonly string[] }>();
+  const missing: string[] = [];
+  for (const id of ids) {
+    const entry = catalog.get(id);
+    if (entry) found.set(id, { title: entry.title, genres: entry.genres });
+    else missing.push(id);
+  }
+  if (missing.length > 0)
+    for (const [id, summary] of await findItemSummaries(deps.db, missing)) found.set(id, summary);
+  return found;
+}
+
+/**
+ * The candidates an unfiltered page may show (available now), checked in the held catalog; those it does not
+ * hold (added since it was read) are checked in the database.
+ */
+async function rankableFromCatalog(
+  deps: RecommenderDeps,
+  catalog: HeldCatalog,
+  ids: readonly string[],
+): Promise<
+  {
+    id: string;
+    genres: readonly string[];
+    seriesId: string | null;
+    isNew: boolean;
+    embedding: Float32Array | undefined;
+  }[]
+> {
+  const now = Date.now();
+  const rows: {
+    id: string;
+    genres: readonly string[];
+    seriesId: string | null;
+    isNew: boolean;
+    embedding: Float32Array | undefined;
+  }[] = [];
+  const unknown: string[] = [];
+  for (const id of ids) {
+    const entry = catalog.get(id);
+    if (!entry) unknown.push(id);
+    else if (availableAt(entry, now))
+      rows.push({
+        id,
+        genres: entry.genres,
+        seriesId: entry.seriesId,
+        isNew: catalog.trainedAt === undefined || entry.createdAt > catalog.trainedAt,
+        embedding: undefined,
+      });
+  }
+  if (unknown.length > 0)
+    rows.push(...(await findRankableCandidates(deps.db, unknown, {}, { withEmbeddings: false })));
+  return rows;
+}
+
+function candidateStore(deps: RecommenderDeps, held: HeldState): CandidateStore {
   const { db } = deps;
+  const { versions, catalog } = held;
   return {
     // From memory unless the page has filters (pgvector searches the graph until enough items pass them);
     // the rankable rows' check drops what may not be shown.
@@ -776,9 +865,23 @@ function candidateStore(deps: RecommenderDeps): CandidateStore {
       }
       return found;
     },
-    top: (stat, query) => (deps.topLists ? deps.topLists(stat, query) : findTopItemsByStat(db, stat, query)),
+    top: (stat, query) =>
+      deps.topLists && versions
+        ? deps.topLists(stat, query, `${versions.catalog}:${versions.statistics}`)
+        : findTopItemsByStat(db, stat, query),
     fresh: (vector, query) => findFreshItems(db, vector, query),
-    boosted: (query) => findBoostedItems(db, query),
+    boosted: async (query) => {
+      if (!catalog || hasFilters(query.filters)) return findBoostedItems(db, query);
+      const now = Date.now();
+      const excluded = new Set(query.excludeIds);
+      const found: { itemId: string; boost: number }[] = [];
+      for (const boosted of catalog.boosted()) {
+        if (found.length >= query.limit) break;
+        const entry = catalog.get(boosted.itemId);
+        if (entry && !excluded.has(boosted.itemId) && availableAt(entry, now)) found.push(boosted);
+      }
+      return found;
+    },
   };
 }
 

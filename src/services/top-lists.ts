@@ -11,27 +11,22 @@ const TOP_LIST_DEPTH = 500;
 
 export type TopItems = { itemId: string; value: number; users: number }[];
 
+export type TopLists = (stat: ItemStat, query: StoreQuery, version: string) => Promise<TopItems>;
+
 /**
  * The most popular and trending items, the same for every user: read at most once a second per process, and
- * again as soon as events or the catalog change (the versions every replica bumps before such a write
- * answers), instead of once a page; each page drops its user's exclusions in memory. Pages with filters, and
- * users who consumed so much of the list that fewer than `limit` remain, ask Postgres.
+ * again as soon as events or the catalog change (`version`: the versions of both, which every replica bumps
+ * before such a write answers, as the page read them), instead of once a page; each page drops its user's
+ * exclusions in memory. Pages with filters, and users who consumed so much of the list that fewer than
+ * `limit` remain, ask Postgres.
  */
 export function createTopLists(
   db: Kysely<Database>,
-  statisticsVersion: () => Promise<string>,
   { ttlMs = TOP_LIST_TTL_MS, depth = TOP_LIST_DEPTH }: { ttlMs?: number; depth?: number } = {},
-): (stat: ItemStat, query: StoreQuery) => Promise<TopItems> {
+): TopLists {
   const lists = new Map<ItemStat, { readAt: number; version: string; items: Promise<TopItems> }>();
-  // A page asks for both lists at once: they share one read of the version.
-  let versionRead: Promise<string> | undefined;
-  const currentVersion = () => {
-    versionRead ??= statisticsVersion().finally(() => (versionRead = undefined));
-    return versionRead;
-  };
-  return async (stat, query) => {
+  return async (stat, query, version) => {
     if (hasFilters(query.filters)) return findTopItemsByStat(db, stat, query);
-    const version = await currentVersion();
     let list = lists.get(stat);
     if (!list || list.version !== version || performance.now() - list.readAt > ttlMs) {
       const items = findTopItemsByStat(db, stat, { limit: depth, filters: query.filters, excludeIds: [] });

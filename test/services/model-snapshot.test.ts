@@ -229,8 +229,10 @@ t.test('pages with the model in memory are the pages without it', async (t) => {
   await train(test);
   const held = test.app.recommender;
   await held.model!.settled();
+  await test.app.itemCatalog.settled();
   t.ok(held.model!.status().vectorIndex.held, 'the vector index serves the in-memory pages');
-  const fromDatabase = { ...held, model: undefined };
+  t.ok(test.app.itemCatalog.status().held, 'the item catalog checks the in-memory pages');
+  const fromDatabase = { ...held, model: undefined, catalog: undefined, topLists: undefined };
   const { recommendForUser, recommendSimilar } =
     await import('../../src/services/recommendations.service.ts');
   for (const userId of ['a1', 'b2', 'solo']) {
@@ -260,6 +262,7 @@ function uncached() {
       const value = await compute();
       return { json: JSON.stringify(value), value, hit: false };
     },
+    versions: () => Promise.resolve({ catalog: 'c1', statistics: 's1' }),
   } as never;
 }
 

@@ -36,11 +36,11 @@ t.test(
       },
       transformResult: (args) => Promise.resolve(args.result),
     });
-    const top = createTopLists(counted, () => Promise.resolve(version), { depth: 8 });
+    const top = createTopLists(counted, { depth: 8 });
     for (const stat of ['popularity', 'trending_week'] as ItemStat[]) {
       for (const excludeIds of [[], ['item-00', 'item-02'], ['item-01']]) {
         const query = { limit: 4, filters: {}, excludeIds };
-        const shared = await top(stat, query);
+        const shared = await top(stat, query, version);
         const direct = await findTopItemsByStat(db, stat, query);
         t.same(
           shared.map(({ itemId, users }) => ({ itemId, users })),
@@ -54,22 +54,22 @@ t.test(
       }
     }
     const before = reads;
-    await top('popularity', { limit: 4, filters: {}, excludeIds: [] });
+    await top('popularity', { limit: 4, filters: {}, excludeIds: [] }, version);
     t.equal(reads, before, 'a list read within the second is shared');
     version = 'v2';
-    await top('popularity', { limit: 4, filters: {}, excludeIds: [] });
+    await top('popularity', { limit: 4, filters: {}, excludeIds: [] }, version);
     t.equal(reads, before + 1, 'a new statistics version reads it again');
 
     // More exclusions than the shared list can cover, and filters: Postgres.
     const deep = { limit: 4, filters: {}, excludeIds: ids.slice(0, 6) };
-    t.same(await top('popularity', deep), await findTopItemsByStat(db, 'popularity', deep));
+    t.same(await top('popularity', deep, version), await findTopItemsByStat(db, 'popularity', deep));
     t.same(
-      (await top('popularity', deep)).map((item) => item.itemId),
+      (await top('popularity', deep, version)).map((item) => item.itemId),
       ['item-06', 'item-07', 'item-08', 'item-09'],
     );
     const filtered = { limit: 3, filters: { genresAny: ['Dramas'] }, excludeIds: [] };
     t.same(
-      (await top('popularity', filtered)).map((item) => item.itemId),
+      (await top('popularity', filtered, version)).map((item) => item.itemId),
       ['item-00', 'item-02', 'item-04'],
     );
   },

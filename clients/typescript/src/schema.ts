@@ -1534,6 +1534,14 @@ export interface components {
          *           "loadedAt": "2026-12-01T19:58:01.000Z",
          *           "lastLoadMs": 120,
          *           "reason": null
+         *         },
+         *         "itemCatalog": {
+         *           "held": true,
+         *           "items": 3883,
+         *           "bytes": 810000,
+         *           "loadedAt": "2026-12-01T19:58:01.000Z",
+         *           "lastLoadMs": 60,
+         *           "reason": null
          *         }
          *       }
          *     }
@@ -1699,6 +1707,21 @@ export interface components {
                 };
                 /** @description The search documents as an inverted index: searches without filters rank there (phrases and filtered searches in Postgres). */
                 searchIndex: {
+                    /** @description In memory; false: pages read it from the database. */
+                    held: boolean;
+                    /** @description Items it holds (vectors, or lists). */
+                    items: number;
+                    /** @description About how much memory it takes. */
+                    bytes: number;
+                    /** @description When it was last loaded whole. */
+                    loadedAt: string | null;
+                    /** @description How long that load took. */
+                    lastLoadMs: number | null;
+                    /** @description Why it is not held, when it is not. */
+                    reason: string | null;
+                };
+                /** @description Every item's title, genres, series, availability window, date added and editorial boost: pages without filters check their candidates there (filtered pages in Postgres). */
+                itemCatalog: {
                     /** @description In memory; false: pages read it from the database. */
                     held: boolean;
                     /** @description Items it holds (vectors, or lists). */
