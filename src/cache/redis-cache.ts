@@ -35,6 +35,8 @@ export async function openRedisCache(options: RedisCacheOptions): Promise<Cache>
 export function createFailFastRedisClient(url: string, keyPrefix: string): Redis {
   return new Redis(url, {
     keyPrefix,
+    // Commands issued in the same tick (concurrent requests) go out in one write and one read.
+    enableAutoPipelining: true,
     enableOfflineQueue: false,
     commandTimeout: COMMAND_TIMEOUT_MS,
     maxRetriesPerRequest: 1,

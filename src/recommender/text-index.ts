@@ -384,21 +384,55 @@ export class TextIndex {
     });
     const best = new TopK(limit);
     const items = this.#postingItems;
-    while (cursors.length > 0) {
-      let item = Infinity;
-      for (const cursor of cursors) item = Math.min(item, items[cursor.at]!);
-      let mask = 0;
-      let score = 0;
-      for (let at = cursors.length - 1; at >= 0; at--) {
-        const cursor = cursors[at]!;
-        if (items[cursor.at] !== item) continue;
-        mask |= 1 << cursor.bit;
-        score += idf[cursor.bit]! * saturate(this.#postingFrequencies[cursor.at]!, this.#lengths[item]!);
-        if (++cursor.at === cursor.end) cursors.splice(at, 1);
+    const score = (cursor: { bit: number; at: number }, item: number) =>
+      idf[cursor.bit]! * saturate(this.#postingFrequencies[cursor.at]!, this.#lengths[item]!);
+    // A lexeme every match must hold (`heist island`: both) drives: only the items in its postings (the
+    // rarest such lexeme's) are looked at, the other cursors leaping to each. Otherwise (`heist or island`),
+    // the union, a step per item. Either way items come in ascending order, each scored the same way.
+    const required = requiredLexemes(query);
+    let driver: { bit: number; at: number; end: number } | undefined;
+    for (const lexeme of required) {
+      const cursor = cursors.find((candidate) => candidate.bit === lexemes.indexOf(lexeme));
+      // A required lexeme no base document holds: no base document matches.
+      if (!cursor) {
+        cursors.length = 0;
+        driver = undefined;
+        break;
       }
-      // Item indexes follow the ids in the order they were loaded (ascending): TopK's ties go to the lower.
-      if (this.#superseded[item] === 0 && matches(mask)) best.offer(item, score);
+      if (!driver || cursor.end - cursor.at < driver.end - driver.at) driver = cursor;
     }
+    if (driver) {
+      for (let d = driver.at; d < driver.end; d++) {
+        const item = items[d]!;
+        let mask = 0;
+        let total = 0;
+        for (let at = cursors.length - 1; at >= 0; at--) {
+          const cursor = cursors[at]!;
+          if (cursor === driver) cursor.at = d;
+          else cursor.at = leapTo(items, cursor.at, cursor.end, item);
+          if (cursor.at < cursor.end && items[cursor.at] === item) {
+            mask |= 1 << cursor.bit;
+            total += score(cursor, item);
+          }
+        }
+        if (this.#superseded[item] === 0 && matches(mask)) best.offer(item, total);
+      }
+    } else
+      while (cursors.length > 0) {
+        let item = Infinity;
+        for (const cursor of cursors) item = Math.min(item, items[cursor.at]!);
+        let mask = 0;
+        let total = 0;
+        for (let at = cursors.length - 1; at >= 0; at--) {
+          const cursor = cursors[at]!;
+          if (items[cursor.at] !== item) continue;
+          mask |= 1 << cursor.bit;
+          total += score(cursor, item);
+          if (++cursor.at === cursor.end) cursors.splice(at, 1);
+        }
+        // Item indexes follow the ids in the order they were loaded (ascending): TopK's ties go to the lower.
+        if (this.#superseded[item] === 0 && matches(mask)) best.offer(item, total);
+      }
     const results: { itemId: string; rank: number; fieldsOf: (lexeme: string) => number }[] = best
       .drain()
       .map(({ itemIndex, score }) => ({
@@ -477,6 +511,37 @@ function positiveLexemes(query: TextQuery, negated = false, into = new Set<strin
     positiveLexemes(query.right, negated, into);
   }
   return into;
+}
+
+/** The lexemes every match holds (a lexeme, either side of an `and`, both sides of an `or`). */
+function requiredLexemes(query: TextQuery): Set<string> {
+  if (query.kind === 'lexeme') return new Set([query.lexeme]);
+  if (query.kind === 'not') return new Set();
+  const left = requiredLexemes(query.left);
+  const right = requiredLexemes(query.right);
+  if (query.kind === 'and') return new Set([...left, ...right]);
+  return new Set([...left].filter((lexeme) => right.has(lexeme)));
+}
+
+/** The first position from `at` (before `end`) whose item is at least `item`: a galloping search. */
+function leapTo(items: Uint32Array | Int32Array, at: number, end: number, item: number): number {
+  if (at >= end || items[at]! >= item) return at;
+  let step = 1;
+  let low = at;
+  let high = at + 1;
+  while (high < end && items[high]! < item) {
+    low = high;
+    step *= 2;
+    high = at + step;
+  }
+  if (high > end) high = end;
+  // items[low] < item, and items[high] >= item or high = end.
+  while (low + 1 < high) {
+    const middle = (low + high) >>> 1;
+    if (items[middle]! < item) low = middle;
+    else high = middle;
+  }
+  return high;
 }
 
 /** Whether every match holds at least one of the query's lexemes (so matches are found through postings). */

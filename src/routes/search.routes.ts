@@ -30,12 +30,15 @@ export const searchRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request, reply) => {
       const { query, filters, limit, userId, explain, locale } = request.body;
       if (userId !== undefined) assertMayPersonalise(request.principal, userId);
+      const versions = await app.pageCache.versions();
       const results = await searchItems(
         {
           db: app.db,
           space: app.embedding.policy.space,
           model: app.recommender.model,
           searchIndex: app.searchIndex,
+          heldCatalog: () => app.itemCatalog.at(versions.catalog),
+          catalogVersion: versions.catalog,
           embedQuery: async (text) => {
             try {
               const embedder = await app.embedding.embedder();

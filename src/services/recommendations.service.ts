@@ -342,10 +342,17 @@ async function rankForUser(
   );
   const ranker = settings.ranker === 'learned' && known ? deps.model?.ranker : undefined;
   const blended = blendCandidates(lists, weights);
+  // The ranker and the re-ranking read the same candidates' vectors: each decoded once a page.
+  const vectors = new Map<string, Float32Array | undefined>();
   const candidates = ranker
     ? learnedCandidates(
         ranker,
-        (itemId) => deps.model?.heldVector(itemId),
+        (itemId) => {
+          if (vectors.has(itemId)) return vectors.get(itemId);
+          const vector = deps.model?.heldVector(itemId);
+          vectors.set(itemId, vector);
+          return vector;
+        },
         user,
         new Set(exclude),
         blended,
@@ -360,6 +367,7 @@ async function rankForUser(
     dislikedGenres,
     taste: mainInterest(user.interests)?.vector,
     catalog: held.catalog,
+    vectors,
   });
 }
 
@@ -380,6 +388,8 @@ interface RankOptions {
   taste?: Float32Array | undefined;
   /** The catalog held in memory, when it is: candidates are checked there (unfiltered pages). */
   catalog?: HeldCatalog | undefined;
+  /** Vectors this page already read from the model (undefined: the model holds none for the item). */
+  vectors?: ReadonlyMap<string, Float32Array | undefined> | undefined;
 }
 
 /**
@@ -507,8 +517,11 @@ async function rankBlended(
       ? await rankableFromCatalog(deps, options.catalog, ids)
       : await findRankableCandidates(deps.db, ids, request.filters, { withEmbeddings: !deps.model });
   if (deps.model) {
-    const vectors = await deps.model.vectorsOf(rows.map((found) => found.id));
-    for (const found of rows) found.embedding = vectors.get(found.id);
+    const known = options.vectors;
+    const vectors = await deps.model.vectorsOf(
+      rows.filter((found) => known?.get(found.id) === undefined).map((found) => found.id),
+    );
+    for (const found of rows) found.embedding = known?.get(found.id) ?? vectors.get(found.id);
   }
   const byId = new Map(rows.map((row) => [row.id, row]));
   const rankable: (RankableCandidate & { isNew?: boolean })[] = [];

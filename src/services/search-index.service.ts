@@ -13,6 +13,10 @@ import { emptyStatus, LATE_COMMIT_MARGIN_MS, type PartStatus } from './model-sna
 
 /** Changed documents held beside the index; beyond, the whole index is rebuilt (and SQL answers meanwhile). */
 const MAX_CHANGED_DOCUMENTS = 10_000;
+/** Queries whose parsed form (websearch_to_tsquery) is kept; beyond, the oldest goes. */
+const PARSED_QUERIES = 10_000;
+/** How long a catalog version spares a search the round trip that checks for changed documents. */
+const FRESHNESS_CHECK_MS = 1_000;
 /** Whole rebuilds at most this often (a bulk import changes documents faster than rebuilds are worth). */
 const MIN_RELOAD_INTERVAL_MS = 60_000;
 
@@ -25,9 +29,11 @@ export interface SearchIndex {
   /**
    * The `limit` best items for a websearch-style query, best first; undefined when this process does not hold
    * the index (not loaded yet, beyond the memory cap, catching up after a bulk write) or the query needs what
-   * only Postgres evaluates (phrases): the caller asks Postgres.
+   * only Postgres evaluates (phrases): the caller asks Postgres. With the catalog version the caller read
+   * (which every replica bumps when an item's document changes), a query parsed before is answered without a
+   * round trip while that version holds, for at most FRESHNESS_CHECK_MS (a bulk import bumps it at its end).
    */
-  matches(text: string, limit: number): Promise<TextIndexMatch[] | undefined>;
+  matches(text: string, limit: number, catalogVersion?: string): Promise<TextIndexMatch[] | undefined>;
   status(): PartStatus;
   /** Resolves once a load under way has ended. */
   settled(): Promise<void>;
@@ -54,6 +60,9 @@ export function startSearchIndex(options: SearchIndexOptions): SearchIndex {
   let catchingUp: Promise<void> | undefined;
   let stopped = false;
   const status = emptyStatus('not loaded yet');
+  const parsed = new Map<string, string>();
+  /** The catalog version seen before the last check for changed documents, and when that check was. */
+  let checked: { version: string; at: number } | undefined;
 
   async function load(): Promise<void> {
     const started = performance.now();
@@ -118,10 +127,15 @@ export function startSearchIndex(options: SearchIndexOptions): SearchIndex {
     Object.assign(status, { items: index.size });
   }
 
+  function remember(text: string, tsquery: string): void {
+    if (parsed.size >= PARSED_QUERIES) parsed.delete(parsed.keys().next().value!);
+    parsed.set(text, tsquery);
+  }
+
   void Promise.resolve(options.loadAfter).finally(startLoad);
 
   return {
-    async matches(text, limit) {
+    async matches(text, limit, catalogVersion) {
       if (!index) {
         // A load that failed or did not fit (the database away at start-up, the model grown) is tried
         // again, at most once a minute, once the first has run.
@@ -129,15 +143,30 @@ export function startSearchIndex(options: SearchIndexOptions): SearchIndex {
           startLoad();
         return undefined;
       }
-      const { tsquery, documentsChangedAt } = await parseSearchQuery(db, text);
-      if (behind) {
-        if (performance.now() - lastLoadStarted >= MIN_RELOAD_INTERVAL_MS) startLoad();
-        return undefined;
-      }
-      if (documentsChangedAt && documentsChangedAt.getTime() !== seenChangedAt?.getTime()) {
-        catchingUp ??= catchUp(documentsChangedAt).finally(() => (catchingUp = undefined));
-        await catchingUp;
-        if (behind || !index) return undefined;
+      const known = parsed.get(text);
+      const fresh =
+        catalogVersion !== undefined &&
+        checked?.version === catalogVersion &&
+        performance.now() - checked.at < FRESHNESS_CHECK_MS;
+      let tsquery: string;
+      if (known !== undefined && fresh && !behind) tsquery = known;
+      else {
+        const startedAt = performance.now();
+        const found = await parseSearchQuery(db, text);
+        tsquery = found.tsquery;
+        remember(text, tsquery);
+        if (behind) {
+          if (performance.now() - lastLoadStarted >= MIN_RELOAD_INTERVAL_MS) startLoad();
+          return undefined;
+        }
+        const { documentsChangedAt } = found;
+        if (documentsChangedAt && documentsChangedAt.getTime() !== seenChangedAt?.getTime()) {
+          catchingUp ??= catchUp(documentsChangedAt).finally(() => (catchingUp = undefined));
+          await catchingUp;
+          if (behind || !index) return undefined;
+        }
+        // Documents changed before this version was read are held now.
+        if (catalogVersion !== undefined) checked = { version: catalogVersion, at: startedAt };
       }
       const query = parseTsquery(tsquery);
       // A query of stop words only matches nothing, as in SQL.

@@ -15,6 +15,8 @@ import {
 import { findTextMatches, type TextMatch } from '../repositories/search.repository.ts';
 import type { ModelSnapshot } from './model-snapshot.service.ts';
 import type { SearchIndex } from './search-index.service.ts';
+import type { HeldCatalog } from './item-catalog.service.ts';
+import { availableAt } from '../recommender/item-catalog.ts';
 import { findUserProfile } from '../repositories/user-profiles.repository.ts';
 import type { RecommendedItem } from '../schemas/recommendations.schema.ts';
 import { toItem } from './items.service.ts';
@@ -49,6 +51,10 @@ export interface SearchDependencies {
   model?: Pick<ModelSnapshot, 'nearest' | 'vectorsOf'> | undefined;
   /** The search documents in memory: they rank unfiltered searches (Postgres the others, and phrases). */
   searchIndex?: Pick<SearchIndex, 'matches'> | undefined;
+  /** The item catalog in memory, as of now: it checks an unfiltered search's candidates (undefined: SQL). */
+  heldCatalog?: (() => Promise<HeldCatalog | undefined>) | undefined;
+  /** The catalog version read for this search: while it holds, the search index need not ask Postgres. */
+  catalogVersion?: string | undefined;
   now?: Date;
 }
 
@@ -68,9 +74,9 @@ export async function searchItems(deps: SearchDependencies, request: SearchReque
   const { db, now } = deps;
   const query = { limit: SEARCH_LIST_DEPTH, filters: request.filters, now };
   const filtered = hasFilters(request.filters);
-  const [foundMatches, nearest, stored] = await Promise.all([
+  const [foundMatches, nearest, stored, catalog] = await Promise.all([
     (filtered ? undefined : deps.searchIndex)
-      ?.matches(request.query, SEARCH_LIST_DEPTH)
+      ?.matches(request.query, SEARCH_LIST_DEPTH, deps.catalogVersion)
       .then((matches) => matches ?? findTextMatches(db, request.query, query)) ??
       findTextMatches(db, request.query, query),
     deps
@@ -82,11 +88,14 @@ export async function searchItems(deps: SearchDependencies, request: SearchReque
           : [],
       ),
     request.userId ? findUserProfile(db, request.userId) : undefined,
+    filtered ? undefined : deps.heldCatalog?.(),
   ]);
 
   const candidateIds = [...new Set([...foundMatches.map((m) => m.itemId), ...nearest.map((n) => n.itemId)])];
   // Which candidates pass the filters (and still exist), with their titles: whole rows only for the page.
-  const titles = await findItemTitles(db, candidateIds, request.filters, { now });
+  const titles = catalog
+    ? await availableTitles(db, catalog, candidateIds, now)
+    : await findItemTitles(db, candidateIds, request.filters, { now });
   // Matches from memory carry no title (and one without a row, an item deleted since the index last caught
   // up, goes).
   const textMatches: TextMatch[] = foundMatches.flatMap((match) => {
@@ -141,6 +150,32 @@ export async function searchItems(deps: SearchDependencies, request: SearchReque
     ),
     nextCursor: null,
   };
+}
+
+/**
+ * The titles of the candidates available now, from the catalog in memory; those it does not hold (added since
+ * it was read) from the database. In the candidates' order, as findItemTitles gives them.
+ */
+async function availableTitles(
+  db: Kysely<Database>,
+  catalog: HeldCatalog,
+  ids: readonly string[],
+  now: Date | undefined,
+): Promise<Map<string, string>> {
+  const at = (now ?? new Date()).getTime();
+  const unknown = ids.filter((id) => !catalog.get(id));
+  const fromDatabase = unknown.length > 0 ? await findItemTitles(db, unknown, {}, { now }) : undefined;
+  const titles = new Map<string, string>();
+  for (const id of ids) {
+    const entry = catalog.get(id);
+    if (entry) {
+      if (availableAt(entry, at)) titles.set(id, entry.title);
+    } else {
+      const title = fromDatabase?.get(id);
+      if (title !== undefined) titles.set(id, title);
+    }
+  }
+  return titles;
 }
 
 /** Item ids by closeness to `vector` (cosine), closest first; items without a vector are left out. */

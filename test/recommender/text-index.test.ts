@@ -123,3 +123,57 @@ t.test('documents written after the build: changed, added and removed ones answe
   ]);
   t.equal(index.changedCount, 2, 'a document changed twice is held once');
 });
+
+t.test(
+  'a query every match must hold a lexeme of (driven by its rarest postings) finds and ranks what the ' +
+    'union of the postings finds and ranks',
+  async (t) => {
+    // 600 documents over a skewed vocabulary: common, middling and rare lexemes, in every field.
+    const words = ['com', 'mid', 'rar', 'oth', 'zed'];
+    const fields = ['A', 'B', 'C', 'D'];
+    let state = 7;
+    const random = () => (state = (state * 1_103_515_245 + 12_345) % 2_147_483_648) / 2_147_483_648;
+    const corpus: Record<string, string> = {};
+    for (let at = 0; at < 600; at++) {
+      const held = words.filter((_, w) => random() < [0.6, 0.25, 0.03, 0.4, 0.1][w]!);
+      corpus[`doc-${String(at).padStart(3, '0')}`] = held
+        .map((word) => `'${word}':${1 + Math.floor(random() * 20)}${fields[Math.floor(random() * 4)]}`)
+        .join(' ');
+    }
+    const index = indexOf(corpus);
+    const pairs: [string, string][] = [
+      ['com', 'rar'],
+      ['com', 'mid'],
+      ['mid', 'zed'],
+      ['rar', 'oth'],
+    ];
+    for (const [a, b] of pairs) {
+      const driven = index.search(parseTsquery(`'${a}' & '${b}'`)!, 1_000)!;
+      const union = index.search(parseTsquery(`'${a}' | '${b}'`)!, 1_000)!;
+      const both = new Set(
+        Object.entries(corpus)
+          .filter(([, text]) => text.includes(`'${a}'`) && text.includes(`'${b}'`))
+          .map(([id]) => id),
+      );
+      t.ok(both.size > 0, `${a} & ${b}: some documents hold both`);
+      t.same(driven.map((match) => match.itemId).sort(), [...both].sort(), `${a} & ${b}: the same items`);
+      const unionRank = new Map(union.map((match) => [match.itemId, match.rank]));
+      t.ok(
+        driven.every((match) => match.rank === unionRank.get(match.itemId)),
+        `${a} & ${b}: the same ranks as through the union`,
+      );
+      const top = index.search(parseTsquery(`'${a}' & '${b}'`)!, 5)!;
+      t.same(top, driven.slice(0, 5), `${a} & ${b}: the best 5 are the first 5`);
+    }
+    const negated = index.search(parseTsquery("'mid' & !'com'")!, 1_000)!;
+    t.same(
+      negated.map((match) => match.itemId).sort(),
+      Object.entries(corpus)
+        .filter(([, text]) => text.includes("'mid'") && !text.includes("'com'"))
+        .map(([id]) => id)
+        .sort(),
+      'a negated lexeme still excludes',
+    );
+    t.same(index.search(parseTsquery("'com' & 'nowhere'")!, 10), [], 'a required lexeme no one holds');
+  },
+);

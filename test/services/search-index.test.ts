@@ -1,5 +1,6 @@
 import t from 'tap';
 import { findTextMatches } from '../../src/repositories/search.repository.ts';
+import { startSearchIndex } from '../../src/services/search-index.service.ts';
 import { buildTestApp, json, type TestApp } from '../helpers/test-app.ts';
 
 const WORDS = [
@@ -110,6 +111,67 @@ t.test(
     const models = await testApp.inject({ method: 'GET', url: '/v1/admin/models' });
     t.match(models.json().inMemory.searchIndex, { held: true, reason: null });
     t.ok(models.json().inMemory.searchIndex.items >= 120);
+  },
+);
+
+t.test(
+  'with the catalog version the caller read, a query parsed before is answered without a round trip while ' +
+    'that version holds (at most a second); a new version asks Postgres and sees the writes',
+  async (t) => {
+    const testApp = await buildTestApp(t);
+    await seed(testApp);
+    let statements = 0;
+    const counted = testApp.app.db.withPlugin({
+      transformQuery: (args) => {
+        statements++;
+        return args.node;
+      },
+      transformResult: (args) => Promise.resolve(args.result),
+    });
+    const searchIndex = startSearchIndex({
+      db: counted,
+      memoryAvailableBytes: () => 64 * 1_048_576,
+      logger: { info: () => {}, warn: () => {} },
+    });
+    t.teardown(() => searchIndex.stop());
+    const deadline = Date.now() + 20_000;
+    while (!searchIndex.status().held && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    t.ok(searchIndex.status().held);
+
+    const first = await searchIndex.matches('pirate island', 1_000, 'v1');
+    const before = statements;
+    const again = await searchIndex.matches('pirate island', 1_000, 'v1');
+    t.equal(statements, before, 'the same query under the same version: no statement');
+    t.same(again, first);
+    await searchIndex.matches('storm', 10, 'v1');
+    t.equal(statements, before + 1, 'a query not parsed before: one statement');
+
+    await testApp.inject({
+      method: 'PUT',
+      url: '/v1/items/zeppelin',
+      ...json({ type: 'movie', title: 'Zeppelin Island', description: 'A pirate airship.' }),
+    });
+    t.notOk(
+      (await searchIndex.matches('pirate island', 1_000, 'v1'))!.some((match) => match.itemId === 'zeppelin'),
+      'the version the write bumps is not this one yet',
+    );
+    t.ok(
+      (await searchIndex.matches('pirate island', 1_000, 'v2'))!.some((match) => match.itemId === 'zeppelin'),
+      'the new version sees the write',
+    );
+    const checked = statements;
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    await searchIndex.matches('pirate island', 1_000, 'v2');
+    t.ok(
+      statements > checked,
+      'after a second, the same version asks again (a bulk import bumps it at its end)',
+    );
+    t.equal(
+      await searchIndex.matches('"pirate island"', 10, 'v2'),
+      undefined,
+      'phrases still go to Postgres',
+    );
   },
 );
 

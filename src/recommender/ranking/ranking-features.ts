@@ -142,34 +142,36 @@ export function rankingRows(
   user: RankingUser,
   options: CandidateOptions,
 ): RankingRows {
-  const history = new Set<number>();
   let totalWeight = 0;
-  for (let h = 0; h < user.items.length; h++) {
-    history.add(user.items[h]!);
-    totalWeight += Math.max(0, user.weights[h]!);
-  }
-  const blocked = (i: number) => history.has(i) || (options.exclude?.has(i) ?? false);
+  for (let h = 0; h < user.items.length; h++) totalWeight += Math.max(0, user.weights[h]!);
+  // The history and the exclusions as a mask over the catalog (the hot loops test it once per neighbour).
+  const blockedItems = blockedMask(catalog.items, user.items, options.exclude);
+  const blocked = (i: number) => i < catalog.items && blockedItems[i] === 1;
   const candidates = new Set<number>();
   const bySource = new Map<CollaborativeSourceName, SourceScores>();
-  for (const name of COLLABORATIVE_SOURCES) {
-    const table = catalog.sources[name];
-    if (!table) continue;
-    const scores = sourceScores(table, user, blocked, catalog.items);
-    const { score } = scores;
-    const ranked = scores.touched.slice().sort((a, b) => score[b]! - score[a]! || a - b);
-    ranked.forEach((item, rank) => (scores.rank[item] = rank));
-    scores.top = ranked.length > 0 ? score[ranked[0]!]! : 0;
-    for (const item of ranked.slice(0, options.perSource)) candidates.add(item);
-    bySource.set(name, scores);
+  try {
+    for (const name of COLLABORATIVE_SOURCES) {
+      const table = catalog.sources[name];
+      if (!table) continue;
+      const scores = sourceScores(table, user, blockedItems, catalog.items);
+      const { score } = scores;
+      const ranked = scores.touched.slice().sort((a, b) => score[b]! - score[a]! || a - b);
+      ranked.forEach((item, rank) => (scores.rank[item] = rank));
+      scores.top = ranked.length > 0 ? score[ranked[0]!]! : 0;
+      for (const item of ranked.slice(0, options.perSource)) candidates.add(item);
+      bySource.set(name, scores);
+    }
+    let popular = 0;
+    for (let p = 0; p < catalog.popularityRanking.length && popular < options.popular; p++) {
+      const item = catalog.popularityRanking[p]!;
+      if (blocked(item)) continue;
+      candidates.add(item);
+      popular++;
+    }
+    for (const item of options.extra ?? []) if (item < catalog.items && !blocked(item)) candidates.add(item);
+  } finally {
+    clearBlockedMask(blockedItems, user.items, options.exclude);
   }
-  let popular = 0;
-  for (let p = 0; p < catalog.popularityRanking.length && popular < options.popular; p++) {
-    const item = catalog.popularityRanking[p]!;
-    if (blocked(item)) continue;
-    candidates.add(item);
-    popular++;
-  }
-  for (const item of options.extra ?? []) if (item < catalog.items && !blocked(item)) candidates.add(item);
 
   // The user's genre, type and people affinities: the share of their history weight on each.
   const affinity = new Map<number, number>();
@@ -318,6 +320,29 @@ function popularityRankOf(catalog: RankingCatalog, item: number): number {
   return Number.NaN;
 }
 
+/** The mask rankingRows blocks items with, kept between users (all zeros between two calls). */
+let blockedScratch = new Uint8Array(0);
+
+function blockedMask(
+  items: number,
+  history: ArrayLike<number>,
+  exclude: ReadonlySet<number> | undefined,
+): Uint8Array {
+  if (blockedScratch.length < items) blockedScratch = new Uint8Array(items);
+  for (let h = 0; h < history.length; h++) if (history[h]! < items) blockedScratch[history[h]!] = 1;
+  for (const item of exclude ?? []) if (item < items) blockedScratch[item] = 1;
+  return blockedScratch;
+}
+
+function clearBlockedMask(
+  mask: Uint8Array,
+  history: ArrayLike<number>,
+  exclude: ReadonlySet<number> | undefined,
+): void {
+  for (let h = 0; h < history.length; h++) if (history[h]! < mask.length) mask[history[h]!] = 0;
+  for (const item of exclude ?? []) if (item < mask.length) mask[item] = 0;
+}
+
 /** Each source's arrays, kept between users (rankingRows runs to its end synchronously: one user at a time). */
 const scratch = new WeakMap<NeighbourTable, SourceScores>();
 
@@ -328,7 +353,7 @@ const scratch = new WeakMap<NeighbourTable, SourceScores>();
 function sourceScores(
   table: NeighbourTable,
   user: RankingUser,
-  blocked: (item: number) => boolean,
+  blocked: Uint8Array,
   items: number,
 ): SourceScores {
   let scores = scratch.get(table);
@@ -359,7 +384,7 @@ function sourceScores(
     if (weight <= 0 || item >= rows) continue;
     for (let n = table.ptr[item]!, end = table.ptr[item + 1]!; n < end; n++) {
       const neighbour = table.index[n]!;
-      if (neighbour >= items || blocked(neighbour)) continue;
+      if (neighbour >= items || blocked[neighbour] === 1) continue;
       const similarity = table.score[n]!;
       if (!reached[neighbour]) {
         reached[neighbour] = 1;
