@@ -11,7 +11,7 @@ import {
 import { AuthFailureLimiter } from '../auth/auth-failures.ts';
 import { ForbiddenError, TooManyRequestsError, UnauthorizedError } from '../errors.ts';
 import { problemSchema } from '../schemas/problem.schema.ts';
-import { ApiKeyVerifier, secretsEqual } from '../services/api-keys.service.ts';
+import { ApiKeyVerifier, hashSecret, matchesSecretHash } from '../services/api-keys.service.ts';
 import { UserTokens } from '../services/user-tokens.service.ts';
 
 declare module 'fastify' {
@@ -61,12 +61,13 @@ export const authPlugin = fp(
       if (route.schema) describeAccess(route.schema as Record<string, unknown>, access);
     });
 
+    const adminKeyHash = options.adminKey === undefined ? undefined : hashSecret(options.adminKey);
     // Fails closed: a request whose route has no access rule of ours (only the not-found answer has none)
     // is authenticated like any protected one.
     app.addHook('onRequest', async (request) => {
       const access = declaredAccess(request.routeOptions.config);
       if (access?.public === true || (access === undefined && request.is404)) return;
-      request.principal = await authenticateCounted(app, request, options.adminKey, failures);
+      request.principal = await authenticateCounted(app, request, adminKeyHash, failures);
       if (access === undefined) throw new ForbiddenError('This operation declares no access.');
       authorize(request, access, request.principal);
     });
@@ -118,7 +119,7 @@ class StaleUserTokenError extends UnauthorizedError {}
 async function authenticateCounted(
   app: FastifyInstance,
   request: FastifyRequest,
-  adminKey: string | undefined,
+  adminKeyHash: Buffer | undefined,
   failures: AuthFailureLimiter,
 ): Promise<Principal> {
   const wait = request.headers.authorization === undefined ? 0 : failures.retryAfterSeconds(request.ip);
@@ -128,7 +129,7 @@ async function authenticateCounted(
       wait,
     );
   try {
-    return await authenticate(app, request, adminKey);
+    return await authenticate(app, request, adminKeyHash);
   } catch (error) {
     // A genuine token that expired or was revoked is not a guess: browsers behind one address keep working.
     if (
@@ -144,13 +145,13 @@ async function authenticateCounted(
 async function authenticate(
   app: FastifyInstance,
   request: FastifyRequest,
-  adminKey: string | undefined,
+  adminKeyHash: Buffer | undefined,
 ): Promise<Principal> {
   const header = request.headers.authorization;
   if (!header) throw new UnauthorizedError('Send an API key or a user token: Authorization: Bearer <token>.');
   const token = BEARER.exec(header)?.[1];
   if (!token) throw new UnauthorizedError('The Authorization header must be "Bearer <token>".');
-  if (adminKey !== undefined && secretsEqual(token, adminKey)) {
+  if (adminKeyHash !== undefined && matchesSecretHash(token, adminKeyHash)) {
     return { kind: 'api-key', keyId: 'MARQUEE_ADMIN_KEY', scopes: ['admin'] };
   }
   if (token.startsWith('mq_')) {

@@ -38,9 +38,12 @@ export function hashSecret(secret: string): Buffer {
   return createHash('sha256').update(secret).digest();
 }
 
-/** Compares two secrets in time independent of where they differ (hashing first equalises lengths). */
-export function secretsEqual(presented: string, expected: string): boolean {
-  return timingSafeEqual(hashSecret(presented), hashSecret(expected));
+/**
+ * Whether a presented secret is the one `expectedHash` is the hash of (hashSecret, computed once), in time
+ * independent of where they differ (hashing first equalises lengths).
+ */
+export function matchesSecretHash(presented: string, expectedHash: Buffer): boolean {
+  return timingSafeEqual(hashSecret(presented), expectedHash);
 }
 
 export async function createApiKey(
