@@ -71,10 +71,13 @@ const { values: args } = parseArgs({
     'log-level': { type: 'string', default: 'info' },
     'breakdown-requests': { type: 'string', default: '200' },
     workers: { type: 'string', default: '1' },
+    // Which parts run (a comparison of one part, e.g. --runs cached,ceiling); the ratios need all four runs.
+    runs: { type: 'string', default: 'breakdown,uncached,cached,ceiling,floor' },
     // E.g. --server-node-options="--cpu-prof --cpu-prof-dir=/tmp/profiles" to profile the API processes.
     'server-node-options': { type: 'string' },
   },
 });
+const RUNS = new Set(args.runs.split(','));
 const DURATION_MS = Number(args.duration) * 1000;
 const WARMUP_MS = Number(args.warmup) * 1000;
 const CONCURRENCY = Number(args.concurrency);
@@ -382,7 +385,7 @@ async function measureServing(): Promise<void> {
 
   // 2. The service, one request at a time, every statement timed.
   const profileUsers = userIds.slice(0, Number(args['breakdown-requests']));
-  const detail = await breakdown(profileUsers);
+  const detail = RUNS.has('breakdown') ? await breakdown(profileUsers) : undefined;
 
   const headers = { authorization: `Bearer ${ADMIN_KEY}` };
   const pathOf = (userId: string) =>
@@ -397,9 +400,9 @@ async function measureServing(): Promise<void> {
     MARQUEE_API_JOB_CONCURRENCY: '0',
   };
 
-  // 3a. Uncached.
-  let page: string;
-  {
+  // 3a. Uncached (its first page is what the ceiling serves).
+  let page = '';
+  if (RUNS.has('uncached') || RUNS.has('ceiling')) {
     const server = await startServer(
       { ...serverEnv, MARQUEE_RECOMMENDATION_CACHE_SECONDS: '0' },
       join(logDir, 'uncached.log'),
@@ -408,12 +411,13 @@ async function measureServing(): Promise<void> {
       const sample = await fetch(`${server.base}${pathOf(userIds[0]!)}`, { headers });
       page = await sample.text();
       if (sample.status !== 200) throw new Error(`a page answered ${sample.status}: ${page}`);
-      await measure(
-        'a. uncached (HTTP, a random user of all)',
-        'MARQUEE_RECOMMENDATION_CACHE_SECONDS=0',
-        server.process,
-        () => runLoad(server.base, userIds.map(pathOf), 'random', headers),
-      );
+      if (RUNS.has('uncached'))
+        await measure(
+          'a. uncached (HTTP, a random user of all)',
+          'MARQUEE_RECOMMENDATION_CACHE_SECONDS=0',
+          server.process,
+          () => runLoad(server.base, userIds.map(pathOf), 'random', headers),
+        );
       console.log(`server log warnings: ${JSON.stringify(await serverLogProblems(server.logFile))}`);
     } finally {
       await server.stop();
@@ -421,7 +425,7 @@ async function measureServing(): Promise<void> {
   }
 
   // 3b. Cached.
-  {
+  if (RUNS.has('cached')) {
     const server = await startServer(serverEnv, join(logDir, 'cached.log'));
     try {
       const paths = userIds.slice(0, Number(args['cached-users'])).map(pathOf);
@@ -440,7 +444,7 @@ async function measureServing(): Promise<void> {
   }
 
   // 3c. Ceiling: the same page from memory, bare Fastify in this process.
-  {
+  if (RUNS.has('ceiling')) {
     const payload = JSON.parse(page) as unknown;
     const app = Fastify({ logger: false });
     app.get('/v1/users/:userId/recommendations', async (_request, reply) => {
@@ -464,7 +468,7 @@ async function measureServing(): Promise<void> {
   }
 
   // 3d. Floor: the HNSW query alone.
-  {
+  if (RUNS.has('floor')) {
     await measure(
       `d. floor (findNearestItems, limit ${FLOOR_LIMIT}, pg pool)`,
       `${interests.length} users' main interest, no exclusions, no HTTP`,
@@ -509,7 +513,8 @@ async function measureServing(): Promise<void> {
         `${inBench ? '-' : `${Math.round(row.rssMb ?? 0)} (${Math.round(row.peakRssMb ?? 0)})`} |`,
     );
   }
-  const [uncached, cached, ceiling, floor] = measured;
+  const run = (prefix: string) => measured.find((row) => row.name.startsWith(prefix));
+  const [uncached, cached, ceiling, floor] = ['a.', 'b.', 'c.', 'd.'].map(run);
   if (uncached && cached && ceiling && floor) {
     const hits = cached.cache.hit ?? 0;
     console.log(
@@ -520,6 +525,7 @@ async function measureServing(): Promise<void> {
         `throughput floor / uncached ${(floor.perSecond / uncached.perSecond).toFixed(1)}x`,
     );
   }
+  if (!detail) return;
   console.log(
     `\nWhere an uncached page's time goes (recommendForUser in this process, ${detail.totals.length} users one page ` +
       `at a time, ms seen by the client; "as run": the page's statements, several in flight at once, so they ` +

@@ -9,16 +9,6 @@ export interface Cache {
   getMany<T>(keys: readonly string[]): Promise<(T | undefined)[]>;
   /** The value's JSON text as stored, unparsed: a cached answer can be sent as it is. */
   getRaw(key: string): Promise<string | undefined>;
-  /**
-   * In one round trip: the texts stored at `versionKeys` (as stored, undefined when absent), and the JSON
-   * text stored at the key they make, `head + versions.join(':') + tail` (an absent version counting as
-   * '0'), unparsed. What a page cache reads: the versions a page depends on, and the page under them.
-   */
-  getVersioned(
-    versionKeys: readonly string[],
-    head: string,
-    tail: string,
-  ): Promise<{ versions: (string | undefined)[]; key: string; json: string | undefined }>;
   /** Stores JSON text as it is (`getRaw` and `get` read it back). */
   setRaw(key: string, json: string, ttlSeconds: number): Promise<void>;
   set(key: string, value: unknown, ttlSeconds: number): Promise<void>;
@@ -33,9 +23,4 @@ export interface Cache {
   /** 'degraded' when the backing store cannot be reached right now. */
   health(): Promise<'ok' | 'degraded'>;
   close(): Promise<void>;
-}
-
-/** The key `getVersioned` reads: the versions as stored (an absent one '0') between head and tail. */
-export function versionedKey(versions: readonly (string | undefined)[], head: string, tail: string): string {
-  return `${head}${versions.map((version) => version ?? '0').join(':')}${tail}`;
 }

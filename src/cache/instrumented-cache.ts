@@ -24,12 +24,6 @@ export function instrumentCache(cache: Cache, operations: Counter<'operation' | 
       operations.inc({ operation: 'get', result: json === undefined ? 'miss' : 'hit' });
       return json;
     },
-    async getVersioned(versionKeys, head, tail) {
-      const found = await cache.getVersioned(versionKeys, head, tail);
-      for (const value of [...found.versions, found.json])
-        operations.inc({ operation: 'get', result: value === undefined ? 'miss' : 'hit' });
-      return found;
-    },
     async setRaw(key, json, ttlSeconds) {
       await cache.setRaw(key, json, ttlSeconds);
       operations.inc({ operation: 'set', result: 'done' });

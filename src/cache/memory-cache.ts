@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import { type Cache, versionedKey } from './cache.ts';
+import type { Cache } from './cache.ts';
 
 // 10,000 entries: pages of about 20 items are a few KB each, so this stays in the tens of MB.
 const DEFAULT_MAX_ENTRIES = 10_000;
@@ -21,11 +21,6 @@ export function createMemoryCache(maxEntries = DEFAULT_MAX_ENTRIES): Cache {
     },
     async getRaw(key) {
       return entries.get(key);
-    },
-    async getVersioned(versionKeys, head, tail) {
-      const versions = versionKeys.map((key) => entries.get(key));
-      const key = versionedKey(versions, head, tail);
-      return { versions, key, json: entries.get(key) };
     },
     async setRaw(key, json, ttlSeconds) {
       entries.set(key, json, { ttl: ttlSeconds * 1000 });

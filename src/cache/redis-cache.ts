@@ -1,6 +1,6 @@
-import { Redis, type Result } from 'ioredis';
+import { Redis } from 'ioredis';
 import type { FastifyBaseLogger } from 'fastify';
-import { type Cache, versionedKey } from './cache.ts';
+import type { Cache } from './cache.ts';
 
 // With Redis down, ioredis's defaults made a GET fail only after 73 s (../shared/FACTS.md). These bound
 // every call to about 100 ms: no offline queue (fail at once while disconnected), one attempt per
@@ -10,26 +10,6 @@ const MAX_RECONNECT_DELAY_MS = 2_000;
 const SCAN_BATCH = 500;
 // How long start-up waits for Redis before serving without it (it keeps reconnecting in the background).
 const CONNECT_WAIT_MS = 2_000;
-
-/**
- * getVersioned in one round trip: the versions (KEYS), then the value at ARGV[1] .. versions .. ARGV[2]. The
- * value's key is built inside the script, so it is not declared in KEYS: a single Redis, not a cluster.
- */
-const GET_VERSIONED_SCRIPT = `
-local versions = redis.call('MGET', unpack(KEYS))
-local parts = {}
-for i = 1, #KEYS do
-  if versions[i] then parts[i] = versions[i] else parts[i] = '0' end
-end
-versions[#KEYS + 1] = redis.call('GET', ARGV[1] .. table.concat(parts, ':') .. ARGV[2])
-return versions
-`;
-
-declare module 'ioredis' {
-  interface RedisCommander<Context> {
-    getVersioned(numberOfKeys: number, ...keysThenArguments: string[]): Result<(string | null)[], Context>;
-  }
-}
 
 export interface RedisCacheOptions {
   url: string;
@@ -71,7 +51,6 @@ export function createRedisCache({
   logger,
 }: RedisCacheOptions): Cache & { waitUntilConnected(milliseconds: number): Promise<boolean> } {
   const redis = createFailFastRedisClient(url, keyPrefix);
-  redis.defineCommand('getVersioned', { lua: GET_VERSIONED_SCRIPT });
   // Without a listener ioredis prints every failed reconnect; one warning per outage is enough.
   let warned = false;
   redis.on('error', (error) => {
@@ -130,18 +109,6 @@ export function createRedisCache({
     async getRaw(key) {
       const raw = await redis.get(key).catch(degrade(null));
       return raw ?? undefined;
-    },
-    async getVersioned(versionKeys, head, tail) {
-      // ioredis prefixes KEYS, not the key the script builds: it gets the prefix itself.
-      const replies = await redis
-        .getVersioned(versionKeys.length, ...versionKeys, keyPrefix + head, tail)
-        .catch(degrade<(string | null)[] | null>(null));
-      const versions = versionKeys.map((_, at) => replies?.[at] ?? undefined);
-      return {
-        versions,
-        key: versionedKey(versions, head, tail),
-        json: replies?.[versionKeys.length] ?? undefined,
-      };
     },
     async setRaw(key, json, ttlSeconds) {
       await redis.set(key, json, 'EX', Math.max(1, Math.round(ttlSeconds))).catch(degrade(undefined));

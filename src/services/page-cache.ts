@@ -56,18 +56,18 @@ export function createPageCache(cache: Cache): PageCache {
       ttlSeconds: number,
       compute: () => Promise<T>,
     ): Promise<CachedPage<T>> {
-      // Every version the page depends on, and the page under them, in one round trip.
+      // Every version the page depends on, in one round trip.
+      const [catalog, second] = await cache.getMany<string>([
+        CATALOG_VERSION_KEY,
+        ...(parts.userId !== undefined ? [userVersionKey(parts.userId)] : []),
+        ...(parts.userId === undefined && parts.statistics ? [STATISTICS_VERSION_KEY] : []),
+      ]);
       const prefix = parts.userId === undefined ? 'pages:' : `${userCachePrefix(parts.userId)}pages:`;
-      const { key, json: cached } = await cache.getVersioned(
-        [
-          CATALOG_VERSION_KEY,
-          ...(parts.userId !== undefined ? [userVersionKey(parts.userId)] : []),
-          ...(parts.userId === undefined && parts.statistics ? [STATISTICS_VERSION_KEY] : []),
-        ],
-        `${prefix}${parts.scope}:`,
-        `:${parts.params}`,
-      );
-      if (ttlSeconds > 0 && cached !== undefined) return { json: cached, value: undefined, hit: true };
+      const key = `${prefix}${parts.scope}:${catalog ?? '0'}:${second ?? '0'}:${parts.params}`;
+      if (ttlSeconds > 0) {
+        const cached = await cache.getRaw(key);
+        if (cached !== undefined) return { json: cached, value: undefined, hit: true };
+      }
       let pending = inFlight.get(key) as Promise<{ json: string; value: T }> | undefined;
       if (!pending) {
         pending = compute().then(async (value) => {

@@ -57,37 +57,3 @@ t.test('the suite cache counts: increment adds up, reads back, and expires from 
   t.equal(await cache.get('tokens:k'), undefined, 'gone one second after it was created');
   t.equal(await cache.increment('tokens:k', 5, 60), 5, 'and starts again at zero');
 });
-
-t.test(
-  'the suite cache reads versions and the value under them in one call, as stored, an absent version as 0',
-  async (t) => {
-    const cache = await openTestCache();
-    t.teardown(async () => {
-      await cache.deleteByPrefix('');
-      await cache.close();
-    });
-    t.same(await cache.getVersioned(['v:catalog', 'v:user'], 'pages:u:', ':params'), {
-      versions: [undefined, undefined],
-      key: 'pages:u:0:0:params',
-      json: undefined,
-    });
-    await cache.set('v:catalog', 'c1', 60);
-    await cache.setRaw('pages:u:"c1":0:params', '{"page":1}', 60);
-    t.same(await cache.getVersioned(['v:catalog', 'v:user'], 'pages:u:', ':params'), {
-      versions: ['"c1"', undefined],
-      key: 'pages:u:"c1":0:params',
-      json: '{"page":1}',
-    });
-    await cache.set('v:user', 'u7', 60);
-    t.same(
-      await cache.getVersioned(['v:catalog', 'v:user'], 'pages:u:', ':params'),
-      { versions: ['"c1"', '"u7"'], key: 'pages:u:"c1":"u7":params', json: undefined },
-      'a new version: another key, nothing stored there yet',
-    );
-    t.equal(
-      (await cache.getVersioned(['__proto__'], 'a%s:', ':%d')).key,
-      'a%s:0:%d',
-      'keys and texts are data, not patterns',
-    );
-  },
-);
