@@ -7,8 +7,11 @@ export interface Cache {
   get<T>(key: string): Promise<T | undefined>;
   /** Several values in one round trip, in the order of the keys. */
   getMany<T>(keys: readonly string[]): Promise<(T | undefined)[]>;
-  /** The value's JSON text as stored, unparsed: a cached answer can be sent as it is. */
-  getRaw(key: string): Promise<string | undefined>;
+  /**
+   * The value's JSON text as stored, unparsed: a cached answer can be sent as it is (from Redis its UTF-8
+   * bytes, never decoded to a string only to be encoded again).
+   */
+  getRaw(key: string): Promise<string | Buffer | undefined>;
   /** Stores JSON text as it is (`getRaw` and `get` read it back). */
   setRaw(key: string, json: string, ttlSeconds: number): Promise<void>;
   set(key: string, value: unknown, ttlSeconds: number): Promise<void>;

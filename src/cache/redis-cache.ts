@@ -107,7 +107,7 @@ export function createRedisCache({
       });
     },
     async getRaw(key) {
-      const raw = await redis.get(key).catch(degrade(null));
+      const raw = await redis.getBuffer(key).catch(degrade(null));
       return raw ?? undefined;
     },
     async setRaw(key, json, ttlSeconds) {

@@ -36,7 +36,8 @@ export interface PageCache {
 }
 
 export interface CachedPage<T> {
-  json: string;
+  /** The JSON text (a hit from Redis: its UTF-8 bytes). */
+  json: string | Buffer;
   /** The value, when it was computed by this call (a miss); parse `json` otherwise. */
   value: T | undefined;
   hit: boolean;

@@ -109,8 +109,8 @@ export interface SessionRecommendationRequest extends PageRequest {
 export interface PageAnswer {
   /** The page (parsed from `json` on first read when it came from the cache). */
   readonly page: RecommendationPage;
-  /** The page as JSON text, ready to send as it is. */
-  readonly json: string;
+  /** The page as JSON text (or its UTF-8 bytes), ready to send as it is. */
+  readonly json: string | Buffer;
   readonly cache: 'hit' | 'miss';
 }
 
@@ -731,7 +731,7 @@ async function servePage(deps: RecommenderDeps, options: ServeOptions): Promise<
     json,
     cache: hit ? 'hit' : 'miss',
     get page() {
-      page ??= JSON.parse(json) as RecommendationPage;
+      page ??= JSON.parse(json.toString()) as RecommendationPage;
       return page;
     },
   };

@@ -35,7 +35,7 @@ export async function trendingItems(
     TRENDING_CACHE_SECONDS,
     () => computeTrending(db, request),
   );
-  return { page: value ?? (JSON.parse(json) as TrendingPage), cached: hit };
+  return { page: value ?? (JSON.parse(json.toString()) as TrendingPage), cached: hit };
 }
 
 async function computeTrending(db: Kysely<Database>, request: TrendingRequest): Promise<TrendingPage> {
