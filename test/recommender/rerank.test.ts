@@ -265,3 +265,53 @@ t.test('rerank: a new item close to the taste takes the new-item slot; others wa
   );
   t.same(ids(1, 20).slice(0, 10), one, 'a deeper page continues the same list');
 });
+
+t.test(
+  'the list for a smaller size is the start of the list for a larger one (a page computes its window only, ' +
+    'and a deeper page continues it), exploration and new-item slots included',
+  async (t) => {
+    const genrePool = ['drama', 'comedy', 'horror', 'documentary'];
+    const drawnCandidate = fc.record({
+      score: fc.double({ min: 0, max: 3, noNaN: true }),
+      genres: fc.uniqueArray(fc.constantFrom(...genrePool), { maxLength: 2 }),
+      series: fc.option(fc.constantFrom('s1', 's2'), { nil: null }),
+      angle: fc.double({ min: 0, max: 6.28, noNaN: true }),
+      newContent: fc.option(fc.double({ min: 0, max: 1, noNaN: true }), { nil: undefined }),
+    });
+    fc.assert(
+      fc.property(
+        fc.array(drawnCandidate, { minLength: 1, maxLength: 140 }),
+        fc.record({
+          small: fc.integer({ min: 1, max: 25 }),
+          extra: fc.integer({ min: 1, max: 40 }),
+          diversity: fc.constantFrom(0, 0.3, 0.7),
+          maxPerSeries: fc.integer({ min: 0, max: 2 }),
+          maxPerGenre: fc.integer({ min: 0, max: 4 }),
+          explorationSlots: fc.integer({ min: 0, max: 2 }),
+          newItemSlots: fc.integer({ min: 0, max: 1 }),
+        }),
+        (drawn, { small, extra, ...options }) => {
+          const candidates: RankableCandidate[] = drawn
+            .map((entry, index) => ({
+              itemId: `i${String(index).padStart(3, '0')}`,
+              score: entry.score,
+              reasons: [],
+              genres: entry.genres,
+              seriesId: entry.series,
+              embedding: Float32Array.of(Math.cos(entry.angle), Math.sin(entry.angle)),
+              ...(entry.newContent !== undefined && { newItemContent: entry.newContent }),
+            }))
+            .sort((a, b) => b.score - a.score || (a.itemId < b.itemId ? -1 : 1));
+          const settings = { ...options, seed: 'page' };
+          const shorter = rerank(candidates, { ...settings, size: small }).map((entry) => entry.itemId);
+          const longer = rerank(candidates, { ...settings, size: small + extra }).map(
+            (entry) => entry.itemId,
+          );
+          t.same(shorter, longer.slice(0, shorter.length));
+          return true;
+        },
+      ),
+      { numRuns: 300, seed: 20261207 },
+    );
+  },
+);
