@@ -42,7 +42,7 @@ export async function machineBusySeconds(): Promise<number> {
 }
 
 /** CPU seconds of each Postgres backend connected to `dbName`, by pid. */
-async function postgresBackendsCpu(dbName: string): Promise<Map<number, number>> {
+export async function postgresBackendsCpu(dbName: string): Promise<Map<number, number>> {
   const titles = new Map<number, string>();
   const pids = (await readdir('/proc')).filter((name) => /^\d+$/.test(name));
   await Promise.all(

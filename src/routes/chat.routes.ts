@@ -121,6 +121,7 @@ function chatDependencies(
   return {
     db: app.db,
     recommender: app.recommender,
+    searchIndex: app.searchIndex,
     space: app.embedding.policy.space,
     embedQuery: async (text) => {
       try {

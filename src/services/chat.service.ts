@@ -40,6 +40,7 @@ import type { RecommendedItem } from '../schemas/recommendations.schema.ts';
 import { toItem } from './items.service.ts';
 import { type RecommenderDeps, recommendForSession, recommendForUser } from './recommendations.service.ts';
 import { normaliseTitle, rankTitleMatches, searchItems } from './search.service.ts';
+import type { SearchIndex } from './search-index.service.ts';
 
 /** Turns a session keeps: enough for any follow-up, small enough to read and write whole each turn. */
 export const CHAT_MAX_TURNS = 20;
@@ -102,6 +103,8 @@ export interface ChatDependencies {
   recommender: RecommenderDeps;
   /** The text's vector for the semantic half of search, or undefined when the embedder cannot answer. */
   embedQuery: (text: string) => Promise<Float32Array | undefined>;
+  /** The search documents in memory (unfiltered searches rank there). */
+  searchIndex?: Pick<SearchIndex, 'matches'> | undefined;
   space: EmbeddingSpace;
   strategies: ChatStrategies;
   vocabulary: CatalogVocabularyCache;
@@ -415,8 +418,18 @@ async function retrieve(
     });
   }
   if (text !== '') {
+    const { catalog, model, pageCache } = deps.recommender;
+    const versions = deps.searchIndex || catalog ? await pageCache.versions() : undefined;
     const results = await searchItems(
-      { db: deps.db, embedQuery: deps.embedQuery, space: deps.space },
+      {
+        db: deps.db,
+        embedQuery: deps.embedQuery,
+        space: deps.space,
+        model,
+        searchIndex: deps.searchIndex,
+        heldCatalog: versions && catalog ? () => catalog.at(versions.catalog) : undefined,
+        catalogVersion: versions?.catalog,
+      },
       { query: text, filters, limit: CANDIDATE_DEPTH, userId: request.userId },
     );
     const skipped = new Set([...excluded, ...consumed]);

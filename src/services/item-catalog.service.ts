@@ -11,6 +11,11 @@ import { emptyStatus, LATE_COMMIT_MARGIN_MS, type PartStatus } from './model-sna
 
 /** Changed items applied one by one up to this many; beyond, the whole catalog is read again. */
 const MAX_CHANGED_ITEMS = 10_000;
+/**
+ * A catalog version is trusted this long: then the catalog catches up even if it has not moved (a bulk import
+ * bumps it only at its end; with Redis away the version never moves).
+ */
+const VERSION_TRUSTED_MS = 5_000;
 /** Whole reloads at most this often (meanwhile pages check their candidates in SQL). */
 const MIN_RELOAD_INTERVAL_MS = 10_000;
 
@@ -49,15 +54,24 @@ export interface ItemCatalogOptions {
   logger: { info(object: object, message: string): void; warn(object: object, message: string): void };
   /** Whole reloads at most this often (default MIN_RELOAD_INTERVAL_MS). */
   minReloadIntervalMs?: number;
+  /** How long a catalog version is trusted (default VERSION_TRUSTED_MS). */
+  versionTrustedMs?: number;
 }
 
 export function startItemCatalog(options: ItemCatalogOptions): ItemCatalogService {
-  const { db, logger, minReloadIntervalMs = MIN_RELOAD_INTERVAL_MS } = options;
+  const {
+    db,
+    logger,
+    minReloadIntervalMs = MIN_RELOAD_INTERVAL_MS,
+    versionTrustedMs = VERSION_TRUSTED_MS,
+  } = options;
   let catalog: ItemCatalog | undefined;
   let trainedAt: number | undefined;
   /** When (database clock) the catalog was last read or caught up. */
   let seenReadAt: Date | undefined;
   let seenVersion: string | undefined;
+  /** When (performance.now()) the catalog last caught up. */
+  let caughtUpAt = -Infinity;
   /** Items were deleted or too many changed: SQL answers until the next whole load. */
   let stale = false;
   let lastLoadStarted = -Infinity;
@@ -131,6 +145,7 @@ export function startItemCatalog(options: ItemCatalogOptions): ItemCatalogServic
     trainedAt = state.trainedAt?.getTime();
     seenReadAt = state.readAt;
     seenVersion = version;
+    caughtUpAt = performance.now();
     Object.assign(status, { items: held.size, bytes: held.bytes });
   }
 
@@ -166,6 +181,7 @@ export function startItemCatalog(options: ItemCatalogOptions): ItemCatalogServic
         return undefined;
       }
       // A version newer than the one being caught up with waits for that catch-up, then makes its own.
+      if (performance.now() - caughtUpAt > versionTrustedMs) seenVersion = undefined;
       for (let round = 0; seenVersion !== version && round < 2; round++) {
         catchingUp ??= catchUp(version).finally(() => (catchingUp = undefined));
         await catchingUp;

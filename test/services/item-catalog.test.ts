@@ -31,6 +31,7 @@ t.test(
       memoryAvailableBytes: () => 64 * 1_048_576,
       logger: quiet,
       minReloadIntervalMs: 0,
+      versionTrustedMs: 1_500,
     });
     t.teardown(() => catalog.stop());
     await catalog.settled();
@@ -70,6 +71,13 @@ t.test(
     t.ok(v4, 'held again once read again');
     t.equal(v4!.get('item-05'), undefined, 'the deleted item is gone');
     t.match(catalog.status(), { held: true, items: 34, reason: null });
+
+    // A write that no version bump announces (a bulk import under way, Redis away): seen once the version
+    // is no longer trusted.
+    await put('item-07', { title: 'Quietly renamed' });
+    t.equal((await catalog.at('v4'))!.get('item-07')!.title, 'Title item-07', 'the version is still trusted');
+    await new Promise((resolve) => setTimeout(resolve, 1_600));
+    t.equal((await catalog.at('v4'))!.get('item-07')!.title, 'Quietly renamed', 'then it catches up anyway');
 
     // Beyond the memory it may take: not held, with the reason.
     const tight = startItemCatalog({ db, memoryAvailableBytes: () => 1_000, logger: quiet });
