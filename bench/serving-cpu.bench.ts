@@ -1,10 +1,10 @@
 /**
  * What one request costs in CPU, one at a time, with nothing else running: a personalised page, similar
- * items and a search, each through its service in this process (the app built as `marquee serve` builds it,
- * page caches off), on a database that bench:recommend loaded and kept. CPU of this process
- * (process.cpuUsage) and of the database's Postgres backends (/proc) over each run, divided by the requests.
- * No HTTP: the figures are the engine's, for comparing two versions of it on the same data (the HTTP
- * benchmarks, bench:recommend and npm run bench, measure under load).
+ * items and a search, each injected into the app in this process (built as `marquee serve` builds it, page
+ * caches off: routes, auth, rate limits and serialisation included, no socket), on a database that
+ * bench:recommend loaded and kept. CPU of this process (process.cpuUsage) and of the database's Postgres
+ * backends (/proc) over each run, divided by the requests: for comparing two versions of the engine on the
+ * same data (bench:recommend and npm run bench measure under load, over HTTP).
  *
  * Needs the database of `npm run bench:recommend -- --only-load --keep-db` and Redis (REDIS_URL, default
  * redis://127.0.0.1:6379/0; keys under a prefix of this run, deleted at the end). Prints a table, asserts
@@ -17,8 +17,6 @@ import { sql } from 'kysely';
 import { buildApp } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { createLogger, openCache, openDatabase } from '../src/server.ts';
-import { recommendForUser, recommendSimilar } from '../src/services/recommendations.service.ts';
-import { searchItems } from '../src/services/search.service.ts';
 import { databaseUrlFor } from './bench-stores.ts';
 import { postgresBackendsCpu } from './process-usage.ts';
 
@@ -36,6 +34,7 @@ const REQUESTS = Number(args.requests);
 const WARMUP = Number(args.warmup);
 const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const redisPrefix = `marquee-bench-serving-cpu:${process.pid}:`;
+const ADMIN_KEY = 'bench-serving-cpu-admin-key-0123456789';
 
 const config = loadConfig({
   PATH: process.env.PATH ?? '',
@@ -47,6 +46,9 @@ const config = loadConfig({
   MARQUEE_MODEL_REFRESH_MINUTES: '0',
   MARQUEE_API_JOB_CONCURRENCY: '0',
   LOG_LEVEL: 'warn',
+  MARQUEE_ADMIN_KEY: ADMIN_KEY,
+  // One request at a time, far below any limit; the limiter still counts in Redis, as a server's does.
+  MARQUEE_RATE_LIMIT_ADMIN: '10000000',
 });
 const logger = createLogger(config);
 const database = await openDatabase(config, logger);
@@ -93,33 +95,28 @@ try {
     return index % 2 === 0 ? item.title : `${words[at]} ${words[(at + 1) % words.length]}`;
   });
 
-  const search = async (query: string) => {
-    const versions = await app.pageCache.versions();
-    return searchItems(
-      {
-        db: app.db,
-        space: app.embedding.policy.space,
-        model: app.recommender.model,
-        searchIndex: app.searchIndex,
-        heldCatalog: () => app.itemCatalog.at(versions.catalog),
-        catalogVersion: versions.catalog,
-        embedQuery: async (text) => (await (await app.embedding.embedder()).embed([text]))[0],
-      },
-      { query, filters: {}, limit: 20 },
-    );
+  const headers = { authorization: `Bearer ${ADMIN_KEY}` };
+  const answer = async (request: { method: 'GET' | 'POST'; url: string; payload?: object }) => {
+    const response = await app.inject({ ...request, headers });
+    if (response.statusCode !== 200) throw new Error(`${response.statusCode}: ${response.body}`);
   };
-  const runs: [string, string[], (input: string) => Promise<unknown>][] = [
+  const runs: [string, string[], (input: string) => Promise<void>][] = [
     [
       'personalised page (limit 20)',
       userIds,
-      (userId) => recommendForUser(app.recommender, { userId, limit: 20, filters: {} }),
+      (userId) =>
+        answer({ method: 'GET', url: `/v1/users/${encodeURIComponent(userId)}/recommendations?limit=20` }),
     ],
     [
       'similar items (limit 20)',
       itemIds,
-      (itemId) => recommendSimilar(app.recommender, itemId, { limit: 20, filters: {} }),
+      (itemId) => answer({ method: 'GET', url: `/v1/items/${encodeURIComponent(itemId)}/similar?limit=20` }),
     ],
-    ['search (limit 20)', queries, search],
+    [
+      'search (limit 20)',
+      queries,
+      (query) => answer({ method: 'POST', url: '/v1/search', payload: { query, limit: 20 } }),
+    ],
   ];
 
   console.log(
