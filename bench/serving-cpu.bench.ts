@@ -11,6 +11,7 @@
  * nothing.
  *
  * Run: npm run bench:serving-cpu -- --db marquee_bench_recommend_<pid> [--requests 400 --warmup 50 --rounds 2]
+ *      [--only page,similar,search] (some of the requests, e.g. under --cpu-prof)
  */
 import { parseArgs } from 'node:util';
 import { sql } from 'kysely';
@@ -26,6 +27,7 @@ const { values: args } = parseArgs({
     requests: { type: 'string', default: '400' },
     warmup: { type: 'string', default: '50' },
     rounds: { type: 'string', default: '2' },
+    only: { type: 'string', default: 'page,similar,search' },
   },
 });
 if (!args.db)
@@ -100,31 +102,39 @@ try {
     const response = await app.inject({ ...request, headers });
     if (response.statusCode !== 200) throw new Error(`${response.statusCode}: ${response.body}`);
   };
-  const runs: [string, string[], (input: string) => Promise<void>][] = [
+  const only = new Set(args.only.split(','));
+  type Run = [kind: string, name: string, inputs: string[], request: (input: string) => Promise<void>];
+  const runs = (
     [
-      'personalised page (limit 20)',
-      userIds,
-      (userId) =>
-        answer({ method: 'GET', url: `/v1/users/${encodeURIComponent(userId)}/recommendations?limit=20` }),
-    ],
-    [
-      'similar items (limit 20)',
-      itemIds,
-      (itemId) => answer({ method: 'GET', url: `/v1/items/${encodeURIComponent(itemId)}/similar?limit=20` }),
-    ],
-    [
-      'search (limit 20)',
-      queries,
-      (query) => answer({ method: 'POST', url: '/v1/search', payload: { query, limit: 20 } }),
-    ],
-  ];
+      [
+        'page',
+        'personalised page (limit 20)',
+        userIds,
+        (userId) =>
+          answer({ method: 'GET', url: `/v1/users/${encodeURIComponent(userId)}/recommendations?limit=20` }),
+      ],
+      [
+        'similar',
+        'similar items (limit 20)',
+        itemIds,
+        (itemId) =>
+          answer({ method: 'GET', url: `/v1/items/${encodeURIComponent(itemId)}/similar?limit=20` }),
+      ],
+      [
+        'search',
+        'search (limit 20)',
+        queries,
+        (query) => answer({ method: 'POST', url: '/v1/search', payload: { query, limit: 20 } }),
+      ],
+    ] satisfies Run[]
+  ).filter(([kind]) => only.has(kind));
 
   console.log(
     '| request | round | requests | CPU ms a request (process + Postgres) | process | Postgres | wall ms a request |',
   );
   console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (let round = 1; round <= Number(args.rounds); round++)
-    for (const [name, inputs, request] of runs) {
+    for (const [, name, inputs, request] of runs) {
       for (const input of inputs.slice(0, WARMUP)) await request(input);
       const measured = inputs.slice(WARMUP);
       const postgresBefore = await postgresBackendsCpu(args.db);

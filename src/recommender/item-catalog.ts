@@ -27,6 +27,8 @@ export class ItemCatalog {
   /** Genre lists are few distinct ones shared by many items: one frozen array each. */
   readonly #genreLists = new Map<string, readonly string[]>();
   #boosted: { itemId: string; boost: number }[] | undefined;
+  /** The last releasedSince answer, until an entry changes. */
+  #released: { since: number; entries: readonly CatalogEntry[] } | undefined;
   #stringBytes = 0;
 
   /** Adds or replaces an item's entry. */
@@ -43,6 +45,7 @@ export class ItemCatalog {
     this.#entries.set(entry.itemId, held);
     this.#stringBytes += stringBytes(held);
     if (previous?.boost || entry.boost) this.#boosted = undefined;
+    this.#released = undefined;
   }
 
   get(itemId: string): CatalogEntry | undefined {
@@ -56,6 +59,25 @@ export class ItemCatalog {
       .map((entry) => ({ itemId: entry.itemId, boost: entry.boost }))
       .sort((a, b) => b.boost - a.boost || (a.itemId < b.itemId ? -1 : a.itemId > b.itemId ? 1 : 0));
     return this.#boosted;
+  }
+
+  /**
+   * The items released in `year` or later (available or not), newest release first, then most recently added,
+   * then by id: the order of the SQL fresh source without a taste to rank by.
+   */
+  releasedSince(year: number): readonly CatalogEntry[] {
+    if (this.#released?.since !== year) {
+      const entries = [...this.#entries.values()]
+        .filter((entry) => entry.releaseYear !== null && entry.releaseYear >= year)
+        .sort(
+          (a, b) =>
+            b.releaseYear! - a.releaseYear! ||
+            b.createdAt - a.createdAt ||
+            (a.itemId < b.itemId ? -1 : a.itemId > b.itemId ? 1 : 0),
+        );
+      this.#released = { since: year, entries };
+    }
+    return this.#released.entries;
   }
 
   get size(): number {

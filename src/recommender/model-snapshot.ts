@@ -251,6 +251,36 @@ export class ItemVectors {
     };
   }
 
+  /**
+   * The cosine similarity of an item's vector (as stored: the int8 scale cancels out) to `query`, whose norm
+   * is given; undefined when this holds no vector of the item or the dimensions differ. Allocates nothing.
+   */
+  cosine(itemId: string, query: ArrayLike<number>, queryNorm: number): number | undefined {
+    const index = this.#items.index(itemId);
+    if (index === undefined || query.length !== this.dimension || queryNorm === 0) return undefined;
+    const values = this.#values;
+    const base = index * this.dimension;
+    let dot = 0;
+    let squares = 0;
+    for (let d = 0; d < this.dimension; d++) {
+      const value = values[base + d]!;
+      dot += value * query[d]!;
+      squares += value * value;
+    }
+    return squares === 0 ? 0 : dot / (Math.sqrt(squares) * queryNorm);
+  }
+
+  /** The dot product of an item's vector with `query`, undefined when this holds none of that dimension. */
+  dot(itemId: string, query: ArrayLike<number>): number | undefined {
+    const index = this.#items.index(itemId);
+    if (index === undefined || query.length !== this.dimension) return undefined;
+    const values = this.#values;
+    const base = index * this.dimension;
+    let sum = 0;
+    for (let d = 0; d < this.dimension; d++) sum += values[base + d]! * query[d]!;
+    return sum * this.#scales[index]!;
+  }
+
   /** An item's vector (a new Float32Array), undefined when this holds none. */
   get(itemId: string): Float32Array | undefined {
     const index = this.#items.index(itemId);

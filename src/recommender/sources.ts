@@ -65,7 +65,7 @@ export async function collaborativeCandidates(
       scores.set(neighbourId, (scores.get(neighbourId) ?? 0) + contribution);
     });
   }
-  const kept = [...scores].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, query.limit);
+  const kept = bestEntries(scores, query.limit);
   const evidence = new Map<string, Map<string, number>>(kept.map(([itemId]) => [itemId, new Map()]));
   for (const { itemId, weight } of positive) {
     const row = neighbours.get(itemId);
@@ -95,6 +95,22 @@ export async function collaborativeCandidates(
     };
   });
   return list(source, candidates);
+}
+
+/**
+ * The `limit` highest-scored entries, best first, ties by id: what sorting every entry and keeping the first
+ * `limit` gives, but only the entries at or above the limit-th score are sorted with the comparator (a page
+ * reaches thousands of items and keeps 100; the threshold comes from a sort of the bare scores).
+ */
+function bestEntries(scores: ReadonlyMap<string, number>, limit: number): [string, number][] {
+  if (limit <= 0) return [];
+  let entries = [...scores];
+  if (entries.length > limit) {
+    const values = Float64Array.from(scores.values()).sort();
+    const threshold = values[values.length - limit]!;
+    entries = entries.filter((entry) => entry[1] >= threshold);
+  }
+  return entries.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, limit);
 }
 
 /** The `detail` of a collaborative reason: the co-viewing behind it, naming the evidence. */

@@ -197,7 +197,7 @@ export async function findItemTitles(
 
 export interface RankableCandidateRow {
   id: string;
-  genres: string[];
+  genres: readonly string[];
   seriesId: string | null;
   /** Added to the catalog after the last model training: no collaborative or popularity signal can exist yet. */
   isNew: boolean;

@@ -24,6 +24,8 @@ export interface HeldCatalog {
   get(itemId: string): CatalogEntry | undefined;
   /** The boosted items, highest boost first. */
   boosted(): readonly { itemId: string; boost: number }[];
+  /** The items released in `year` or later, newest first (ItemCatalog.releasedSince). */
+  releasedSince(year: number): readonly CatalogEntry[];
   /** When the last training ended (epoch ms): items added after it are new to the models. */
   readonly trainedAt: number | undefined;
 }
@@ -169,6 +171,7 @@ export function startItemCatalog(options: ItemCatalogOptions): ItemCatalogServic
   const view = (held: ItemCatalog): HeldCatalog => ({
     get: (itemId) => held.get(itemId),
     boosted: () => held.boosted(),
+    releasedSince: (year) => held.releasedSince(year),
     trainedAt,
   });
 

@@ -99,6 +99,18 @@ export interface ModelSnapshot {
   /** The vector of an item this process holds in memory (no database read); undefined otherwise. */
   heldVector(itemId: string): Float32Array | undefined;
   /**
+   * Every item's vector is held (kept in step with the database within a poll): an item heldVector does not
+   * know has none yet. False while they are read from the database.
+   */
+  readonly holdsVectors: boolean;
+  /** The dot product of an item's held vector with `vector` (no decoding, no database read); undefined without one. */
+  heldDot(itemId: string, vector: ArrayLike<number>): number | undefined;
+  /**
+   * The cosine similarity of `vector` to each item's held vector (undefined for an item without one), with no
+   * database read; undefined when this process holds no vectors (ask pgvector).
+   */
+  similarities(vector: Float32Array, itemIds: readonly string[]): (number | undefined)[] | undefined;
+  /**
    * The items nearest to `vector` by cosine similarity, nearest first, none of `excludeIds`; undefined while
    * the vector index is not in memory (ask pgvector). Unfiltered: the caller checks its filters after.
    */
@@ -399,6 +411,20 @@ export function startModelSnapshot(options: ModelSnapshotOptions): ModelSnapshot
     },
     heldVector(itemId) {
       return vectors?.get(itemId);
+    },
+    heldDot(itemId, vector) {
+      return vectors?.dot(itemId, vector);
+    },
+    get holdsVectors() {
+      return vectors !== undefined && vectors.dimension > 0;
+    },
+    similarities(vector, itemIds) {
+      if (!vectors || vectors.dimension !== vector.length) return undefined;
+      let squares = 0;
+      for (const value of vector) squares += value * value;
+      const norm = Math.sqrt(squares);
+      const held = vectors;
+      return itemIds.map((itemId) => held.cosine(itemId, vector, norm));
     },
     nearest(vector, query) {
       if (!index || index.graph.dimension !== vector.length) return undefined;

@@ -35,6 +35,7 @@ import {
   findItemRows,
   findRankableCandidates,
   findTopItemsByStat,
+  type RankableCandidateRow,
   insertImpressions,
 } from '../repositories/candidates.repository.ts';
 import { findItemNeighbours } from '../repositories/model-data.repository.ts';
@@ -342,16 +343,19 @@ async function rankForUser(
   );
   const ranker = settings.ranker === 'learned' && known ? deps.model?.ranker : undefined;
   const blended = blendCandidates(lists, weights);
-  // The ranker and the re-ranking read the same candidates' vectors: each decoded once a page.
+  // The ranker and the re-ranking read the same vectors: each decoded once a page.
   const vectors = new Map<string, Float32Array | undefined>();
   const candidates = ranker
     ? learnedCandidates(
         ranker,
-        (itemId) => {
-          if (vectors.has(itemId)) return vectors.get(itemId);
-          const vector = deps.model?.heldVector(itemId);
-          vectors.set(itemId, vector);
-          return vector;
+        {
+          vector: (itemId) => {
+            if (vectors.has(itemId)) return vectors.get(itemId);
+            const vector = deps.model?.heldVector(itemId);
+            vectors.set(itemId, vector);
+            return vector;
+          },
+          dot: (itemId, query) => deps.model?.heldDot(itemId, query),
         },
         user,
         new Set(exclude),
@@ -400,7 +404,10 @@ interface RankOptions {
  */
 function learnedCandidates(
   ranker: LoadedRanker,
-  heldVector: (itemId: string) => Float32Array | undefined,
+  held: {
+    vector: (itemId: string) => Float32Array | undefined;
+    dot: (itemId: string, query: ArrayLike<number>) => number | undefined;
+  },
   user: LoadedUser,
   exclude: ReadonlySet<string>,
   blended: readonly BlendedCandidate[],
@@ -432,7 +439,11 @@ function learnedCandidates(
   // Ages are counted from the user's latest event, as in training (where it is the cut): from today, an
   // imported history would make every item decades old.
   // Content similarity reads the vectors this process holds (none held: the feature is missing).
-  const catalog = { ...artifact.catalog, vectorOf: (at: number) => heldVector(artifact.itemIds[at]!) };
+  const catalog = {
+    ...artifact.catalog,
+    vectorOf: (at: number) => held.vector(artifact.itemIds[at]!),
+    dotOf: (at: number, query: ArrayLike<number>) => held.dot(artifact.itemIds[at]!, query),
+  };
   const rows = rankingRows(
     catalog,
     { items, weights: items.map(() => 1), now: user.lastEventAt ?? Date.now() },
@@ -516,28 +527,26 @@ async function rankBlended(
     options.catalog && deps.model && !hasFilters(request.filters)
       ? await rankableFromCatalog(deps, options.catalog, ids)
       : await findRankableCandidates(deps.db, ids, request.filters, { withEmbeddings: !deps.model });
-  if (deps.model) {
-    const known = options.vectors;
-    const vectors = await deps.model.vectorsOf(
-      rows.filter((found) => known?.get(found.id) === undefined).map((found) => found.id),
-    );
-    for (const found of rows) found.embedding = known?.get(found.id) ?? vectors.get(found.id);
-  }
+  const embeddingOf = await candidateVectors(deps.model, rows, options.vectors);
   const byId = new Map(rows.map((row) => [row.id, row]));
   const rankable: (RankableCandidate & { isNew?: boolean })[] = [];
   for (const candidate of blended) {
     const found = byId.get(candidate.itemId);
     if (!found) continue;
-    const score = adjustedScore(candidate, found, options);
+    const { itemId } = candidate;
+    const score = adjustedScore(candidate, found, () => embeddingOf(itemId), options);
     if (score === undefined) continue;
     rankable.push({
-      itemId: candidate.itemId,
+      itemId,
       score,
       reasons: candidate.reasons,
       ...(candidate.signals && { signals: candidate.signals }),
       genres: found.genres,
       seriesId: found.seriesId,
-      embedding: found.embedding,
+      // Read when the re-ranking compares the candidate (with diversity 0, never).
+      get embedding() {
+        return embeddingOf(itemId);
+      },
       ...(found.isNew && { isNew: true }),
     });
   }
@@ -562,6 +571,36 @@ async function rankBlended(
       })),
     ),
   };
+}
+
+/**
+ * Each candidate's vector, decoded once a page: from the vectors the page already read, else from the model
+ * this process holds, when it holds every item's (read on first use: the re-ranking compares a few dozen
+ * candidates, not all); else read now from the model's cache or the database, or as the rows brought them.
+ */
+async function candidateVectors(
+  model: ModelSnapshot | undefined,
+  rows: readonly RankableCandidateRow[],
+  known: ReadonlyMap<string, Float32Array | undefined> | undefined,
+): Promise<(itemId: string) => Float32Array | undefined> {
+  if (!model) {
+    const stored = new Map(rows.map((row) => [row.id, row.embedding]));
+    return (itemId) => stored.get(itemId);
+  }
+  if (model.holdsVectors) {
+    const decoded = new Map<string, Float32Array | undefined>();
+    return (itemId) => {
+      if (known?.has(itemId)) return known.get(itemId);
+      if (decoded.has(itemId)) return decoded.get(itemId);
+      const vector = model.heldVector(itemId);
+      decoded.set(itemId, vector);
+      return vector;
+    };
+  }
+  const read = await model.vectorsOf(
+    rows.filter((found) => known?.get(found.id) === undefined).map((found) => found.id),
+  );
+  return (itemId) => known?.get(itemId) ?? read.get(itemId);
 }
 
 /**
@@ -603,7 +642,8 @@ function markCloseNewItems(rankable: (RankableCandidate & { isNew?: boolean })[]
  */
 function adjustedScore(
   candidate: BlendedCandidate,
-  found: { genres: readonly string[]; embedding: Float32Array | undefined; isNew: boolean },
+  found: { genres: readonly string[]; isNew: boolean },
+  embeddingOf: () => Float32Array | undefined,
   options: RankOptions,
 ): number | undefined {
   let score = candidate.score;
@@ -611,13 +651,13 @@ function adjustedScore(
     score +=
       (COLD_ITEM_CONTENT_BOOST - 1) * ((candidate.shares.vector ?? 0) + (candidate.shares.session ?? 0));
   const { genres } = found;
-  const { embedding } = found;
   const disliked = options.dislikedGenres;
   if (disliked && disliked.size > 0 && genres.length > 0) {
     const share = genres.filter((genre) => disliked.has(genre)).length / genres.length;
     if (share === 1) return undefined;
     score *= 1 - 0.5 * share;
   }
+  const embedding = options.negative ? embeddingOf() : undefined;
   if (options.negative && embedding && embedding.length === options.negative.length) {
     let dot = 0;
     for (let d = 0; d < embedding.length; d++) dot += embedding[d]! * options.negative[d]!;
@@ -824,23 +864,9 @@ async function rankableFromCatalog(
   deps: RecommenderDeps,
   catalog: HeldCatalog,
   ids: readonly string[],
-): Promise<
-  {
-    id: string;
-    genres: readonly string[];
-    seriesId: string | null;
-    isNew: boolean;
-    embedding: Float32Array | undefined;
-  }[]
-> {
+): Promise<RankableCandidateRow[]> {
   const now = Date.now();
-  const rows: {
-    id: string;
-    genres: readonly string[];
-    seriesId: string | null;
-    isNew: boolean;
-    embedding: Float32Array | undefined;
-  }[] = [];
+  const rows: RankableCandidateRow[] = [];
   const unknown: string[] = [];
   for (const id of ids) {
     const entry = catalog.get(id);
@@ -882,7 +908,10 @@ function candidateStore(deps: RecommenderDeps, held: HeldState): CandidateStore 
       deps.topLists && versions
         ? deps.topLists(stat, query, `${versions.catalog}:${versions.statistics}`)
         : findTopItemsByStat(db, stat, query),
-    fresh: (vector, query) => findFreshItems(db, vector, query),
+    fresh: async (vector, query) =>
+      (catalog && !hasFilters(query.filters)
+        ? freshFromCatalog(catalog, deps.model, vector, query)
+        : undefined) ?? findFreshItems(db, vector, query),
     boosted: async (query) => {
       if (!catalog || hasFilters(query.filters)) return findBoostedItems(db, query);
       const now = Date.now();
@@ -896,6 +925,46 @@ function candidateStore(deps: RecommenderDeps, held: HeldState): CandidateStore 
       return found;
     },
   };
+}
+
+/** Releases a page ranks by similarity in memory, at most: beyond, pgvector's index walks them. */
+const MAX_FRESH_IN_MEMORY = 4_000;
+
+/**
+ * The fresh source's items from the held catalog (available now, not excluded), ranked by cosine similarity
+ * to `vector` over the held vectors, or in release order without one; undefined when the releases are too
+ * many to rank here or no vectors are held (pgvector answers).
+ */
+function freshFromCatalog(
+  catalog: HeldCatalog,
+  model: ModelSnapshot | undefined,
+  vector: Float32Array | undefined,
+  query: StoreQuery & { sinceYear: number },
+): { itemId: string; similarity: number | undefined; releaseYear: number | null }[] | undefined {
+  const released = catalog.releasedSince(query.sinceYear);
+  if (released.length > MAX_FRESH_IN_MEMORY) return undefined;
+  const now = Date.now();
+  const excluded = new Set(query.excludeIds);
+  const shown = released.filter((entry) => !excluded.has(entry.itemId) && availableAt(entry, now));
+  if (!vector)
+    return shown
+      .slice(0, query.limit)
+      .map((entry) => ({ itemId: entry.itemId, similarity: undefined, releaseYear: entry.releaseYear }));
+  const similarities = model?.similarities(
+    vector,
+    shown.map((entry) => entry.itemId),
+  );
+  if (!similarities) return undefined;
+  // As pgvector's join: an item without a vector is not ranked.
+  const ranked: { itemId: string; similarity: number; releaseYear: number | null }[] = [];
+  shown.forEach((entry, at) => {
+    const similarity = similarities[at];
+    if (similarity !== undefined)
+      ranked.push({ itemId: entry.itemId, similarity, releaseYear: entry.releaseYear });
+  });
+  return ranked
+    .sort((a, b) => b.similarity - a.similarity || (a.itemId < b.itemId ? -1 : a.itemId > b.itemId ? 1 : 0))
+    .slice(0, query.limit);
 }
 
 function emptyList(source: CandidateSource): Promise<SourceCandidates> {

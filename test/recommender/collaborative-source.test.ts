@@ -1,4 +1,5 @@
 import t from 'tap';
+import fc from 'fast-check';
 import { type CandidateStore, collaborativeCandidates } from '../../src/recommender/sources.ts';
 
 const lists: Record<string, { neighbourIds: string[]; scores: number[] }> = {
@@ -55,5 +56,56 @@ t.test(
       () => undefined,
     );
     t.same(none.candidates, []);
+  },
+);
+
+t.test(
+  'collaborative source: the limit keeps what a sort of every reached item would, ties by id',
+  async (t) => {
+    // Scores from a few values, so that many items tie at the limit's score.
+    const score = fc.constantFrom(0.25, 0.5, 0.75, 1);
+    const lists = fc.dictionary(
+      fc.constantFrom('h1', 'h2', 'h3', 'h4'),
+      fc.array(
+        fc.tuple(
+          fc.integer({ min: 0, max: 40 }).map((n) => `i${n}`),
+          score,
+        ),
+        { maxLength: 30 },
+      ),
+    );
+    await fc.assert(
+      fc.asyncProperty(lists, fc.integer({ min: 1, max: 50 }), async (drawn, limit) => {
+        const stored = new Map(
+          Object.entries(drawn).map(([id, pairs]) => {
+            const unique = [...new Map(pairs)];
+            return [id, { neighbourIds: unique.map(([n]) => n), scores: unique.map(([, s]) => s) }] as const;
+          }),
+        );
+        const history = ['h1', 'h2', 'h3', 'h4'].map((itemId, at) => ({ itemId, weight: 1 + at }));
+        const found = await collaborativeCandidates(
+          { neighbours: () => Promise.resolve(stored) } as unknown as CandidateStore,
+          history,
+          { limit, filters: {}, excludeIds: [] },
+          () => undefined,
+        );
+        const sums = new Map<string, number>();
+        for (const { itemId, weight } of history)
+          stored
+            .get(itemId)
+            ?.neighbourIds.forEach((n, at) =>
+              sums.set(n, (sums.get(n) ?? 0) + weight * stored.get(itemId)!.scores[at]!),
+            );
+        const expected = [...sums]
+          .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+          .slice(0, limit)
+          .map(([id]) => id);
+        t.same(
+          found.candidates.map((candidate) => candidate.itemId),
+          expected,
+        );
+      }),
+      { numRuns: 200 },
+    );
   },
 );

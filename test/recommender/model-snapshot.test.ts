@@ -105,3 +105,32 @@ t.test('item vectors: replaced in place; another dimension is refused', async (t
   t.same([...vectors.get('a')!], [0, 1]);
   t.equal(vectors.size, 1);
 });
+
+t.test(
+  'item vectors: the cosine to a query from the int8 values, as the float vectors give it',
+  async (t) => {
+    const vectors = new ItemVectors(3);
+    const stored: Record<string, number[]> = {
+      a: [1, 0, 0],
+      b: [0.6, 0.8, 0],
+      c: [-0.2, 0.1, 0.97],
+      zero: [0, 0, 0],
+    };
+    for (const [id, vector] of Object.entries(stored)) vectors.set(id, vector);
+    const query = [2, 1, 0.5];
+    const norm = Math.hypot(...query);
+    for (const id of ['a', 'b', 'c']) {
+      const vector = stored[id]!;
+      const exact =
+        vector.reduce((sum, value, d) => sum + value * query[d]!, 0) / (Math.hypot(...vector) * norm);
+      t.ok(Math.abs(vectors.cosine(id, query, norm)! - exact) < 0.01, `${id}: ${exact.toFixed(3)}`);
+    }
+    const decoded = vectors.get('c')!;
+    const dot = decoded.reduce((sum, value, d) => sum + value * query[d]!, 0);
+    t.ok(Math.abs(vectors.dot('c', query)! - dot) < 1e-6, 'the dot product of the decoded vector');
+    t.equal(vectors.dot('nobody', query), undefined);
+    t.equal(vectors.cosine('zero', query, norm), 0, 'a zero vector is orthogonal to everything');
+    t.equal(vectors.cosine('nobody', query, norm), undefined, 'no vector held');
+    t.equal(vectors.cosine('a', [1, 0], 1), undefined, 'another dimension');
+  },
+);

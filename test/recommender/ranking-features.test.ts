@@ -127,6 +127,16 @@ t.test('content similarity to the history, type and credits affinity', async (t)
   t.ok(Number.isNaN(value(5, 'type.affinity')), 'unknown type: missing');
   t.equal(value(4, 'credits.affinity'), 0.5, 'person 7 is on half the history');
   t.ok(Number.isNaN(value(2, 'credits.affinity')), 'no credits: missing');
+  // A catalog that answers dot products (a process's int8 vectors) gives the same features.
+  const dotted = rankingRows(
+    {
+      ...withContent,
+      dotOf: (item, query) => vectors[item]?.reduce((sum, value, d) => sum + value * query[d]!, 0),
+    },
+    { items: [0, 1], weights: [1, 1], now: NOW },
+    { perSource: 10, popular: 0 },
+  );
+  t.same([...dotted.features], [...rows.features], 'the same features from dot products');
   const cold = rankingRows(
     catalog,
     { items: [0, 1], weights: [1, 1], now: NOW },

@@ -175,21 +175,28 @@ t.test('a page of 10 costs one LLM call, and repeating it costs none', async (t)
   t.match(metrics.body, /marquee_llm_tokens_total\{purpose="explain",kind="prompt"\} [1-9]/);
 });
 
-t.test('a provider 5 s slow: the page answers within the budget + 200 ms, with templates', async (t) => {
-  const { server, api } = await setUp(t);
-  server.setLatency(5_000);
-  const budgetMs = api.config.explanations.budgetMs;
-  t.equal(budgetMs, 2_500, 'the default budget');
-  const page = await explainedPage(api, '/v1/users/fan/recommendations?limit=10&explain=true');
-  t.ok(page.elapsedMs <= budgetMs + 200, `answered in ${Math.round(page.elapsedMs)} ms`);
-  t.ok(page.elapsedMs >= budgetMs - 100, 'after waiting for the model as long as allowed');
-  t.equal(page.items.length, 10);
-  t.ok(
-    page.items.every((entry) => entry.explanation.source === 'template' && entry.explanation.text.length > 0),
-  );
-  const metrics = await api.inject({ method: 'GET', url: '/metrics' });
-  t.match(metrics.body, /marquee_llm_fallbacks_total\{purpose="explain",reason="timeout"\} 10/);
-});
+// The margin tells "stopped waiting at the budget" from "waited for the 5 s model": the page's own work on a
+// loaded CI machine (served mode, the suite's other files running) takes a few hundred ms on top.
+t.test(
+  'a provider 5 s slow: the page answers at the budget, well before the model, with templates',
+  async (t) => {
+    const { server, api } = await setUp(t);
+    server.setLatency(5_000);
+    const budgetMs = api.config.explanations.budgetMs;
+    t.equal(budgetMs, 2_500, 'the default budget');
+    const page = await explainedPage(api, '/v1/users/fan/recommendations?limit=10&explain=true');
+    t.ok(page.elapsedMs <= budgetMs + 1_000, `answered in ${Math.round(page.elapsedMs)} ms`);
+    t.ok(page.elapsedMs >= budgetMs - 100, 'after waiting for the model as long as allowed');
+    t.equal(page.items.length, 10);
+    t.ok(
+      page.items.every(
+        (entry) => entry.explanation.source === 'template' && entry.explanation.text.length > 0,
+      ),
+    );
+    const metrics = await api.inject({ method: 'GET', url: '/metrics' });
+    t.match(metrics.body, /marquee_llm_fallbacks_total\{purpose="explain",reason="timeout"\} 10/);
+  },
+);
 
 t.test('errors, rate limits and malformed output fall back to templates, never a failed page', async (t) => {
   const { server, api } = await setUp(t, { MARQUEE_LLM_CIRCUIT_FAILURES: '100' });

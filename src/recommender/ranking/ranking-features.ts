@@ -80,6 +80,11 @@ export interface RankingCatalog {
   readonly popularityRank?: ArrayLike<number> | undefined;
   /** An item's content vector (unit), undefined when it has none: content.similarity reads it. */
   readonly vectorOf?: ((itemIndex: number) => ArrayLike<number> | undefined) | undefined;
+  /**
+   * The dot product of an item's vector with `query`, undefined when it has none: content.similarity reads it
+   * instead of vectorOf when given (a process's int8 vectors answer it without decoding each candidate's).
+   */
+  readonly dotOf?: ((itemIndex: number, query: ArrayLike<number>) => number | undefined) | undefined;
 }
 
 export interface RankingUser {
@@ -269,10 +274,10 @@ export function rankingRows(
     features[at + FEATURE['user.history']] = Math.log1p(user.items.length);
     features[at + FEATURE['user.mainstream']] = Math.log1p(popularity) - mainstream;
     if (taste) {
-      const vector = catalog.vectorOf!(item);
-      if (vector && vector.length === taste.length) {
-        features[at + FEATURE['content.similarity']] = dot(taste, vector);
-      }
+      const similarity = catalog.dotOf
+        ? catalog.dotOf(item, taste)
+        : dotWithVector(taste, catalog.vectorOf!(item));
+      if (similarity !== undefined) features[at + FEATURE['content.similarity']] = similarity;
     }
   });
   return { items, evidence, features };
@@ -281,9 +286,11 @@ export function rankingRows(
 /** History items the user's content vector (the mean of theirs) is made from, latest first. */
 export const CONTENT_HISTORY = 50;
 
-function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
+/** The dot product of the two, undefined without `vector` or when the lengths differ. */
+function dotWithVector(taste: ArrayLike<number>, vector: ArrayLike<number> | undefined): number | undefined {
+  if (!vector || vector.length !== taste.length) return undefined;
   let sum = 0;
-  for (let d = 0; d < a.length; d++) sum += a[d]! * b[d]!;
+  for (let d = 0; d < taste.length; d++) sum += taste[d]! * vector[d]!;
   return sum;
 }
 
