@@ -36,10 +36,7 @@ export const recommenderPlugin = fp(
     const memoryLimitBytes = options.recommender.modelMemoryBytes;
     const modelLoaded = model.refresh();
     // What the model leaves of MARQUEE_MODEL_MEMORY_MB (it loads first), the catalog, then the search index.
-    const modelBytes = () => {
-      const { neighbourLists, itemVectors, vectorIndex, ranker } = model.status();
-      return neighbourLists.bytes + itemVectors.bytes + vectorIndex.bytes + ranker.bytes;
-    };
+    const modelBytes = () => model.heldBytes();
     const itemCatalog = startItemCatalog({
       db: app.db,
       memoryAvailableBytes: () => (memoryLimitBytes <= 0 ? 0 : memoryLimitBytes - modelBytes()),

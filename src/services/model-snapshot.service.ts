@@ -118,6 +118,12 @@ export interface ModelSnapshot {
     vector: Float32Array,
     query: { limit: number; excludeIds: readonly string[] },
   ): { itemId: string; similarity: number }[] | undefined;
+  /**
+   * The bytes of MARQUEE_MODEL_MEMORY_MB the held parts take, the vector index counted from the moment its
+   * vectors were admitted (it takes seconds to minutes to build): what the catalog and the search index,
+   * which load after, may not use.
+   */
+  heldBytes(): number;
   /** Resolves once a vector index build under way (if any) has ended. */
   settled(): Promise<void>;
   /** Checks the versions and reloads what changed, now (the poll does this every second). */
@@ -163,6 +169,12 @@ export function startModelSnapshot(options: ModelSnapshotOptions): ModelSnapshot
   let stopped = false;
   let running: Promise<void> | undefined;
   let timer: NodeJS.Timeout | undefined;
+
+  /** The estimate the held vectors were admitted with: their index counts from then on, built or not. */
+  let vectorsReserved = 0;
+  /** What the vectors and their index take, or will once the index is built. */
+  const vectorsBytes = () =>
+    vectors ? Math.max(vectorsStatus.bytes + indexStatus.bytes, vectorsReserved) : 0;
 
   const budget = async () => {
     const counts = await countModelSnapshotRows(db);
@@ -220,7 +232,7 @@ export function startModelSnapshot(options: ModelSnapshotOptions): ModelSnapshot
       } else {
         const artifact = decodeRankingArtifact(stored.catalog);
         const bytes = rankingCatalogBytes(artifact.catalog);
-        const remaining = memoryLimitBytes - (lists?.bytes ?? 0) - (vectors?.bytes ?? 0);
+        const remaining = memoryLimitBytes - (lists?.bytes ?? 0) - vectorsBytes();
         if (bytes > remaining) {
           ranker = undefined;
           Object.assign(rankerStatus, { held: false, items: 0, bytes: 0, reason: overCap(bytes) });
@@ -242,7 +254,8 @@ export function startModelSnapshot(options: ModelSnapshotOptions): ModelSnapshot
   async function loadVectors(versions: ModelSnapshotVersions): Promise<void> {
     const started = performance.now();
     const estimate = (await budget()).vectors;
-    const remaining = memoryLimitBytes - (lists?.bytes ?? 0);
+    // What the lists and the ranker (which load first) leave.
+    const remaining = memoryLimitBytes - (lists?.bytes ?? 0) - (ranker ? rankerStatus.bytes : 0);
     let loaded: ItemVectors | undefined;
     let refused: string | undefined;
     for await (const page of streamItemVectors(db)) {
@@ -255,12 +268,14 @@ export function startModelSnapshot(options: ModelSnapshotOptions): ModelSnapshot
             break;
           }
           loaded = new ItemVectors(row.vector.length);
+          vectorsReserved = needed;
         }
         loaded.set(row.itemId, row.vector);
       }
       if (refused) break;
     }
     vectors = refused ? undefined : (loaded ?? new ItemVectors(0));
+    if (!loaded) vectorsReserved = 0;
     if (refused) {
       index = undefined;
       Object.assign(vectorsStatus, { held: false, items: 0, bytes: 0, reason: refused });
@@ -447,6 +462,9 @@ export function startModelSnapshot(options: ModelSnapshotOptions): ModelSnapshot
           return found;
         breadth = Math.min(maxBreadth, breadth * 4);
       }
+    },
+    heldBytes() {
+      return (lists ? listsStatus.bytes : 0) + (ranker ? rankerStatus.bytes : 0) + vectorsBytes();
     },
     async settled() {
       while (building) await building.promise;

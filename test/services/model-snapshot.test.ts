@@ -223,6 +223,37 @@ t.test('over the memory cap nothing is held, and pages read the database', async
   t.equal((await tight.vectorsOf(['heat'])).size, 1, 'vectors still come, from the database');
 });
 
+t.test('under any cap, what is held fits: the vector index counts while it is built', async (t) => {
+  const test = await buildTestApp(t, { env: ON_REQUEST });
+  await seed(test);
+  await train(test);
+  const start = async (memoryLimitBytes: number) => {
+    const model = startModelSnapshot({ db: test.database.db, memoryLimitBytes, logger: quiet, poll: false });
+    t.teardown(() => model.stop());
+    await model.refresh();
+    return model;
+  };
+  const roomy = await start(64 * 1_048_576);
+  const whole = roomy.status();
+  // (Too few users here for a learned ranker: the netflix tests hold one.)
+  t.match(whole, { neighbourLists: { held: true }, itemVectors: { held: true } });
+  // Right after the vectors load their index may still be building: it counts already.
+  t.ok(roomy.heldBytes() > whole.neighbourLists.bytes + whole.itemVectors.bytes, 'the index counts');
+  await roomy.settled();
+  const full = roomy.heldBytes();
+  const heldParts = new Set<string>();
+  for (const share of [0.1, 0.3, 0.5, 0.7, 0.9, 1]) {
+    const limit = Math.floor(full * share);
+    const model = await start(limit);
+    await model.settled();
+    t.ok(model.heldBytes() <= limit, `${model.heldBytes()} bytes held under a cap of ${limit}`);
+    const status = model.status();
+    for (const [part, held] of Object.entries(status)) if (held.held) heldParts.add(part);
+    if (status.itemVectors.held) t.ok(status.vectorIndex.held, 'held vectors get their index');
+  }
+  t.ok(heldParts.has('neighbourLists') && heldParts.has('itemVectors'), 'parts are held where they fit');
+});
+
 t.test('pages with the model in memory are the pages without it', async (t) => {
   const test = await buildTestApp(t, { env: ON_REQUEST });
   await seed(test);
