@@ -45,7 +45,13 @@ export class ItemCatalog {
     this.#entries.set(entry.itemId, held);
     this.#stringBytes += stringBytes(held);
     if (previous?.boost || entry.boost) this.#boosted = undefined;
-    this.#released = undefined;
+    // Only a change among the releases listed moves the list (a catalog's back list changes it never).
+    const since = this.#released?.since;
+    if (
+      since !== undefined &&
+      ((previous?.releaseYear ?? -Infinity) >= since || (entry.releaseYear ?? -Infinity) >= since)
+    )
+      this.#released = undefined;
   }
 
   get(itemId: string): CatalogEntry | undefined {

@@ -25,6 +25,13 @@ t.test('the releases since a year: newest release first, then latest added, then
   t.same(ids(2025), ['this-year', 'last-year-late', 'last-year-a', 'last-year-b']);
   t.same(ids(2026), ['this-year'], 'another year, another list');
   t.same(ids(2100), []);
+  const listed = catalog.releasedSince(2026);
+  catalog.set(entry('older', 1980, 9));
+  t.equal(
+    catalog.releasedSince(2026),
+    listed,
+    'an item of the back list changed: the same list, not rebuilt',
+  );
   catalog.set(entry('old', 2026, 7));
   t.same(ids(2026), ['old', 'this-year'], 'an entry changed: the list follows');
 });
